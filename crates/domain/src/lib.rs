@@ -1,0 +1,23 @@
+//! Purser's domain: entities, rules, roles, money and identifiers.
+//!
+//! Nothing in this crate performs IO. Time and randomness come in as parameters so the
+//! rules can be tested without sleeping.
+
+pub mod api_key;
+pub mod clock;
+pub mod id;
+pub mod model;
+pub mod money;
+pub mod page;
+pub mod policy;
+pub mod session;
+pub mod subscription;
+pub mod usage;
+pub mod user;
+pub mod validation;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use id::{Id, IdGenerator};
+pub use money::{TokenPrice, Usd};
+pub use policy::{Action, Denied, PlatformRole, Principal};
+pub use validation::{FieldError, Validator};

@@ -1,0 +1,48 @@
+//! Metered usage of the gateway.
+
+use crate::clock::Timestamp;
+use crate::id::Id;
+use crate::money::Usd;
+
+/// One request that went through the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRecord {
+    pub id: Id,
+    pub request_id: String,
+    pub key_id: Id,
+    pub user_id: Id,
+    pub model_id: Id,
+    pub model_name: String,
+    pub endpoint: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost: Usd,
+    pub latency_ms: u64,
+    pub status: u16,
+    pub streamed: bool,
+    pub created_at: Timestamp,
+}
+
+/// Totals over a set of usage records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageTotals {
+    pub requests: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost: Usd,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelUsage {
+    pub model_id: Id,
+    pub model_name: String,
+    pub totals: UsageTotals,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageSummary {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub totals: UsageTotals,
+    pub by_model: Vec<ModelUsage>,
+}

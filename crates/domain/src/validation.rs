@@ -1,0 +1,113 @@
+//! Input rules shared by every use case. A [`Validator`] collects all problems with a
+//! request so the caller learns about every bad field at once, each by name.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The offending field as a JSON path, e.g. `modelIds[2]`.
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Validator {
+    errors: Vec<FieldError>,
+}
+
+impl Validator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    pub fn check(&mut self, ok: bool, field: &str, message: impl Into<String>) {
+        if !ok {
+            self.error(field, message);
+        }
+    }
+
+    /// A human-entered label (a name): not blank, at most `max` characters, no control
+    /// characters. Markup and any other Unicode is allowed and stored as given; JSON
+    /// encoding makes it safe to return.
+    pub fn label(&mut self, field: &str, value: &str, max: usize) {
+        if let Err(message) = check_label(value, max) {
+            self.error(field, message);
+        }
+    }
+
+    /// An identifier-like string: 1..=max characters from `allowed`.
+    pub fn token(&mut self, field: &str, value: &str, max: usize, allowed: fn(char) -> bool, what: &str) {
+        let count = value.chars().count();
+        if count == 0 {
+            self.error(field, "must not be empty");
+        } else if count > max {
+            self.error(field, format!("must be at most {max} characters"));
+        } else if !value.chars().all(allowed) {
+            self.error(field, format!("may contain only {what}"));
+        }
+    }
+
+    pub fn range<T: PartialOrd + std::fmt::Display>(&mut self, field: &str, value: T, min: T, max: T) {
+        if value < min || value > max {
+            self.error(field, format!("must be between {min} and {max}"));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    pub fn finish(self) -> Result<(), Vec<FieldError>> {
+        if self.errors.is_empty() { Ok(()) } else { Err(self.errors) }
+    }
+}
+
+pub fn check_label(value: &str, max: usize) -> Result<(), String> {
+    let count = value.chars().count();
+    if value.trim().is_empty() {
+        Err("must not be blank".into())
+    } else if count > max {
+        Err(format!("must be at most {max} characters"))
+    } else if value.chars().any(char::is_control) {
+        Err("must not contain control characters".into())
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_keep_markup_and_unicode_but_refuse_control_characters() {
+        assert!(check_label("<b>Ops</b> & \"team\" 🚀 Zoë", 100).is_ok());
+        assert!(check_label("   ", 100).is_err());
+        assert!(check_label("a\u{0}b", 100).is_err());
+        assert!(check_label("line\nbreak", 100).is_err());
+        assert!(check_label("ééé", 3).is_ok());
+        assert!(check_label("éééé", 3).is_err());
+    }
+
+    #[test]
+    fn collects_every_problem() {
+        let mut v = Validator::new();
+        v.label("name", "", 10);
+        v.range("rpmLimit", 0, 1, 100);
+        v.token("provider", "Bad Name", 20, |c| c.is_ascii_lowercase(), "lowercase letters");
+        let errors = v.finish().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "rpmLimit", "provider"]);
+    }
+}

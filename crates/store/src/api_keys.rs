@@ -1,0 +1,211 @@
+//! API keys (stored by the SHA-256 digest of their secret) and the models each may use.
+
+use std::collections::HashMap;
+
+use purser_domain::api_key::ApiKey;
+use purser_domain::page::{Page, PageRequest};
+use purser_domain::{Id, Timestamp, Usd};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::rows::{count, id, opt_ts, opt_u32, ts};
+use crate::Result;
+
+const COLUMNS: &str = "id, user_id, name, prefix, last4, max_budget, spend, tpm_limit, rpm_limit, \
+    expires_at, revoked_at, last_used_at, created_at, updated_at";
+
+fn api_key(row: &AnyRow) -> Result<ApiKey> {
+    Ok(ApiKey {
+        id: id(row, "id")?,
+        user_id: id(row, "user_id")?,
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        last4: row.try_get("last4")?,
+        model_ids: Vec::new(),
+        max_budget: row.try_get::<Option<i64>, _>("max_budget")?.map(Usd::from_nanos),
+        spend: Usd::from_nanos(row.try_get("spend")?),
+        tpm_limit: opt_u32(row, "tpm_limit")?,
+        rpm_limit: opt_u32(row, "rpm_limit")?,
+        expires_at: opt_ts(row, "expires_at")?,
+        revoked_at: opt_ts(row, "revoked_at")?,
+        last_used_at: opt_ts(row, "last_used_at")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}
+
+/// Fills in `model_ids` for each key with one query.
+async fn attach_models(conn: &mut AnyConnection, keys: &mut [ApiKey]) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT key_id, model_id FROM api_key_models WHERE key_id IN ({}) ORDER BY key_id, model_id",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for key in keys.iter() {
+        query = query.bind(key.id.as_i64());
+    }
+    let mut by_key: HashMap<Id, Vec<Id>> = HashMap::new();
+    for row in query.fetch_all(conn).await? {
+        by_key.entry(id(&row, "key_id")?).or_default().push(id(&row, "model_id")?);
+    }
+    for key in keys {
+        key.model_ids = by_key.remove(&key.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+pub async fn insert(conn: &mut AnyConnection, key: &ApiKey, secret_hash: &str) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO api_keys ({COLUMNS}, secret_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    ))
+    .bind(key.id.as_i64())
+    .bind(key.user_id.as_i64())
+    .bind(&key.name)
+    .bind(&key.prefix)
+    .bind(&key.last4)
+    .bind(key.max_budget.map(Usd::nanos))
+    .bind(key.spend.nanos())
+    .bind(key.tpm_limit.map(i64::from))
+    .bind(key.rpm_limit.map(i64::from))
+    .bind(key.expires_at.map(Timestamp::as_millis))
+    .bind(key.revoked_at.map(Timestamp::as_millis))
+    .bind(key.last_used_at.map(Timestamp::as_millis))
+    .bind(key.created_at.as_millis())
+    .bind(key.updated_at.as_millis())
+    .bind(secret_hash)
+    .execute(&mut *conn)
+    .await?;
+    for model_id in &key.model_ids {
+        sqlx::query("INSERT INTO api_key_models (key_id, model_id) VALUES ($1, $2)")
+            .bind(key.id.as_i64())
+            .bind(model_id.as_i64())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn by_id(conn: &mut AnyConnection, key_id: Id) -> Result<Option<ApiKey>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
+        .bind(key_id.as_i64())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut keys = [api_key(&row)?];
+    attach_models(conn, &mut keys).await?;
+    let [key] = keys;
+    Ok(Some(key))
+}
+
+/// A user's keys, newest first.
+pub async fn list_for_user(conn: &mut AnyConnection, user_id: Id, page: PageRequest) -> Result<Page<ApiKey>> {
+    let total = count(
+        &sqlx::query("SELECT COUNT(*) FROM api_keys WHERE user_id = $1")
+            .bind(user_id.as_i64())
+            .fetch_one(&mut *conn)
+            .await?,
+    )?;
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3"
+    ))
+    .bind(user_id.as_i64())
+    .bind(i64::from(page.limit))
+    .bind(page.offset())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut items = rows.iter().map(api_key).collect::<Result<Vec<_>>>()?;
+    attach_models(conn, &mut items).await?;
+    Ok(Page { items, page, total })
+}
+
+/// Revokes a key; returns whether it was not revoked before.
+pub async fn revoke(conn: &mut AnyConnection, key_id: Id, now: Timestamp) -> Result<bool> {
+    let done = sqlx::query("UPDATE api_keys SET revoked_at = $1, updated_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now.as_millis())
+        .bind(key_id.as_i64())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Names of the user's usable (unrevoked, unexpired) keys that include the model.
+pub async fn active_keys_using_model(
+    conn: &mut AnyConnection,
+    user_id: Id,
+    model_id: Id,
+    now: Timestamp,
+) -> Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT k.name FROM api_keys k JOIN api_key_models km ON km.key_id = k.id \
+         WHERE k.user_id = $1 AND km.model_id = $2 AND k.revoked_at IS NULL \
+           AND (k.expires_at IS NULL OR k.expires_at > $3) ORDER BY k.id",
+    )
+    .bind(user_id.as_i64())
+    .bind(model_id.as_i64())
+    .bind(now.as_millis())
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
+}
+
+/// A key as the gateway sees it: the key, its secret's digest and whether its owner is active.
+#[derive(Debug, Clone)]
+pub struct GatewayKey {
+    pub key: ApiKey,
+    pub secret_hash: String,
+    pub owner_active: bool,
+}
+
+/// Every usable key with its secret digest, for the gateway's in-memory table.
+pub async fn gateway_keys(conn: &mut AnyConnection, now: Timestamp) -> Result<Vec<GatewayKey>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {}, k.secret_hash, u.active AS owner_active FROM api_keys k JOIN users u ON u.id = k.user_id \
+         WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $1) ORDER BY k.id",
+        COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", ")
+    ))
+    .bind(now.as_millis())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut keys = Vec::with_capacity(rows.len());
+    for row in &rows {
+        keys.push(GatewayKey {
+            key: api_key(row)?,
+            secret_hash: row.try_get("secret_hash")?,
+            owner_active: crate::rows::flag(row, "owner_active")?,
+        });
+    }
+    let mut models: HashMap<Id, Vec<Id>> = HashMap::new();
+    let rows = sqlx::query(
+        "SELECT km.key_id, km.model_id FROM api_key_models km JOIN api_keys k ON k.id = km.key_id \
+         WHERE k.revoked_at IS NULL ORDER BY km.key_id, km.model_id",
+    )
+    .fetch_all(conn)
+    .await?;
+    for row in &rows {
+        models.entry(id(row, "key_id")?).or_default().push(id(row, "model_id")?);
+    }
+    for entry in &mut keys {
+        entry.key.model_ids = models.remove(&entry.key.id).unwrap_or_default();
+    }
+    Ok(keys)
+}
+
+/// One key for the gateway, whatever its state (the gateway drops unusable ones).
+pub async fn gateway_key(conn: &mut AnyConnection, key_id: Id) -> Result<Option<GatewayKey>> {
+    let row = sqlx::query(
+        "SELECT k.secret_hash, u.active AS owner_active FROM api_keys k JOIN users u ON u.id = k.user_id \
+         WHERE k.id = $1",
+    )
+    .bind(key_id.as_i64())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let secret_hash: String = row.try_get("secret_hash")?;
+    let owner_active = crate::rows::flag(&row, "owner_active")?;
+    Ok(by_id(conn, key_id).await?.map(|key| GatewayKey { key, secret_hash, owner_active }))
+}

@@ -1,0 +1,156 @@
+//! Purser's storage.
+//!
+//! One SQL implementation serves SQLite (embedded default) and PostgreSQL (cluster): every
+//! query is written in the dialect both share (`$N` placeholders, `RETURNING`,
+//! `ON CONFLICT`, integer time and money) and runs through sqlx's `Any` driver, so no
+//! entity method branches on the backend. Only the DDL differs, in `migrations/<backend>/`.
+//!
+//! Repositories are modules of free functions that take `&mut AnyConnection`, so a use
+//! case can run several of them in one transaction ([`Store::begin`]) or on a pooled
+//! connection ([`Store::conn`]).
+
+mod error;
+mod migrate;
+mod rows;
+
+pub mod api_keys;
+pub mod leases;
+pub mod models;
+pub mod sessions;
+pub mod subscriptions;
+pub mod usage;
+pub mod users;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+pub use error::StoreError;
+pub use migrate::{MigrationReport, Migrations};
+pub use sqlx::AnyConnection;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+pub type Tx = Transaction<'static, Any>;
+pub type Conn = PoolConnection<Any>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Each SQLite connection waits for the writer instead of failing, and uses the
+/// write-ahead log so readers never block the writer.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+impl Store {
+    /// Connects to `sqlite://PATH` (the file is created if missing) or `postgres://...`.
+    pub async fn connect(url: &str, config: &PoolConfig) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url).ok_or_else(|| {
+            StoreError::Config("database url must start with sqlite: or postgres://".into())
+        })?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Config(e.to_string()))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(config.acquire_timeout)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(SQLITE_PRAGMAS).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations. Safe to run from several replicas at once.
+    pub async fn migrate(&self) -> Result<MigrationReport> {
+        Migrations::for_backend(self.backend).apply(self).await
+    }
+
+    pub async fn conn(&self) -> Result<Conn> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`) so a transaction that reads before it writes cannot fail
+    /// half-way when another writer got in between.
+    pub async fn begin(&self) -> Result<Tx> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(tx)
+    }
+
+    /// Checks the database answers (for `/ready`).
+    pub async fn ping(&self) -> Result<()> {
+        let mut conn = self.conn().await?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,118 @@
+//! Sessions and the hashed refresh tokens issued under them.
+
+use purser_domain::session::{RefreshToken, Session};
+use purser_domain::user::User;
+use purser_domain::{Id, Timestamp};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::rows::{flag, id, opt_ts, parsed, ts};
+use crate::Result;
+
+fn session(row: &AnyRow) -> Result<Session> {
+    Ok(Session {
+        id: id(row, "id")?,
+        user_id: id(row, "user_id")?,
+        user_agent: row.try_get("user_agent")?,
+        ip: row.try_get("ip")?,
+        created_at: ts(row, "created_at")?,
+        expires_at: ts(row, "expires_at")?,
+        revoked_at: opt_ts(row, "revoked_at")?,
+    })
+}
+
+pub async fn insert(conn: &mut AnyConnection, s: &Session) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, user_agent, ip, created_at, expires_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(s.id.as_i64())
+    .bind(s.user_id.as_i64())
+    .bind(s.user_agent.as_deref())
+    .bind(s.ip.as_deref())
+    .bind(s.created_at.as_millis())
+    .bind(s.expires_at.as_millis())
+    .bind(s.revoked_at.map(Timestamp::as_millis))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The session and its user, read together because every authenticated request needs both.
+pub async fn with_user(conn: &mut AnyConnection, session_id: Id) -> Result<Option<(Session, User)>> {
+    let row = sqlx::query(
+        "SELECT s.id, s.user_id, s.user_agent, s.ip, s.created_at, s.expires_at, s.revoked_at, \
+                u.email, u.name, u.role, u.active, u.created_at AS user_created_at, \
+                u.updated_at AS user_updated_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+    )
+    .bind(session_id.as_i64())
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let session = session(&row)?;
+    let user = User {
+        id: session.user_id,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        role: parsed(&row, "role")?,
+        active: flag(&row, "active")?,
+        created_at: ts(&row, "user_created_at")?,
+        updated_at: ts(&row, "user_updated_at")?,
+    };
+    Ok(Some((session, user)))
+}
+
+/// Revokes a session; returns whether it was live before.
+pub async fn revoke(conn: &mut AnyConnection, session_id: Id, now: Timestamp) -> Result<bool> {
+    let done = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now.as_millis())
+        .bind(session_id.as_i64())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn insert_refresh_token(conn: &mut AnyConnection, token_hash: &str, token: &RefreshToken) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at, used_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_hash)
+    .bind(token.session_id.as_i64())
+    .bind(token.created_at.as_millis())
+    .bind(token.expires_at.as_millis())
+    .bind(token.used_at.map(Timestamp::as_millis))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn refresh_token(conn: &mut AnyConnection, token_hash: &str) -> Result<Option<RefreshToken>> {
+    let row = sqlx::query(
+        "SELECT session_id, created_at, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| {
+        Ok(RefreshToken {
+            session_id: id(&row, "session_id")?,
+            created_at: ts(&row, "created_at")?,
+            expires_at: ts(&row, "expires_at")?,
+            used_at: opt_ts(&row, "used_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// Marks a refresh token used. Returns false if it was already used, so two concurrent
+/// refreshes with the same token cannot both succeed.
+pub async fn use_refresh_token(conn: &mut AnyConnection, token_hash: &str, now: Timestamp) -> Result<bool> {
+    let done = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
+        .bind(now.as_millis())
+        .bind(token_hash)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
