@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime, UtcOffset};
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 
 /// A point in time with millisecond precision, stored as Unix milliseconds and shown as
 /// RFC 3339 UTC (`2026-11-22T04:31:12.123Z`).
@@ -38,8 +38,7 @@ impl Timestamp {
     }
 
     pub fn to_datetime(self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
     pub fn from_datetime(dt: OffsetDateTime) -> Self {
@@ -58,9 +57,7 @@ impl Timestamp {
             return Ok(Self::from_datetime(dt));
         }
         let date_format = time::macros::format_description!("[year]-[month]-[day]");
-        Date::parse(s, date_format)
-            .map(Self::start_of)
-            .map_err(|_| InvalidTimestamp)
+        Date::parse(s, date_format).map(Self::start_of).map_err(|_| InvalidTimestamp)
     }
 }
 

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU16, Ordering};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 use crate::clock::Clock;
 
@@ -98,11 +98,7 @@ impl<'de> Deserialize<'de> for Id {
             }
 
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Id, E> {
-                i64::try_from(v)
-                    .ok()
-                    .filter(|v| *v > 0)
-                    .map(Id)
-                    .ok_or_else(|| E::custom(InvalidId))
+                i64::try_from(v).ok().filter(|v| *v > 0).map(Id).ok_or_else(|| E::custom(InvalidId))
             }
 
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Id, E> {
@@ -144,11 +140,7 @@ pub struct IdGenerator {
 impl IdGenerator {
     pub fn new(clock: Arc<dyn Clock>, worker: u16) -> Self {
         assert!(worker <= MAX_WORKER, "worker id {worker} is out of range");
-        Self {
-            clock,
-            worker: AtomicU16::new(worker),
-            last: AtomicI64::new(0),
-        }
+        Self { clock, worker: AtomicU16::new(worker), last: AtomicI64::new(0) }
     }
 
     /// Changes the worker id, e.g. after the lease on the previous one was lost.
@@ -166,10 +158,7 @@ impl IdGenerator {
         let mut current = self.last.load(Ordering::Relaxed);
         let state = loop {
             let next = now.max(current + 1);
-            match self
-                .last
-                .compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
+            match self.last.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => break next,
                 Err(seen) => current = seen,
             }

@@ -33,14 +33,8 @@ pub enum Capability {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 6] = [
-        Self::Chat,
-        Self::Completions,
-        Self::Embeddings,
-        Self::Vision,
-        Self::Tools,
-        Self::Reasoning,
-    ];
+    pub const ALL: [Capability; 6] =
+        [Self::Chat, Self::Completions, Self::Embeddings, Self::Vision, Self::Tools, Self::Reasoning];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -64,10 +58,7 @@ impl FromStr for Capability {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| format!("unknown capability {s:?}"))
+        Self::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| format!("unknown capability {s:?}"))
     }
 }
 
@@ -162,10 +153,7 @@ mod tests {
     #[test]
     fn upstream_urls_are_normalized_and_checked() {
         let mut v = Validator::new();
-        assert_eq!(
-            normalize_upstream_url(&mut v, "u", "http://vllm:8000/v1/").as_deref(),
-            Some("http://vllm:8000/v1")
-        );
+        assert_eq!(normalize_upstream_url(&mut v, "u", "http://vllm:8000/v1/").as_deref(), Some("http://vllm:8000/v1"));
         assert!(v.is_empty());
         for bad in ["vllm:8000", "ftp://x/v1", "http://user:pw@x/v1", "http://x/v1?key=1", "/v1", "http://"] {
             let mut v = Validator::new();

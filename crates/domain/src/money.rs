@@ -12,8 +12,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
@@ -31,11 +31,7 @@ pub enum MoneyError {
 fn parse_fixed(s: &str, scale: u32) -> Result<i64, MoneyError> {
     let s = s.trim();
     if let Some(rest) = s.strip_prefix('-') {
-        return if parse_fixed(rest, scale).is_ok() {
-            Err(MoneyError::Negative)
-        } else {
-            Err(MoneyError::NotDecimal)
-        };
+        return if parse_fixed(rest, scale).is_ok() { Err(MoneyError::Negative) } else { Err(MoneyError::NotDecimal) };
     }
     let (int_part, frac_part) = s.split_once('.').unwrap_or((s, ""));
     let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
@@ -225,10 +221,7 @@ impl<'de> Deserialize<'de> for TokenPrice {
 
 impl utoipa::PartialSchema for TokenPrice {
     fn schema() -> RefOr<Schema> {
-        decimal_schema(
-            "US dollars per token as an exact decimal string (up to 15 decimal places)",
-            "0.00000015",
-        )
+        decimal_schema("US dollars per token as an exact decimal string (up to 15 decimal places)", "0.00000015")
     }
 }
 

@@ -8,8 +8,8 @@ use purser_domain::{Id, Timestamp, Usd};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::rows::{count, id, opt_ts, opt_u32, ts};
 use crate::Result;
+use crate::rows::{count, id, opt_ts, opt_u32, ts};
 
 const COLUMNS: &str = "id, user_id, name, prefix, last4, max_budget, spend, tpm_limit, rpm_limit, \
     expires_at, revoked_at, last_used_at, created_at, updated_at";
@@ -110,14 +110,13 @@ pub async fn list_for_user(conn: &mut AnyConnection, user_id: Id, page: PageRequ
             .fetch_one(&mut *conn)
             .await?,
     )?;
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3"
-    ))
-    .bind(user_id.as_i64())
-    .bind(i64::from(page.limit))
-    .bind(page.offset())
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows =
+        sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3"))
+            .bind(user_id.as_i64())
+            .bind(i64::from(page.limit))
+            .bind(page.offset())
+            .fetch_all(&mut *conn)
+            .await?;
     let mut items = rows.iter().map(api_key).collect::<Result<Vec<_>>>()?;
     attach_models(conn, &mut items).await?;
     Ok(Page { items, page, total })

@@ -2,8 +2,8 @@
 //! never collide with another replica's. A lease lasts `ttl` and is renewed well before it
 //! ends; a crashed replica's id becomes free once its lease runs out.
 
-use purser_domain::id::MAX_WORKER;
 use purser_domain::Timestamp;
+use purser_domain::id::MAX_WORKER;
 use sqlx::{AnyConnection, Row};
 
 use crate::{Result, StoreError};
@@ -24,9 +24,7 @@ pub async fn acquire(conn: &mut AnyConnection, holder: &str, now: Timestamp, ttl
     if let Some(row) = row {
         return worker_id(row.try_get(0)?);
     }
-    let row = sqlx::query("SELECT COALESCE(MAX(worker_id) + 1, 0) FROM worker_leases")
-        .fetch_one(&mut *conn)
-        .await?;
+    let row = sqlx::query("SELECT COALESCE(MAX(worker_id) + 1, 0) FROM worker_leases").fetch_one(&mut *conn).await?;
     let next: i64 = row.try_get(0)?;
     if next > i64::from(MAX_WORKER) {
         return Err(StoreError::Conflict("all 1024 worker ids are leased".into()));

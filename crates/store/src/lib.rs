@@ -91,9 +91,8 @@ impl Store {
     /// Connects to `sqlite://PATH` (the file is created if missing) or `postgres://...`.
     pub async fn connect(url: &str, config: &PoolConfig) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let backend = Backend::of_url(url).ok_or_else(|| {
-            StoreError::Config("database url must start with sqlite: or postgres://".into())
-        })?;
+        let backend = Backend::of_url(url)
+            .ok_or_else(|| StoreError::Config("database url must start with sqlite: or postgres://".into()))?;
         let url = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
                 let sep = if url.contains('?') { '&' } else { '?' };

@@ -13,19 +13,19 @@ pub struct Migration {
     sql: &'static str,
 }
 
-macro_rules! migrations {
-    ($dir:literal: $($version:literal $name:literal),* $(,)?) => {
-        &[$(Migration {
+macro_rules! migration {
+    ($dir:literal, $version:literal, $file:literal) => {
+        Migration {
             version: $version,
-            name: $name,
-            sql: include_str!(concat!("../migrations/", $dir, "/", stringify!($version), "_", $name, ".sql")),
-        }),*]
+            name: $file,
+            sql: include_str!(concat!("../migrations/", $dir, "/", $file, ".sql")),
+        }
     };
 }
 
-// File names are `<version>_<name>.sql`; the version literal must match the file's prefix.
-const SQLITE: &[Migration] = migrations!("sqlite": 0001 "init");
-const POSTGRES: &[Migration] = migrations!("postgres": 0001 "init");
+// Each backend lists the same versions; `<file>.sql` lives in `migrations/<backend>/`.
+const SQLITE: &[Migration] = &[migration!("sqlite", 1, "0001_init")];
+const POSTGRES: &[Migration] = &[migration!("postgres", 1, "0001_init")];
 
 /// Arbitrary constant shared by every replica: the advisory lock that serialises migrations.
 const PG_MIGRATION_LOCK: i64 = 0x7075_7273_6572; // "purser"
@@ -120,9 +120,10 @@ impl Migrations {
                 .await?
                 .is_some();
             if !done {
-                sqlx::raw_sql(migration.sql).execute(&mut *tx).await.map_err(|e| {
-                    StoreError::Migration(format!("{} ({}): {e}", migration.version, migration.name))
-                })?;
+                sqlx::raw_sql(migration.sql)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| StoreError::Migration(format!("{} ({}): {e}", migration.version, migration.name)))?;
                 sqlx::query(
                     "INSERT INTO purser_schema_migrations (version, name, checksum, applied_at) \
                      VALUES ($1, $2, $3, CAST($4 AS BIGINT))",

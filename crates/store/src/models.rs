@@ -2,11 +2,11 @@
 
 use purser_domain::model::{Capability, Model};
 use purser_domain::page::{Page, PageRequest};
-use purser_domain::{Id, TokenPrice, Timestamp};
+use purser_domain::{Id, Timestamp, TokenPrice};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::rows::{count, contains_pattern, flag, id, opt_u32, ts, Arg, Filter};
+use crate::rows::{Arg, Filter, contains_pattern, count, flag, id, opt_u32, ts};
 use crate::{Result, StoreError};
 
 const COLUMNS: &str = "id, name, provider, description, upstream_url, upstream_model, upstream_api_key, \
@@ -120,10 +120,7 @@ pub async fn by_ids(conn: &mut AnyConnection, ids: &[Id]) -> Result<Vec<Model>> 
         return Ok(Vec::new());
     }
     let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "SELECT {COLUMNS} FROM models WHERE deleted_at IS NULL AND id IN ({})",
-        placeholders.join(", ")
-    );
+    let sql = format!("SELECT {COLUMNS} FROM models WHERE deleted_at IS NULL AND id IN ({})", placeholders.join(", "));
     let mut query = sqlx::query(&sql);
     for model_id in ids {
         query = query.bind(model_id.as_i64());
@@ -145,26 +142,16 @@ pub async fn list(conn: &mut AnyConnection, filter: &ModelFilter, page: PageRequ
         conditions.and("provider = ?", [Arg::Text(provider.clone())]);
     }
     if let Some(capability) = filter.capability {
-        conditions.and(
-            "(',' || capabilities || ',') LIKE ?",
-            [Arg::Text(format!("%,{},%", capability.as_str()))],
-        );
+        conditions.and("(',' || capabilities || ',') LIKE ?", [Arg::Text(format!("%,{},%", capability.as_str()))]);
     }
     let where_sql = conditions.sql();
     let total = count(
-        &conditions
-            .bind(sqlx::query(&format!("SELECT COUNT(*) FROM models{where_sql}")))
-            .fetch_one(&mut *conn)
-            .await?,
+        &conditions.bind(sqlx::query(&format!("SELECT COUNT(*) FROM models{where_sql}"))).fetch_one(&mut *conn).await?,
     )?;
     let n = conditions.next_placeholder();
     let sql = format!("SELECT {COLUMNS} FROM models{where_sql} ORDER BY name LIMIT ${} OFFSET ${}", n, n + 1);
-    let rows = conditions
-        .bind(sqlx::query(&sql))
-        .bind(i64::from(page.limit))
-        .bind(page.offset())
-        .fetch_all(conn)
-        .await?;
+    let rows =
+        conditions.bind(sqlx::query(&sql)).bind(i64::from(page.limit)).bind(page.offset()).fetch_all(conn).await?;
     Ok(Page { items: rows.iter().map(model).collect::<Result<_>>()?, page, total })
 }
 

@@ -6,8 +6,8 @@ use purser_domain::{Id, Timestamp};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::rows::{flag, id, opt_ts, parsed, ts};
 use crate::Result;
+use crate::rows::{flag, id, opt_ts, parsed, ts};
 
 fn session(row: &AnyRow) -> Result<Session> {
     Ok(Session {
@@ -89,12 +89,11 @@ pub async fn insert_refresh_token(conn: &mut AnyConnection, token_hash: &str, to
 }
 
 pub async fn refresh_token(conn: &mut AnyConnection, token_hash: &str) -> Result<Option<RefreshToken>> {
-    let row = sqlx::query(
-        "SELECT session_id, created_at, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(conn)
-    .await?;
+    let row =
+        sqlx::query("SELECT session_id, created_at, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(conn)
+            .await?;
     row.map(|row| {
         Ok(RefreshToken {
             session_id: id(&row, "session_id")?,
@@ -115,4 +114,14 @@ pub async fn use_refresh_token(conn: &mut AnyConnection, token_hash: &str, now: 
         .execute(conn)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Moves a session's end (refreshing keeps a session alive).
+pub async fn extend(conn: &mut AnyConnection, session_id: Id, expires_at: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id = $2")
+        .bind(expires_at.as_millis())
+        .bind(session_id.as_i64())
+        .execute(conn)
+        .await?;
+    Ok(())
 }

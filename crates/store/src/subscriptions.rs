@@ -6,8 +6,8 @@ use purser_domain::{Id, Timestamp};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::rows::{count, id, parsed, ts, Arg, Filter};
 use crate::Result;
+use crate::rows::{Arg, Filter, count, id, parsed, ts};
 
 const SELECT: &str = "SELECT s.id, s.user_id, s.model_id, m.name AS model_name, s.status, s.status_reason, \
     s.created_at, s.updated_at FROM subscriptions s JOIN models m ON m.id = s.model_id";
@@ -71,7 +71,11 @@ pub struct SubscriptionFilter {
 }
 
 /// Subscriptions to live models, newest first.
-pub async fn list(conn: &mut AnyConnection, filter: &SubscriptionFilter, page: PageRequest) -> Result<Page<Subscription>> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    filter: &SubscriptionFilter,
+    page: PageRequest,
+) -> Result<Page<Subscription>> {
     let mut conditions = Filter::default();
     conditions.and("m.deleted_at IS NULL", []);
     if let Some(user_id) = filter.user_id {
@@ -81,17 +85,12 @@ pub async fn list(conn: &mut AnyConnection, filter: &SubscriptionFilter, page: P
         conditions.and("s.status = ?", [Arg::Text(status.as_str().to_owned())]);
     }
     let where_sql = conditions.sql();
-    let total_sql =
-        format!("SELECT COUNT(*) FROM subscriptions s JOIN models m ON m.id = s.model_id{where_sql}");
+    let total_sql = format!("SELECT COUNT(*) FROM subscriptions s JOIN models m ON m.id = s.model_id{where_sql}");
     let total = count(&conditions.bind(sqlx::query(&total_sql)).fetch_one(&mut *conn).await?)?;
     let n = conditions.next_placeholder();
     let sql = format!("{SELECT}{where_sql} ORDER BY s.id DESC LIMIT ${} OFFSET ${}", n, n + 1);
-    let rows = conditions
-        .bind(sqlx::query(&sql))
-        .bind(i64::from(page.limit))
-        .bind(page.offset())
-        .fetch_all(conn)
-        .await?;
+    let rows =
+        conditions.bind(sqlx::query(&sql)).bind(i64::from(page.limit)).bind(page.offset()).fetch_all(conn).await?;
     Ok(Page { items: rows.iter().map(subscription).collect::<Result<_>>()?, page, total })
 }
 

@@ -7,8 +7,8 @@ use purser_domain::{Id, Timestamp, Usd};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::rows::{id, u64_of};
 use crate::Result;
+use crate::rows::{id, u64_of};
 
 const COLUMNS: usize = 14;
 /// Rows per INSERT statement; keeps every statement under PostgreSQL's 65,535 parameters.
@@ -93,7 +93,12 @@ const SUMS: &str = "CAST(COUNT(*) AS BIGINT) AS requests, \
     CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS cost";
 
 /// Usage in `[from, to)`, for one user or (with `None`) for everyone.
-pub async fn summary(conn: &mut AnyConnection, user_id: Option<Id>, from: Timestamp, to: Timestamp) -> Result<UsageSummary> {
+pub async fn summary(
+    conn: &mut AnyConnection,
+    user_id: Option<Id>,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<UsageSummary> {
     let (user_clause, user_arg) = match user_id {
         Some(u) => ("AND user_id = $3", Some(u.as_i64())),
         None => ("", None),

@@ -5,8 +5,8 @@ use purser_domain::{Id, PlatformRole, Timestamp};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 
-use crate::rows::{flag, id, parsed, ts};
 use crate::Result;
+use crate::rows::{flag, id, parsed, ts};
 
 const COLUMNS: &str = "id, email, name, role, active, created_at, updated_at";
 
@@ -84,9 +84,6 @@ pub async fn set_password_hash(conn: &mut AnyConnection, user_id: Id, hash: &str
 }
 
 pub async fn count_with_role(conn: &mut AnyConnection, role: PlatformRole) -> Result<u64> {
-    let row = sqlx::query("SELECT COUNT(*) FROM users WHERE role = $1")
-        .bind(role.as_str())
-        .fetch_one(conn)
-        .await?;
+    let row = sqlx::query("SELECT COUNT(*) FROM users WHERE role = $1").bind(role.as_str()).fetch_one(conn).await?;
     crate::rows::count(&row)
 }

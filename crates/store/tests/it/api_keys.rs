@@ -1,6 +1,6 @@
-use purser_domain::page::PageRequest;
 use purser_domain::Usd;
-use purser_store::{api_keys, StoreError};
+use purser_domain::page::PageRequest;
+use purser_store::{StoreError, api_keys};
 
 use crate::fixtures::*;
 

@@ -1,6 +1,5 @@
 use purser_store::{Backend, Migrations};
 
-
 contract! {
     async fn migrating_again_is_a_no_op(store: Store) {
         // `store` was migrated by the harness.

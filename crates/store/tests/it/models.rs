@@ -1,7 +1,7 @@
 use purser_domain::model::Capability;
 use purser_domain::page::PageRequest;
-use purser_store::models::{self, ModelFilter};
 use purser_store::StoreError;
+use purser_store::models::{self, ModelFilter};
 
 use crate::fixtures::*;
 

@@ -1,7 +1,7 @@
 use purser_domain::page::PageRequest;
 use purser_domain::subscription::SubscriptionStatus;
 use purser_store::subscriptions::{self, SubscriptionFilter};
-use purser_store::{models, StoreError};
+use purser_store::{StoreError, models};
 
 use crate::fixtures::*;
 

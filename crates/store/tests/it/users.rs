@@ -1,5 +1,5 @@
 use purser_domain::PlatformRole;
-use purser_store::{users, StoreError};
+use purser_store::{StoreError, users};
 
 use crate::fixtures::*;
 

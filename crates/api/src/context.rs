@@ -1,0 +1,44 @@
+//! The request id: taken from the client's `x-request-id` when it is a sane token,
+//! generated otherwise, echoed on every response, put on the tracing span, and available
+//! to error bodies through a task-local.
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use rand::RngCore;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+tokio::task_local! {
+    static CURRENT: String;
+}
+
+/// The id of the request being handled ("" outside a request).
+pub fn request_id() -> String {
+    CURRENT.try_with(Clone::clone).unwrap_or_default()
+}
+
+fn acceptable(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn generate() -> String {
+    let mut bytes = [0; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+pub async fn request_id_layer(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| acceptable(id))
+        .map_or_else(generate, str::to_owned);
+    let header = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
+    request.headers_mut().insert(REQUEST_ID, header.clone());
+    let mut response = CURRENT.scope(id, next.run(request)).await;
+    response.headers_mut().insert(REQUEST_ID, header);
+    response
+}

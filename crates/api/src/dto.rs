@@ -1,0 +1,400 @@
+//! What travels over the management API: camelCase JSON, ids and money as strings,
+//! RFC 3339 times. Request types refuse unknown fields so a typo is an error, not a no-op.
+
+use purser_domain::api_key::{ApiKey, KeyStatus};
+use purser_domain::model::{Capability, Model};
+use purser_domain::page::Page;
+use purser_domain::subscription::{Subscription, SubscriptionStatus};
+use purser_domain::usage::{ModelUsage, UsageSummary, UsageTotals};
+use purser_domain::user::User;
+use purser_domain::{Id, PlatformRole, Timestamp, TokenPrice, Usd};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+/// Reads a present field (even `null`) as `Some(..)`, so PATCH can tell "clear" from "keep".
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pagination {
+    pub page: u32,
+    pub limit: u32,
+    pub total: u64,
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paginated<T: ToSchema> {
+    pub data: Vec<T>,
+    pub pagination: Pagination,
+}
+
+impl<T: ToSchema> Paginated<T> {
+    pub fn from_page<U>(page: Page<U>, f: impl FnMut(U) -> T) -> Self {
+        Self {
+            pagination: Pagination { page: page.page.page, limit: page.page.limit, total: page.total },
+            data: page.items.into_iter().map(f).collect(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- identity
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// At least 12 characters.
+    #[schema(example = "correct horse battery staple")]
+    pub password: String,
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDto {
+    pub id: Id,
+    pub email: String,
+    pub name: String,
+    pub role: PlatformRole,
+    pub active: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<User> for UserDto {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            role: u.role,
+            active: u.active,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    /// JWT for `Authorization: Bearer`; valid for `expiresIn` seconds.
+    pub access_token: String,
+    /// Single use: exchange it at `/api/v1/auth/refresh` for a new pair.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub user: UserDto,
+}
+
+impl From<purser_services::auth::TokenPair> for TokenResponse {
+    fn from(p: purser_services::auth::TokenPair) -> Self {
+        Self {
+            access_token: p.access_token,
+            refresh_token: p.refresh_token,
+            token_type: "Bearer",
+            expires_in: p.expires_in,
+            user: p.user.into(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- models
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateModelRequest {
+    /// The public name clients send as `model`.
+    #[schema(example = "llama-3.1-8b-instruct")]
+    pub name: String,
+    /// `mock` for Purser's built-in canned answers; any other name (`vllm`, `openai`, ...)
+    /// for an OpenAI-compatible server at `upstreamUrl`.
+    #[schema(example = "vllm")]
+    pub provider: String,
+    pub description: Option<String>,
+    /// OpenAI-compatible base URL, e.g. `http://vllm:8000/v1`. Not used with `mock`.
+    pub upstream_url: Option<String>,
+    /// The model name the upstream expects; defaults to `name`.
+    pub upstream_model: Option<String>,
+    /// Sent to the upstream as a bearer token. Encrypted at rest, never returned.
+    pub upstream_api_key: Option<String>,
+    pub input_cost_per_token: TokenPrice,
+    pub output_cost_per_token: TokenPrice,
+    pub context_length: Option<u32>,
+    pub capabilities: Vec<Capability>,
+    /// Subscriptions to a restricted model wait for an admin's approval.
+    #[serde(default)]
+    pub restricted: bool,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateModelRequest {
+    pub name: Option<String>,
+    pub provider: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub upstream_url: Option<Option<String>>,
+    pub upstream_model: Option<String>,
+    /// A new key, or `null` to remove it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub upstream_api_key: Option<Option<String>>,
+    pub input_cost_per_token: Option<TokenPrice>,
+    pub output_cost_per_token: Option<TokenPrice>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
+    pub context_length: Option<Option<u32>>,
+    pub capabilities: Option<Vec<Capability>>,
+    pub restricted: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelDto {
+    pub id: Id,
+    pub name: String,
+    pub provider: String,
+    /// True for models answered by Purser's built-in mock provider: canned text, no model server.
+    pub mock: bool,
+    pub description: Option<String>,
+    pub input_cost_per_token: TokenPrice,
+    pub output_cost_per_token: TokenPrice,
+    pub context_length: Option<u32>,
+    pub capabilities: Vec<Capability>,
+    pub restricted: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamDto>,
+}
+
+/// Where the gateway sends a model's requests (shown to admins and read-only admins).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpstreamDto {
+    pub url: Option<String>,
+    pub model: String,
+    /// Whether an upstream API key is stored (the key itself is never shown).
+    pub has_api_key: bool,
+}
+
+impl ModelDto {
+    pub fn new(m: Model, with_upstream: bool) -> Self {
+        let upstream = with_upstream.then(|| UpstreamDto {
+            url: m.upstream_url.clone(),
+            model: m.upstream_model.clone(),
+            has_api_key: m.upstream_api_key.is_some(),
+        });
+        Self {
+            mock: m.kind() == purser_domain::model::ProviderKind::Mock,
+            id: m.id,
+            name: m.name,
+            provider: m.provider,
+            description: m.description,
+            input_cost_per_token: m.input_cost_per_token,
+            output_cost_per_token: m.output_cost_per_token,
+            context_length: m.context_length,
+            capabilities: m.capabilities,
+            restricted: m.restricted,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            upstream,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- subscriptions
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateSubscriptionRequest {
+    pub model_id: Id,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReviewRequest {
+    /// Shown to the user.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionDto {
+    pub id: Id,
+    pub user_id: Id,
+    pub model_id: Id,
+    pub model_name: String,
+    pub status: SubscriptionStatus,
+    pub status_reason: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<Subscription> for SubscriptionDto {
+    fn from(s: Subscription) -> Self {
+        Self {
+            id: s.id,
+            user_id: s.user_id,
+            model_id: s.model_id,
+            model_name: s.model_name,
+            status: s.status,
+            status_reason: s.status_reason,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- API keys
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    #[schema(example = "notebook")]
+    pub name: String,
+    /// Models the key may use; you need an active subscription to each.
+    pub model_ids: Vec<Id>,
+    /// Spend (USD) after which the key is refused with `insufficient_quota`.
+    pub max_budget: Option<Usd>,
+    pub tpm_limit: Option<u32>,
+    pub rpm_limit: Option<u32>,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyDto {
+    pub id: Id,
+    pub name: String,
+    /// The start of the key, e.g. `sk-prs-AbCd`.
+    pub key_prefix: String,
+    /// The last four characters of the key.
+    pub key_last4: String,
+    pub model_ids: Vec<Id>,
+    pub max_budget: Option<Usd>,
+    pub spend: Usd,
+    pub tpm_limit: Option<u32>,
+    pub rpm_limit: Option<u32>,
+    pub status: KeyStatus,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+impl ApiKeyDto {
+    pub fn new(k: ApiKey, now: Timestamp) -> Self {
+        Self {
+            status: k.status(now),
+            id: k.id,
+            name: k.name,
+            key_prefix: k.prefix,
+            key_last4: k.last4,
+            model_ids: k.model_ids,
+            max_budget: k.max_budget,
+            spend: k.spend,
+            tpm_limit: k.tpm_limit,
+            rpm_limit: k.rpm_limit,
+            expires_at: k.expires_at,
+            revoked_at: k.revoked_at,
+            last_used_at: k.last_used_at,
+            created_at: k.created_at,
+        }
+    }
+}
+
+/// A new key. `key` is shown this once; Purser keeps only its hash.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedApiKeyDto {
+    pub key: String,
+    #[serde(flatten)]
+    pub api_key: ApiKeyDto,
+}
+
+// ---------------------------------------------------------------- usage
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageTotalsDto {
+    pub requests: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+    pub cost: Usd,
+}
+
+impl From<UsageTotals> for UsageTotalsDto {
+    fn from(t: UsageTotals) -> Self {
+        Self {
+            requests: t.requests,
+            prompt_tokens: t.prompt_tokens,
+            completion_tokens: t.completion_tokens,
+            total_tokens: t.prompt_tokens + t.completion_tokens,
+            cost: t.cost,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelUsageDto {
+    pub model_id: Id,
+    pub model_name: String,
+    #[serde(flatten)]
+    pub totals: UsageTotalsDto,
+}
+
+impl From<ModelUsage> for ModelUsageDto {
+    fn from(m: ModelUsage) -> Self {
+        Self { model_id: m.model_id, model_name: m.model_name, totals: m.totals.into() }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageSummaryDto {
+    pub user_id: Id,
+    /// Start of the window (inclusive).
+    pub from: Timestamp,
+    /// End of the window (exclusive).
+    pub to: Timestamp,
+    pub totals: UsageTotalsDto,
+    pub by_model: Vec<ModelUsageDto>,
+}
+
+impl UsageSummaryDto {
+    pub fn new(user_id: Id, s: UsageSummary) -> Self {
+        Self {
+            user_id,
+            from: s.from,
+            to: s.to,
+            totals: s.totals.into(),
+            by_model: s.by_model.into_iter().map(Into::into).collect(),
+        }
+    }
+}

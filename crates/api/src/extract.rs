@@ -1,0 +1,195 @@
+//! Extractors that turn every kind of bad input into a clear problem document naming the
+//! offending field, instead of axum's plain-text rejections.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use bytes::Bytes;
+use purser_domain::page::PageRequest;
+use purser_domain::{Id, Principal};
+use purser_services::auth::ClientInfo;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The field a serde error is about: its path, or the field named in the message for
+/// missing and unknown fields (whose path is the enclosing object).
+fn field_of(path: &serde_path_to_error::Path, message: &str) -> String {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    let path = path.to_string();
+    match (named, path.as_str()) {
+        (Some(name), "." | "") => name.to_owned(),
+        (Some(name), parent) => format!("{parent}.{name}"),
+        (None, path) => path.to_owned(),
+    }
+}
+
+/// A JSON body. Malformed JSON is 400 `malformed_json`; JSON of the wrong shape (missing,
+/// unknown or mistyped fields) is 422 `validation_failed` naming the field; a body over
+/// the configured limit is 413; a missing JSON content type is 415.
+pub struct ValidJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ValidJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+            }
+            other => ApiError::bad_request("unreadable_body", None, other.body_text()),
+        })?;
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let inner = e.inner();
+            let message = inner.to_string();
+            if inner.classify() == serde_json::error::Category::Data {
+                // serde appends the position; the field name already says where.
+                let field = field_of(e.path(), &message);
+                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+                ApiError::unprocessable(field, message)
+            } else {
+                ApiError::bad_request("malformed_json", None, format!("the body is not valid JSON: {message}"))
+            }
+        })?;
+        de.end()
+            .map_err(|e| ApiError::bad_request("malformed_json", None, format!("the body is not valid JSON: {e}")))?;
+        Ok(Self(value))
+    }
+}
+
+/// An optional JSON body: no body at all (and no content type) reads as `None`.
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> for ValidJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let empty = req.headers().get(header::CONTENT_TYPE).is_none()
+            && req.headers().get(header::CONTENT_LENGTH).is_none_or(|v| v.as_bytes() == b"0");
+        if empty {
+            return Ok(None);
+        }
+        <Self as FromRequest<S>>::from_request(req, state).await.map(Some)
+    }
+}
+
+/// A query string; a bad parameter is 400 `invalid_query` naming it.
+pub struct ValidQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ValidQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(Self).map_err(|e| {
+            let message = e.inner().to_string();
+            let field = field_of(e.path(), &message);
+            ApiError::bad_request("invalid_query", Some(field.clone()), format!("query parameter {field}: {message}"))
+        })
+    }
+}
+
+/// `?page=&limit=`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page number, from 1.
+    pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    pub limit: Option<u32>,
+}
+
+impl PageParams {
+    pub fn to_request(&self) -> Result<PageRequest, ApiError> {
+        PageRequest::new(self.page, self.limit).map_err(|errors| {
+            let first = &errors[0];
+            ApiError::bad_request(
+                "invalid_query",
+                Some(first.field.clone()),
+                format!("{} {}", first.field, first.message),
+            )
+        })
+    }
+}
+
+/// An `{id}` path segment.
+pub struct IdPath(pub Id);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::bad_request("invalid_id", Some("id".into()), "the id in the path is missing"))?;
+        raw.parse().map(Self).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_id",
+                Some("id".into()),
+                format!("{raw:?} is not an id (ids are decimal numbers)"),
+            )
+        })
+    }
+}
+
+/// The signed-in user, from `Authorization: Bearer <access token>`.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let missing = || {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "sign in and send the access token as 'Authorization: Bearer <token>'",
+            )
+        };
+        let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(missing)?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(missing)?;
+        Ok(Self(state.services.authenticate(token).await?))
+    }
+}
+
+/// The caller's address and user agent.
+pub struct Client(pub ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok(Self(ClientInfo { ip, user_agent }))
+    }
+}

@@ -1,0 +1,150 @@
+//! The `/v1` routes. Each handler hands the request to the proxy and returns its answer or
+//! an OpenAI-shaped error.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{FromRef, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::Gateway;
+use crate::proxy::Endpoint;
+
+/// The routes of the data plane, for any app state that can hand out the gateway.
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Gateway>: FromRef<S>,
+{
+    OpenApiRouter::new()
+        .routes(routes!(list_models))
+        .routes(routes!(chat_completions))
+        .routes(routes!(completions))
+        .routes(routes!(embeddings))
+}
+
+#[derive(Serialize, ToSchema)]
+struct ModelList {
+    /// Always `list`.
+    object: &'static str,
+    data: Vec<ModelObject>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ModelObject {
+    /// The model name to send as `model`.
+    id: String,
+    /// Always `model`.
+    object: &'static str,
+    /// Unix seconds.
+    created: i64,
+    owned_by: String,
+}
+
+/// An OpenAI request body. Fields Purser does not know are passed to the model server unchanged.
+#[derive(serde::Deserialize, ToSchema)]
+#[allow(dead_code)] // documentation only: bodies are passed through as JSON
+struct OpenAiRequest {
+    /// A model name from `GET /v1/models`.
+    model: String,
+    /// Stream the answer as server-sent events.
+    stream: Option<bool>,
+    /// Any other OpenAI parameter (`messages`, `temperature`, `tools`, ...).
+    #[serde(flatten)]
+    other: std::collections::HashMap<String, Value>,
+}
+
+/// OpenAI's error body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation only
+struct OpenAiError {
+    error: Value,
+}
+
+/// Models this API key may use.
+#[utoipa::path(
+    get, path = "/v1/models", tag = "gateway",
+    security(("apiKey" = [])),
+    responses(
+        (status = 200, description = "The key's models", body = ModelList),
+        (status = 401, description = "Missing, unknown, revoked or expired key", body = OpenAiError),
+    )
+)]
+async fn list_models(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    let key = match gateway.authenticate(&headers) {
+        Ok(key) => key,
+        Err(e) => return e.into_response(),
+    };
+    let data = gateway
+        .key_models(&key)
+        .iter()
+        .map(|route| ModelObject {
+            id: route.name.clone(),
+            object: "model",
+            created: route.created_at.as_secs(),
+            owned_by: route.provider.clone(),
+        })
+        .collect();
+    Json(ModelList { object: "list", data }).into_response()
+}
+
+async fn proxy(gateway: Arc<Gateway>, endpoint: Endpoint, headers: HeaderMap, body: Body) -> Response {
+    gateway.proxy(endpoint, headers, body).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Chat completion, plain or streamed (`"stream": true`), passed to the model's server.
+#[utoipa::path(
+    post, path = "/v1/chat/completions", tag = "gateway",
+    security(("apiKey" = [])),
+    request_body(content = OpenAiRequest, description = "An OpenAI chat completion request"),
+    responses(
+        (status = 200, description = "The model's answer as JSON, or as `text/event-stream` when streamed"),
+        (status = 400, description = "Malformed request", body = OpenAiError),
+        (status = 401, description = "Missing, unknown, revoked or expired key", body = OpenAiError),
+        (status = 403, description = "The key may not use this model", body = OpenAiError),
+        (status = 404, description = "No such model", body = OpenAiError),
+        (status = 429, description = "Rate limit (with Retry-After) or budget (`insufficient_quota`) exceeded", body = OpenAiError),
+        (status = 502, description = "The model server failed or could not be reached", body = OpenAiError),
+        (status = 504, description = "The model server did not answer in time", body = OpenAiError),
+    )
+)]
+async fn chat_completions(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
+    proxy(gateway, Endpoint::ChatCompletions, headers, body).await
+}
+
+/// Legacy text completion.
+#[utoipa::path(
+    post, path = "/v1/completions", tag = "gateway",
+    security(("apiKey" = [])),
+    request_body(content = OpenAiRequest, description = "An OpenAI completion request"),
+    responses(
+        (status = 200, description = "The model's answer"),
+        (status = 401, description = "Missing, unknown, revoked or expired key", body = OpenAiError),
+        (status = 429, description = "Rate limit or budget exceeded", body = OpenAiError),
+    )
+)]
+async fn completions(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
+    proxy(gateway, Endpoint::Completions, headers, body).await
+}
+
+/// Embeddings.
+#[utoipa::path(
+    post, path = "/v1/embeddings", tag = "gateway",
+    security(("apiKey" = [])),
+    request_body(content = OpenAiRequest, description = "An OpenAI embeddings request"),
+    responses(
+        (status = 200, description = "The embeddings"),
+        (status = 401, description = "Missing, unknown, revoked or expired key", body = OpenAiError),
+        (status = 429, description = "Rate limit or budget exceeded", body = OpenAiError),
+    )
+)]
+async fn embeddings(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
+    proxy(gateway, Endpoint::Embeddings, headers, body).await
+}

@@ -1,0 +1,191 @@
+//! Purser's data plane: OpenAI-compatible `/v1/*` endpoints.
+//!
+//! Every request is checked against in-memory tables (key, model, limits, spend); the
+//! database is never consulted on the request path. Usage is metered off the request path
+//! by [`meter::UsageMeter`]. The tables follow changes made through the use cases at once
+//! (this crate's [`ChangeListener`]) and are fully reloaded every `resync_interval` to
+//! pick up anything else (expiry housekeeping, changes made by other replicas).
+
+mod error;
+mod handlers;
+pub mod limits;
+pub mod meter;
+mod proxy;
+pub mod sse;
+pub mod tables;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use purser_services::{Change, ChangeListener, Services};
+use tokio::sync::Mutex;
+
+pub use error::GatewayError;
+pub use handlers::router;
+
+use crate::meter::{MeterConfig, UsageMeter};
+use crate::tables::{KeyTable, ModelTable};
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub connect_timeout: Duration,
+    /// Until the upstream's response headers arrive (for a non-streamed answer, that is
+    /// the whole generation).
+    pub response_timeout: Duration,
+    /// Longest silence between two chunks of a streamed answer.
+    pub stream_idle_timeout: Duration,
+    pub max_request_bytes: usize,
+    pub max_response_bytes: usize,
+    pub resync_interval: Duration,
+    pub meter: MeterConfig,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(600),
+            stream_idle_timeout: Duration::from_secs(120),
+            max_request_bytes: 32 * 1024 * 1024,
+            max_response_bytes: 64 * 1024 * 1024,
+            resync_interval: Duration::from_secs(30),
+            meter: MeterConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct GatewayMetrics {
+    requests: Family<Vec<(&'static str, String)>, Counter>,
+    tokens: Family<Vec<(&'static str, String)>, Counter>,
+    duration: Histogram,
+}
+
+impl GatewayMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let metrics = Self {
+            requests: Family::default(),
+            tokens: Family::default(),
+            duration: Histogram::new(exponential_buckets(0.001, 2.0, 18)),
+        };
+        registry.register(
+            "purser_gateway_requests",
+            "Gateway requests by model and HTTP status",
+            metrics.requests.clone(),
+        );
+        registry.register("purser_gateway_tokens", "Tokens metered by model and direction", metrics.tokens.clone());
+        registry.register(
+            "purser_gateway_request_duration_seconds",
+            "Time from request to the end of the answer",
+            metrics.duration.clone(),
+        );
+        metrics
+    }
+}
+
+pub struct Gateway {
+    services: Arc<Services>,
+    keys: KeyTable,
+    models: ModelTable,
+    meter: UsageMeter,
+    http: reqwest::Client,
+    config: GatewayConfig,
+    metrics: GatewayMetrics,
+    /// Serialises table reloads so a full reload cannot overwrite a newer single change.
+    reload: Mutex<()>,
+}
+
+impl Gateway {
+    /// Loads the tables, starts the meter, and subscribes to changes.
+    pub async fn start(
+        services: Arc<Services>,
+        config: GatewayConfig,
+        registry: &mut Registry,
+    ) -> purser_services::Result<Arc<Self>> {
+        // reqwest is built without a TLS backend of its own; use ring, as the rest of Purser does.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(purser_services::Error::internal)?;
+        let gateway = Arc::new(Self {
+            meter: UsageMeter::start(Arc::clone(&services), config.meter.clone(), registry),
+            metrics: GatewayMetrics::register(registry),
+            services: Arc::clone(&services),
+            keys: KeyTable::default(),
+            models: ModelTable::default(),
+            http,
+            config,
+            reload: Mutex::new(()),
+        });
+        gateway.reload_all().await?;
+        services.listen(Arc::clone(&gateway) as Arc<dyn ChangeListener>);
+        tracing::info!(keys = gateway.keys.len(), "gateway tables loaded");
+        Ok(gateway)
+    }
+
+    pub async fn reload_all(&self) -> purser_services::Result<()> {
+        let _guard = self.reload.lock().await;
+        let snapshot = self.services.gateway_snapshot().await?;
+        self.keys.replace_all(snapshot.keys, self.services.now());
+        self.models.replace_all(snapshot.models);
+        Ok(())
+    }
+
+    /// Reloads the tables every `resync_interval` until the returned task is aborted.
+    pub fn spawn_resync(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let gateway = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(gateway.config.resync_interval);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = gateway.reload_all().await {
+                    tracing::warn!(error = %e, "gateway resync failed; serving the tables already loaded");
+                }
+            }
+        })
+    }
+
+    async fn apply(&self, change: Change) -> purser_services::Result<()> {
+        let _guard = self.reload.lock().await;
+        match change {
+            Change::ApiKey(id) => {
+                if let Some(key) = self.services.gateway_key(id).await? {
+                    self.keys.upsert(key, self.services.now());
+                }
+            }
+            Change::Model(id) => self.models.apply(id, self.services.gateway_model(id).await?),
+            Change::User(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Waits until every usage record metered so far is written.
+    pub async fn flush_usage(&self) {
+        self.meter.flush().await;
+    }
+
+    /// Writes all pending usage and stops metering. Call after the server has drained.
+    pub async fn shutdown(&self) {
+        self.meter.shutdown().await;
+    }
+}
+
+impl ChangeListener for Gateway {
+    fn on_change(&self, change: Change) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Err(e) = self.apply(change).await {
+                // The periodic resync will catch up.
+                tracing::warn!(error = %e, ?change, "could not apply a change to the gateway tables");
+            }
+        })
+    }
+}

@@ -1,0 +1,113 @@
+//! Token buckets for requests-per-minute and tokens-per-minute limits.
+//!
+//! A bucket holds up to `limit` units and refills at `limit` per minute. The level is kept
+//! in units of 1/60,000 so a refill of `limit` per minute is exactly `limit` per
+//! millisecond: no rounding drift, no floating point. The clock is a parameter.
+
+use std::sync::Mutex;
+
+const SCALE: i64 = 60_000;
+
+#[derive(Debug)]
+pub struct Bucket {
+    limit: u32,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    level: i64,
+    at_ms: i64,
+}
+
+impl Bucket {
+    pub fn new(limit: u32, now_ms: i64) -> Self {
+        Self { limit, state: Mutex::new(State { level: i64::from(limit) * SCALE, at_ms: now_ms }) }
+    }
+
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    fn refill(&self, state: &mut State, now_ms: i64) {
+        let elapsed = (now_ms - state.at_ms).max(0);
+        let full = i64::from(self.limit) * SCALE;
+        state.level = state.level.saturating_add(elapsed.saturating_mul(i64::from(self.limit))).min(full);
+        state.at_ms = state.at_ms.max(now_ms);
+    }
+
+    fn wait_ms(&self, missing_scaled: i64) -> u64 {
+        let per_ms = i64::from(self.limit).max(1);
+        u64::try_from((missing_scaled + per_ms - 1) / per_ms).unwrap_or(u64::MAX)
+    }
+
+    /// Takes `amount` units if all of them are there; otherwise says how many milliseconds
+    /// until they will be.
+    pub fn take(&self, amount: u64, now_ms: i64) -> Result<(), u64> {
+        let mut state = self.state.lock().expect("bucket poisoned");
+        self.refill(&mut state, now_ms);
+        let need = i64::try_from(amount).unwrap_or(i64::MAX).saturating_mul(SCALE);
+        if state.level >= need {
+            state.level -= need;
+            Ok(())
+        } else {
+            Err(self.wait_ms(need - state.level))
+        }
+    }
+
+    /// Succeeds while anything is left (for limits whose cost is known only afterwards).
+    pub fn check(&self, now_ms: i64) -> Result<(), u64> {
+        let mut state = self.state.lock().expect("bucket poisoned");
+        self.refill(&mut state, now_ms);
+        if state.level > 0 { Ok(()) } else { Err(self.wait_ms(1 - state.level)) }
+    }
+
+    /// Takes `amount` after the fact; the level may go below zero, which delays the next
+    /// request until the debt is paid off.
+    pub fn debit(&self, amount: u64, now_ms: i64) {
+        let mut state = self.state.lock().expect("bucket poisoned");
+        self.refill(&mut state, now_ms);
+        let amount = i64::try_from(amount).unwrap_or(i64::MAX).saturating_mul(SCALE);
+        state.level = state.level.saturating_sub(amount);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_per_minute_refill_evenly() {
+        let b = Bucket::new(60, 0);
+        for _ in 0..60 {
+            b.take(1, 0).unwrap();
+        }
+        assert_eq!(b.take(1, 0), Err(1000), "one request per second comes back");
+        assert_eq!(b.take(1, 999), Err(1));
+        b.take(1, 1000).unwrap();
+        assert!(b.take(1, 1000).is_err());
+        // A minute later the bucket is full again, and never fuller.
+        for _ in 0..60 {
+            b.take(1, 120_000).unwrap();
+        }
+        assert!(b.take(1, 120_000).is_err());
+    }
+
+    #[test]
+    fn tokens_are_paid_after_the_fact() {
+        let b = Bucket::new(1000, 0);
+        b.check(0).unwrap();
+        b.debit(1500, 0); // one large answer overdraws the bucket
+        assert_eq!(b.check(0), Err(30_001), "500 tokens of debt take 30 s to repay");
+        assert!(b.check(30_000).is_err());
+        b.check(30_001).unwrap();
+    }
+
+    #[test]
+    fn time_going_backwards_does_not_refill() {
+        let b = Bucket::new(1, 10_000);
+        b.take(1, 10_000).unwrap();
+        assert!(b.take(1, 5_000).is_err());
+        assert!(b.take(1, 10_001).is_err());
+    }
+}

@@ -1,0 +1,382 @@
+//! One proxied request: check the key, admit it under its limits, forward it (or answer
+//! from the built-in mock), pass the answer back as it arrives, and meter it.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use purser_domain::api_key::looks_like_secret;
+use purser_domain::model::{Capability, ProviderKind};
+use purser_domain::usage::UsageRecord;
+use serde_json::{Map, Value};
+
+use crate::Gateway;
+use crate::error::GatewayError;
+use crate::sse::{SseFilter, Usage, usage_of_body};
+use crate::tables::{KeyEntry, Route};
+
+/// The answer the built-in mock provider gives; it says what it is.
+pub const MOCK_ANSWER: &str = "This is a mock answer from Purser's built-in mock provider; no model server was called.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    ChatCompletions,
+    Completions,
+    Embeddings,
+}
+
+impl Endpoint {
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::ChatCompletions => "chat/completions",
+            Self::Completions => "completions",
+            Self::Embeddings => "embeddings",
+        }
+    }
+
+    fn capability(self) -> Capability {
+        match self {
+            Self::ChatCompletions => Capability::Chat,
+            Self::Completions => Capability::Completions,
+            Self::Embeddings => Capability::Embeddings,
+        }
+    }
+
+    fn can_stream(self) -> bool {
+        self != Self::Embeddings
+    }
+}
+
+/// The upstream's answer, before it is metered and passed on.
+enum Reply {
+    Whole { status: StatusCode, content_type: HeaderValue, body: Bytes },
+    Stream(BoxStream<'static, Result<Bytes, GatewayError>>),
+}
+
+/// Meters a request exactly once: when it is finished, or, if the client goes away first,
+/// when it is dropped (status 499, with whatever usage was seen).
+struct Metering {
+    gateway: Arc<Gateway>,
+    key: Arc<KeyEntry>,
+    route: Arc<Route>,
+    endpoint: Endpoint,
+    request_id: String,
+    started: Instant,
+    streamed: bool,
+    usage: Option<Usage>,
+    done: bool,
+}
+
+impl Metering {
+    fn finish(&mut self, status: u16) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        let usage = self.usage.unwrap_or_default();
+        let cost = self.route.cost(usage.prompt_tokens, usage.completion_tokens);
+        self.key.counters.spend.fetch_add(cost.nanos(), Ordering::Relaxed);
+        let services = &self.gateway.services;
+        let now = services.now();
+        if let Some(tpm) = &self.key.counters.tpm {
+            tpm.debit(usage.prompt_tokens + usage.completion_tokens, now.as_millis());
+        }
+        let elapsed = self.started.elapsed();
+        let metrics = &self.gateway.metrics;
+        metrics.requests.get_or_create(&vec![("model", self.route.name.clone()), ("status", status.to_string())]).inc();
+        metrics
+            .tokens
+            .get_or_create(&vec![("model", self.route.name.clone()), ("direction", "prompt".into())])
+            .inc_by(usage.prompt_tokens);
+        metrics
+            .tokens
+            .get_or_create(&vec![("model", self.route.name.clone()), ("direction", "completion".into())])
+            .inc_by(usage.completion_tokens);
+        metrics.duration.observe(elapsed.as_secs_f64());
+        self.gateway.meter.record(UsageRecord {
+            id: services.ids().next_id(),
+            request_id: std::mem::take(&mut self.request_id),
+            key_id: self.key.id,
+            user_id: self.key.user_id,
+            model_id: self.route.id,
+            model_name: self.route.name.clone(),
+            endpoint: self.endpoint.path().to_owned(),
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            cost,
+            latency_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            status,
+            streamed: self.streamed,
+            created_at: now,
+        });
+    }
+}
+
+impl Drop for Metering {
+    fn drop(&mut self) {
+        self.finish(499);
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, GatewayError> {
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(GatewayError::missing_key)?;
+    let value = value.to_str().map_err(|_| GatewayError::invalid_key())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(GatewayError::invalid_key)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(GatewayError::invalid_key());
+    }
+    Ok(token.trim())
+}
+
+impl Gateway {
+    pub(crate) fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<KeyEntry>, GatewayError> {
+        let secret = bearer(headers)?;
+        if !looks_like_secret(secret) {
+            return Err(GatewayError::invalid_key());
+        }
+        let key = self.keys.lookup(secret).ok_or_else(GatewayError::invalid_key)?;
+        if key.expires_at.is_some_and(|at| at <= self.services.now()) {
+            return Err(GatewayError::expired_key());
+        }
+        Ok(key)
+    }
+
+    pub(crate) fn key_models(&self, key: &KeyEntry) -> Vec<Arc<Route>> {
+        key.model_ids.iter().filter_map(|id| self.models.by_id(*id)).collect()
+    }
+
+    /// Budget first (it does not replenish), then tokens per minute (checked now, paid
+    /// when the answer's size is known), then requests per minute (taken now).
+    fn admit(&self, key: &KeyEntry) -> Result<(), GatewayError> {
+        if key.max_budget.is_some_and(|budget| key.spend() >= budget) {
+            return Err(GatewayError::budget_exceeded());
+        }
+        let now = self.services.now().as_millis();
+        if let Some(tpm) = &key.counters.tpm {
+            tpm.check(now).map_err(|ms| GatewayError::rate_limited("tokens per minute", tpm.limit(), ms))?;
+        }
+        if let Some(rpm) = &key.counters.rpm {
+            rpm.take(1, now).map_err(|ms| GatewayError::rate_limited("requests per minute", rpm.limit(), ms))?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn proxy(
+        self: Arc<Self>,
+        endpoint: Endpoint,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Result<Response, GatewayError> {
+        let started = Instant::now();
+        let key = self.authenticate(&headers)?;
+        let limit = self.config.max_request_bytes;
+        let body = axum::body::to_bytes(body, limit).await.map_err(|_| GatewayError::body_too_large(limit))?;
+        let mut request: Map<String, Value> = serde_json::from_slice(&body).map_err(|e| {
+            GatewayError::bad_request(format!("The request body is not a valid JSON object: {e}"), None)
+        })?;
+        let model_name = match request.get("model") {
+            Some(Value::String(name)) => name.clone(),
+            _ => return Err(GatewayError::bad_request("You must provide a model parameter.", Some("model"))),
+        };
+        let route = self.models.by_name(&model_name).ok_or_else(|| GatewayError::model_not_found(&model_name))?;
+        if !key.allows(route.id) {
+            return Err(GatewayError::model_not_allowed(&model_name));
+        }
+        if !route.capabilities.contains(&endpoint.capability()) {
+            return Err(GatewayError::unsupported(&model_name, endpoint.path()));
+        }
+        self.admit(&key)?;
+
+        let streamed = endpoint.can_stream() && request.get("stream") == Some(&Value::Bool(true));
+        let client_wants_usage =
+            request.get("stream_options").and_then(|o| o.get("include_usage")) == Some(&Value::Bool(true));
+        if streamed && !client_wants_usage {
+            // Ask for usage on the client's behalf; the extra chunk is removed on the way back.
+            let options = request.entry("stream_options").or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(options) = options {
+                options.insert("include_usage".into(), Value::Bool(true));
+            } else {
+                return Err(GatewayError::bad_request("stream_options must be an object.", Some("stream_options")));
+            }
+        }
+        request.insert("model".into(), Value::String(route.upstream_model.clone()));
+
+        let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let metering = Metering {
+            gateway: Arc::clone(&self),
+            key,
+            route: Arc::clone(&route),
+            endpoint,
+            request_id,
+            started,
+            streamed,
+            usage: None,
+            done: false,
+        };
+        let reply = match route.kind {
+            ProviderKind::Mock => {
+                mock_reply(endpoint, &route, &Value::Object(request), streamed, self.services.now().as_secs())
+            }
+            ProviderKind::OpenAiCompatible => match self.forward(endpoint, &route, &request, streamed).await {
+                Ok(reply) => reply,
+                Err(e) => {
+                    let mut metering = metering;
+                    metering.finish(e.status.as_u16());
+                    return Err(e);
+                }
+            },
+        };
+        Ok(self.deliver(reply, metering, !client_wants_usage))
+    }
+
+    async fn forward(
+        &self,
+        endpoint: Endpoint,
+        route: &Route,
+        request: &Map<String, Value>,
+        streamed: bool,
+    ) -> Result<Reply, GatewayError> {
+        let base = route.upstream_url.as_deref().ok_or_else(GatewayError::internal)?;
+        let mut call = self
+            .http
+            .post(format!("{base}/{}", endpoint.path()))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(request).map_err(|_| GatewayError::internal())?);
+        if let Some(authorization) = &route.upstream_authorization {
+            call = call.header(header::AUTHORIZATION, authorization);
+        }
+        let response = match tokio::time::timeout(self.config.response_timeout, call.send()).await {
+            Err(_) => return Err(GatewayError::upstream_timeout()),
+            Ok(Err(e)) if e.is_timeout() => return Err(GatewayError::upstream_timeout()),
+            Ok(Err(e)) => {
+                tracing::warn!(model = %route.name, error = %e, "upstream unreachable");
+                return Err(GatewayError::upstream_unavailable(if e.is_connect() {
+                    "connection failed"
+                } else {
+                    "request failed"
+                }));
+            }
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .cloned()
+            .unwrap_or(HeaderValue::from_static("application/json"));
+        if !status.is_success() {
+            let body = self.read_whole(response).await.unwrap_or_default();
+            tracing::warn!(model = %route.name, status = status.as_u16(), "upstream answered with an error");
+            // The client's own mistakes (bad parameters, context too long) pass through as
+            // the model server worded them; Purser's credentials or the server failing do not.
+            return if status.is_client_error() && status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN
+            {
+                Ok(Reply::Whole { status, content_type, body })
+            } else {
+                Err(GatewayError::upstream_failed(status.as_u16()))
+            };
+        }
+        if streamed {
+            let idle = self.config.stream_idle_timeout;
+            let chunks = response.bytes_stream();
+            let chunks = stream::unfold(chunks, move |mut chunks| async move {
+                match tokio::time::timeout(idle, chunks.next()).await {
+                    Err(_) => Some((Err(GatewayError::upstream_timeout()), chunks)),
+                    Ok(Some(Ok(bytes))) => Some((Ok(bytes), chunks)),
+                    Ok(Some(Err(_))) => Some((Err(GatewayError::upstream_unavailable("the stream broke off")), chunks)),
+                    Ok(None) => None,
+                }
+            });
+            Ok(Reply::Stream(chunks.boxed()))
+        } else {
+            let body = self.read_whole(response).await?;
+            Ok(Reply::Whole { status, content_type, body })
+        }
+    }
+
+    async fn read_whole(&self, response: reqwest::Response) -> Result<Bytes, GatewayError> {
+        let limit = self.config.max_response_bytes;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(GatewayError::upstream_unavailable("the answer is too large"));
+        }
+        match tokio::time::timeout(self.config.response_timeout, response.bytes()).await {
+            Err(_) => Err(GatewayError::upstream_timeout()),
+            Ok(Err(_)) => Err(GatewayError::upstream_unavailable("the answer broke off")),
+            Ok(Ok(body)) if body.len() > limit => Err(GatewayError::upstream_unavailable("the answer is too large")),
+            Ok(Ok(body)) => Ok(body),
+        }
+    }
+
+    fn deliver(&self, reply: Reply, mut metering: Metering, strip_usage_chunk: bool) -> Response {
+        match reply {
+            Reply::Whole { status, content_type, body } => {
+                metering.usage = usage_of_body(&body);
+                metering.finish(status.as_u16());
+                Response::builder()
+                    .status(status)
+                    .header(header::CONTENT_TYPE, content_type)
+                    .body(Body::from(body))
+                    .unwrap_or_else(|_| Response::new(Body::empty()))
+            }
+            Reply::Stream(chunks) => {
+                let filter = SseFilter::new(strip_usage_chunk);
+                let state = Some((chunks, filter, metering));
+                let body = stream::unfold(state, |state| async move {
+                    let (mut chunks, mut filter, mut metering) = state?;
+                    loop {
+                        match chunks.next().await {
+                            Some(Ok(bytes)) => {
+                                let out = filter.push(&bytes);
+                                metering.usage = filter.usage();
+                                if !out.is_empty() {
+                                    return Some((Ok::<_, std::io::Error>(out), Some((chunks, filter, metering))));
+                                }
+                            }
+                            Some(Err(e)) => {
+                                metering.usage = filter.usage();
+                                metering.finish(e.status.as_u16());
+                                // Dropping the connection tells the client the stream is incomplete.
+                                return Some((Err(std::io::Error::other(e.message)), None));
+                            }
+                            None => {
+                                let rest = filter.finish();
+                                metering.usage = filter.usage();
+                                metering.finish(200);
+                                return if rest.is_empty() { None } else { Some((Ok(rest), None)) };
+                            }
+                        }
+                    }
+                });
+                Response::builder()
+                    .header(header::CONTENT_TYPE, "text/event-stream")
+                    .header(header::CACHE_CONTROL, "no-cache")
+                    .header("x-accel-buffering", "no")
+                    .body(Body::from_stream(body))
+                    .unwrap_or_else(|_| Response::new(Body::empty()))
+            }
+        }
+    }
+}
+
+/// The built-in mock provider: canned answers shaped exactly like an upstream's.
+fn mock_reply(endpoint: Endpoint, route: &Route, request: &Value, streamed: bool, created: i64) -> Reply {
+    let model = route.upstream_model.as_str();
+    let json = |v: Value| Reply::Whole {
+        status: StatusCode::OK,
+        content_type: HeaderValue::from_static("application/json"),
+        body: Bytes::from(v.to_string()),
+    };
+    match endpoint {
+        Endpoint::ChatCompletions if streamed => {
+            let events = purser_mock_upstream::chat_completion_stream(request, model, MOCK_ANSWER, created);
+            Reply::Stream(stream::iter(events.into_iter().map(|e| Ok(Bytes::from(e)))).boxed())
+        }
+        Endpoint::ChatCompletions => json(purser_mock_upstream::chat_completion(request, model, MOCK_ANSWER, created)),
+        Endpoint::Completions => json(purser_mock_upstream::completion(request, model, MOCK_ANSWER, created)),
+        Endpoint::Embeddings => json(purser_mock_upstream::embeddings(request, model)),
+    }
+}

@@ -1,0 +1,149 @@
+//! Reading token usage out of an OpenAI-style server-sent-event stream as it passes
+//! through, and removing the usage-only chunk the gateway asked for on the client's behalf.
+
+use bytes::{Bytes, BytesMut};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct Usage {
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    #[serde(default)]
+    pub completion_tokens: u64,
+}
+
+#[derive(Deserialize)]
+struct WithUsage {
+    usage: Option<Usage>,
+    #[serde(default)]
+    choices: Option<Vec<serde::de::IgnoredAny>>,
+}
+
+/// Reads the `usage` of a complete (non-streamed) JSON answer.
+pub fn usage_of_body(body: &[u8]) -> Option<Usage> {
+    serde_json::from_slice::<WithUsage>(body).ok()?.usage
+}
+
+/// Splits a byte stream into events and passes them on, whole.
+pub struct SseFilter {
+    pending: BytesMut,
+    /// Drop the final chunk that carries only usage (the client did not ask for it).
+    strip_usage_chunk: bool,
+    usage: Option<Usage>,
+}
+
+fn event_end(buf: &[u8]) -> Option<usize> {
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The `data:` payload of one event (multi-line data joined with newlines).
+fn data_of(event: &[u8]) -> Vec<u8> {
+    let mut data = Vec::new();
+    for line in event.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Some(rest) = line.strip_prefix(b"data:") {
+            if !data.is_empty() {
+                data.push(b'\n');
+            }
+            data.extend_from_slice(rest.strip_prefix(b" ").unwrap_or(rest));
+        }
+    }
+    data
+}
+
+impl SseFilter {
+    pub fn new(strip_usage_chunk: bool) -> Self {
+        Self { pending: BytesMut::new(), strip_usage_chunk, usage: None }
+    }
+
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    /// Takes the next piece of the upstream stream; returns what to send on now (complete
+    /// events only; a partial event waits for the rest).
+    pub fn push(&mut self, chunk: &[u8]) -> Bytes {
+        self.pending.extend_from_slice(chunk);
+        let mut out = BytesMut::new();
+        while let Some(end) = event_end(&self.pending) {
+            let event = self.pending.split_to(end);
+            if self.keep(&event) {
+                out.extend_from_slice(&event);
+            }
+        }
+        out.freeze()
+    }
+
+    /// Whatever is left when the stream ends (an unterminated last event).
+    pub fn finish(&mut self) -> Bytes {
+        let rest = self.pending.split().freeze();
+        if !rest.is_empty() && self.keep(&rest) { rest } else { Bytes::new() }
+    }
+
+    fn keep(&mut self, event: &[u8]) -> bool {
+        // Only chunks that mention usage are parsed; the rest pass untouched.
+        if !event.windows(7).any(|w| w == b"\"usage\"") {
+            return true;
+        }
+        let Ok(chunk) = serde_json::from_slice::<WithUsage>(&data_of(event)) else { return true };
+        let Some(usage) = chunk.usage else { return true };
+        self.usage = Some(usage);
+        let usage_only = chunk.choices.as_ref().is_some_and(Vec::is_empty);
+        !(self.strip_usage_chunk && usage_only)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stream(include_usage: bool) -> Vec<String> {
+        let request = json!({ "messages": [{ "role": "user", "content": "a b c" }], "stream_options": { "include_usage": include_usage } });
+        purser_mock_upstream::chat_completion_stream(&request, "m", "one two", 1)
+    }
+
+    #[test]
+    fn finds_usage_across_arbitrary_chunk_boundaries() {
+        let whole = stream(true).concat();
+        for size in [1, 3, 7, 64, whole.len()] {
+            let mut filter = SseFilter::new(false);
+            let mut out = Vec::new();
+            for piece in whole.as_bytes().chunks(size) {
+                out.extend_from_slice(&filter.push(piece));
+            }
+            out.extend_from_slice(&filter.finish());
+            assert_eq!(out, whole.as_bytes(), "chunk size {size}: everything passes");
+            assert_eq!(filter.usage(), Some(Usage { prompt_tokens: 3, completion_tokens: 2 }));
+        }
+    }
+
+    #[test]
+    fn strips_only_the_usage_chunk_when_asked() {
+        let events = stream(true);
+        let mut filter = SseFilter::new(true);
+        let out = filter.push(events.concat().as_bytes());
+        let expected: String = events.iter().filter(|e| !e.contains("\"choices\":[]")).cloned().collect();
+        assert_eq!(String::from_utf8(out.to_vec()).unwrap(), expected);
+        assert!(expected.ends_with("data: [DONE]\n\n"));
+        assert_eq!(filter.usage().map(|u| u.completion_tokens), Some(2));
+    }
+
+    #[test]
+    fn crlf_events_and_missing_usage() {
+        let mut filter = SseFilter::new(true);
+        let out = filter.push(b"data: {\"choices\":[{\"delta\":{}}]}\r\n\r\ndata: [DONE]\r\n\r\n");
+        assert_eq!(out.len(), 52);
+        assert_eq!(filter.usage(), None);
+        assert_eq!(
+            usage_of_body(br#"{"usage":{"prompt_tokens":4,"completion_tokens":1,"total_tokens":5}}"#),
+            Some(Usage { prompt_tokens: 4, completion_tokens: 1 })
+        );
+        assert_eq!(usage_of_body(b"not json"), None);
+    }
+}

@@ -1,0 +1,167 @@
+//! Canned OpenAI-compatible answers.
+//!
+//! The same text generator serves two purposes: Purser's built-in `mock` provider (so the
+//! README demo needs no model server) and [`server`], a stand-in model server for tests
+//! and benchmarks. Its answers follow the OpenAI API closely, quirks included: a stream
+//! carries `usage` only when the request asked with `stream_options.include_usage`, in a
+//! final chunk with empty `choices`, and every other chunk then has `"usage": null`.
+//!
+//! Token counts are deterministic: a prompt costs one token per whitespace-separated word
+//! of its text, and the answer one token per word of the answer.
+
+pub mod server;
+
+use serde_json::{Value, json};
+
+/// Counts the words of every piece of text in a request: chat `messages` (string or
+/// `text` parts), completion `prompt` and embedding `input` (string or array of strings).
+pub fn prompt_tokens(request: &Value) -> u64 {
+    fn words(v: &Value) -> u64 {
+        match v {
+            Value::String(s) => s.split_whitespace().count() as u64,
+            Value::Array(items) => items.iter().map(words).sum(),
+            Value::Object(part) => part.get("text").map_or(0, words),
+            _ => 0,
+        }
+    }
+    let messages = request
+        .get("messages")
+        .and_then(Value::as_array)
+        .map_or(0, |messages| messages.iter().filter_map(|m| m.get("content")).map(words).sum());
+    let prompt = request.get("prompt").map_or(0, words);
+    let input = request.get("input").map_or(0, words);
+    (messages + prompt + input).max(1)
+}
+
+fn answer_tokens(answer: &str) -> u64 {
+    answer.split_whitespace().count() as u64
+}
+
+fn usage(prompt: u64, completion: u64) -> Value {
+    json!({ "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion })
+}
+
+fn wants_stream_usage(request: &Value) -> bool {
+    request.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// A `chat.completion` answering with `answer`.
+pub fn chat_completion(request: &Value, model: &str, answer: &str, created: i64) -> Value {
+    json!({
+        "id": format!("chatcmpl-mock-{created}"),
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "system_fingerprint": "mock",
+        "choices": [{
+            "index": 0,
+            "message": { "role": "assistant", "content": answer, "refusal": null },
+            "logprobs": null,
+            "finish_reason": "stop",
+        }],
+        "usage": usage(prompt_tokens(request), answer_tokens(answer)),
+    })
+}
+
+/// The server-sent events of a streamed chat completion, each a complete `data: ...\n\n`.
+pub fn chat_completion_stream(request: &Value, model: &str, answer: &str, created: i64) -> Vec<String> {
+    let id = format!("chatcmpl-mock-{created}");
+    let with_usage = wants_stream_usage(request);
+    let chunk = |delta: Value, finish: Value| {
+        let mut c = json!({
+            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "system_fingerprint": "mock",
+            "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }],
+        });
+        if with_usage {
+            c["usage"] = Value::Null;
+        }
+        format!("data: {c}\n\n")
+    };
+    let mut events = vec![chunk(json!({ "role": "assistant", "content": "" }), Value::Null)];
+    let words: Vec<&str> = answer.split_whitespace().collect();
+    for (i, word) in words.iter().enumerate() {
+        let text = if i + 1 < words.len() { format!("{word} ") } else { (*word).to_owned() };
+        events.push(chunk(json!({ "content": text }), Value::Null));
+    }
+    events.push(chunk(json!({}), json!("stop")));
+    if with_usage {
+        let last = json!({
+            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "system_fingerprint": "mock", "choices": [],
+            "usage": usage(prompt_tokens(request), answer_tokens(answer)),
+        });
+        events.push(format!("data: {last}\n\n"));
+    }
+    events.push("data: [DONE]\n\n".to_owned());
+    events
+}
+
+/// A legacy `text_completion`.
+pub fn completion(request: &Value, model: &str, answer: &str, created: i64) -> Value {
+    json!({
+        "id": format!("cmpl-mock-{created}"),
+        "object": "text_completion",
+        "created": created,
+        "model": model,
+        "choices": [{ "index": 0, "text": answer, "logprobs": null, "finish_reason": "stop" }],
+        "usage": usage(prompt_tokens(request), answer_tokens(answer)),
+    })
+}
+
+/// Embeddings: one 8-dimensional vector per input, derived from the input's text.
+pub fn embeddings(request: &Value, model: &str) -> Value {
+    let inputs: Vec<String> = match request.get("input") {
+        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => vec![String::new()],
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let seed = text.bytes().fold(7_u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+            let vector: Vec<f64> = (0..8).map(|d| f64::from((seed >> d) % 1000) / 1000.0).collect();
+            json!({ "object": "embedding", "index": i, "embedding": vector })
+        })
+        .collect();
+    let tokens = prompt_tokens(request);
+    json!({
+        "object": "list", "data": data, "model": model,
+        "usage": { "prompt_tokens": tokens, "total_tokens": tokens },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_words_of_every_text_shape() {
+        let chat = json!({ "messages": [
+            { "role": "system", "content": "be brief" },
+            { "role": "user", "content": [{ "type": "text", "text": "three more words" }, { "type": "image_url" }] },
+        ]});
+        assert_eq!(prompt_tokens(&chat), 5);
+        assert_eq!(prompt_tokens(&json!({ "prompt": ["a b", "c"] })), 3);
+        assert_eq!(prompt_tokens(&json!({ "input": "x y" })), 2);
+        assert_eq!(prompt_tokens(&json!({})), 1);
+    }
+
+    #[test]
+    fn streams_carry_usage_only_when_asked() {
+        let plain = json!({ "messages": [{ "role": "user", "content": "hi there" }] });
+        let events = chat_completion_stream(&plain, "m", "one two three", 1);
+        assert_eq!(events.last().unwrap(), "data: [DONE]\n\n");
+        assert!(events.iter().all(|e| !e.contains("usage")));
+        assert_eq!(events.len(), 1 + 3 + 1 + 1);
+
+        let asked = json!({ "messages": [{ "role": "user", "content": "hi there" }], "stream_options": { "include_usage": true } });
+        let events = chat_completion_stream(&asked, "m", "one two three", 1);
+        let last: Value = serde_json::from_str(events[events.len() - 2].trim_start_matches("data: ")).unwrap();
+        assert_eq!(last["choices"], json!([]));
+        assert_eq!(last["usage"], json!({ "prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5 }));
+        let first: Value = serde_json::from_str(events[0].trim_start_matches("data: ")).unwrap();
+        assert_eq!(first["usage"], Value::Null);
+    }
+}

@@ -1,0 +1,376 @@
+//! Configuration: defaults in code, then an optional TOML file, then environment variables
+//! `PURSER__SECTION__KEY` (e.g. `PURSER__DATABASE__URL`), then command-line flags.
+//! Everything is checked at start-up; a bad value stops Purser with a message naming the key.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A value that never appears in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded database, the generated master key and other local files live.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub secrets: SecretsConfig,
+    pub bootstrap: BootstrapConfig,
+    pub gateway: GatewaySettings,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            secrets: SecretsConfig::default(),
+            bootstrap: BootstrapConfig::default(),
+            gateway: GatewaySettings::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Largest management API request body.
+    pub max_body_bytes: usize,
+    /// How long shutdown waits for requests in flight (streams included) before cutting them.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), max_body_bytes: 1024 * 1024, shutdown_grace_secs: 30 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`; default: SQLite in the data dir.
+    pub url: Option<Secret>,
+    pub max_connections: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub issuer: String,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        let d = purser_services::AuthSettings::default();
+        Self {
+            issuer: d.issuer,
+            access_token_ttl_secs: d.access_token_ttl_secs,
+            refresh_token_ttl_secs: d.refresh_token_ttl_secs,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// 64 hex characters. Encrypts stored secrets and signs tokens; every replica needs the
+    /// same one. Without it, one is generated into `<data_dir>/master.key`.
+    pub master_key: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BootstrapConfig {
+    /// Created (or promoted) as a platform admin at start.
+    pub admin_email: Option<String>,
+    pub admin_password: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewaySettings {
+    pub connect_timeout_ms: u64,
+    pub response_timeout_secs: u64,
+    pub stream_idle_timeout_secs: u64,
+    pub max_request_bytes: usize,
+    /// Usage records held in memory when the database is slow or down.
+    pub usage_buffer: usize,
+    pub resync_interval_secs: u64,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        let d = purser_gateway::GatewayConfig::default();
+        Self {
+            connect_timeout_ms: d.connect_timeout.as_millis() as u64,
+            response_timeout_secs: d.response_timeout.as_secs(),
+            stream_idle_timeout_secs: d.stream_idle_timeout.as_secs(),
+            max_request_bytes: d.max_request_bytes,
+            usage_buffer: d.meter.capacity,
+            resync_interval_secs: d.resync_interval.as_secs(),
+        }
+    }
+}
+
+impl GatewaySettings {
+    pub fn to_gateway_config(&self) -> purser_gateway::GatewayConfig {
+        let d = purser_gateway::GatewayConfig::default();
+        purser_gateway::GatewayConfig {
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            response_timeout: Duration::from_secs(self.response_timeout_secs),
+            stream_idle_timeout: Duration::from_secs(self.stream_idle_timeout_secs),
+            max_request_bytes: self.max_request_bytes,
+            resync_interval: Duration::from_secs(self.resync_interval_secs),
+            meter: purser_gateway::meter::MeterConfig { capacity: self.usage_buffer, ..d.meter },
+            ..d
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A `tracing` filter such as `info` or `purser=debug,info`; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: "text".into(), level: "info".into() }
+    }
+}
+
+/// Start-up refusal with the key at fault.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Flags that override the file and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError(format!("the config file {} does not exist", file.display())));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("PURSER__").split("__"));
+        if let Some(listen) = overrides.listen {
+            figment = figment.merge(Serialized::default("server.listen", listen));
+        }
+        if let Some(dir) = &overrides.data_dir {
+            figment = figment.merge(Serialized::default("data_dir", dir));
+        }
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError(e.into_iter().map(|e| describe(&e)).collect::<Vec<_>>().join("; ")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |key: &str, message: &str| Err(ConfigError(format!("{key}: {message}")));
+        if self.data_dir.as_os_str().is_empty() {
+            return fail("data_dir", "must not be empty");
+        }
+        if let Some(url) = &self.database.url
+            && purser_store::Backend::of_url(url.expose()).is_none()
+        {
+            return fail("database.url", "must start with sqlite: or postgres://");
+        }
+        if self.database.max_connections == Some(0) {
+            return fail("database.max_connections", "must be at least 1");
+        }
+        if let Some(key) = &self.secrets.master_key
+            && purser_services::crypto::MasterKey::from_hex(key.expose()).is_err()
+        {
+            return fail("secrets.master_key", "must be 64 hexadecimal characters (32 bytes)");
+        }
+        if !(60..=86_400).contains(&self.auth.access_token_ttl_secs) {
+            return fail("auth.access_token_ttl_secs", "must be between 60 and 86400");
+        }
+        if !(300..=31_536_000).contains(&self.auth.refresh_token_ttl_secs) {
+            return fail("auth.refresh_token_ttl_secs", "must be between 300 and 31536000");
+        }
+        if self.auth.issuer.trim().is_empty() {
+            return fail("auth.issuer", "must not be empty");
+        }
+        match (&self.bootstrap.admin_email, &self.bootstrap.admin_password) {
+            (Some(_), None) => return fail("bootstrap.admin_password", "is required with bootstrap.admin_email"),
+            (None, Some(_)) => return fail("bootstrap.admin_email", "is required with bootstrap.admin_password"),
+            _ => {}
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return fail("log.format", "must be text or json");
+        }
+        if self.server.max_body_bytes < 1024 {
+            return fail("server.max_body_bytes", "must be at least 1024");
+        }
+        if self.gateway.max_request_bytes < 1024 {
+            return fail("gateway.max_request_bytes", "must be at least 1024");
+        }
+        if self.gateway.usage_buffer == 0 {
+            return fail("gateway.usage_buffer", "must be at least 1");
+        }
+        if self.gateway.connect_timeout_ms == 0
+            || self.gateway.response_timeout_secs == 0
+            || self.gateway.stream_idle_timeout_secs == 0
+        {
+            return fail("gateway", "timeouts must be greater than zero");
+        }
+        if self.gateway.resync_interval_secs == 0 {
+            return fail("gateway.resync_interval_secs", "must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The database URL: configured, or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite://{}", self.data_dir.join("purser.db").display()),
+        }
+    }
+
+    pub fn backend(&self) -> purser_store::Backend {
+        purser_store::Backend::of_url(&self.database_url()).unwrap_or(purser_store::Backend::Sqlite)
+    }
+}
+
+/// A figment error as one line that names the key, with the profile prefix removed.
+fn describe(e: &figment::Error) -> String {
+    let key = e.path.join(".");
+    let source = e.metadata.as_ref().map(|m| format!(" (from {})", m.name)).unwrap_or_default();
+    if key.is_empty() { format!("{}{source}", e.kind) } else { format!("{key}: {}{source}", e.kind) }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment's own error type
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_embedded() {
+        let config = Config::default();
+        config.validate().unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database_url(), "sqlite://./data/purser.db");
+    }
+
+    #[test]
+    fn environment_overrides_file_and_flags_override_both() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("purser.toml", "data_dir = \"/srv/purser\"\n[server]\nlisten = \"0.0.0.0:9000\"\n")?;
+            jail.set_env("PURSER__DATABASE__URL", "postgres://postgres@127.0.0.1/purser");
+            jail.set_env("PURSER__SERVER__LISTEN", "0.0.0.0:9100");
+            let config = Config::load(Some(Path::new("purser.toml")), &Overrides::default()).unwrap();
+            assert_eq!(config.server.listen.to_string(), "0.0.0.0:9100");
+            assert_eq!(config.data_dir, PathBuf::from("/srv/purser"));
+            assert_eq!(config.backend(), purser_store::Backend::Postgres);
+            let flags = Overrides { listen: Some("127.0.0.1:7000".parse().unwrap()), data_dir: Some("/tmp/x".into()) };
+            let config = Config::load(Some(Path::new("purser.toml")), &flags).unwrap();
+            assert_eq!(config.server.listen.to_string(), "127.0.0.1:7000");
+            assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases: [(&str, &str, &str); 5] = [
+            ("PURSER__SERVER__LISTEN", "not-an-address", "server.listen"),
+            ("PURSER__DATABASE__URL", "mysql://x", "database.url"),
+            ("PURSER__SECRETS__MASTER_KEY", "abc", "secrets.master_key"),
+            ("PURSER__SERVER__NO_SUCH_KEY", "1", "no_such_key"),
+            ("PURSER__GATEWAY__USAGE_BUFFER", "lots", "gateway.usage_buffer"),
+        ];
+        for (var, value, key) in cases {
+            figment::Jail::expect_with(|jail| {
+                jail.set_env(var, value);
+                let error = Config::load(None, &Overrides::default()).unwrap_err().to_string();
+                assert!(error.contains(key), "{var}={value}: {error}");
+                Ok(())
+            });
+        }
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PURSER__BOOTSTRAP__ADMIN_EMAIL", "root@example.com");
+            let error = Config::load(None, &Overrides::default()).unwrap_err().to_string();
+            assert!(error.contains("bootstrap.admin_password"), "{error}");
+            Ok(())
+        });
+        let missing = Config::load(Some(Path::new("/nonexistent/purser.toml")), &Overrides::default()).unwrap_err();
+        assert!(missing.to_string().contains("does not exist"));
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let mut config = Config::default();
+        config.database.url = Some(Secret::from("postgres://u:hunter2@db/purser"));
+        config.secrets.master_key = Some(Secret::from("ab"));
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("\"ab\""), "{shown}");
+    }
+}

@@ -1,0 +1,222 @@
+//! Purser's wiring: from a [`Config`] to a running application. The binary (`main.rs`) is
+//! a thin CLI over this; the integration tests embed it the same way.
+
+pub mod config;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use prometheus_client::registry::Registry;
+use purser_api::{AppState, HttpConfig, HttpMetrics, Metrics};
+use purser_domain::{Clock, IdGenerator};
+use purser_gateway::Gateway;
+use purser_services::crypto::MasterKey;
+use purser_services::workers::WorkerLease;
+use purser_services::{AuthSettings, Services};
+use purser_store::{Backend, PoolConfig, Store};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+/// A built application, ready to serve.
+pub struct Purser {
+    pub services: Arc<Services>,
+    pub gateway: Arc<Gateway>,
+    router: Router,
+    lease: WorkerLease,
+    resync: tokio::task::JoinHandle<()>,
+    shutdown_grace: Duration,
+}
+
+/// Opens the database and brings its schema up to date.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let url = config.database_url();
+    if config.backend() == Backend::Sqlite {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    }
+    let pool = PoolConfig { max_connections: config.database.max_connections.unwrap_or(10), ..PoolConfig::default() };
+    let store = Store::connect(&url, &pool)
+        .await
+        .with_context(|| format!("cannot open the {} database", config.backend().name()))?;
+    let report = store.migrate().await.context("cannot migrate the database")?;
+    for (version, name) in &report.applied {
+        tracing::info!(version, name, "applied migration");
+    }
+    tracing::info!(backend = config.backend().name(), schema_version = report.version, "database ready");
+    Ok(store)
+}
+
+/// The configured master key, or the one in `<data_dir>/master.key`, created on first use.
+pub fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    if let Some(key) = &config.secrets.master_key {
+        return MasterKey::from_hex(key.expose()).context("secrets.master_key");
+    }
+    let path = config.data_dir.join("master.key");
+    if config.backend() == Backend::Postgres {
+        tracing::warn!(
+            path = %path.display(),
+            "no secrets.master_key configured: using a key file in the data directory; every replica must share one key (set PURSER__SECRETS__MASTER_KEY)"
+        );
+    }
+    load_or_create_key_file(&path)
+}
+
+fn load_or_create_key_file(path: &Path) -> anyhow::Result<MasterKey> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            return MasterKey::from_hex(&text).with_context(|| format!("{} is not a valid master key", path.display()));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let key = MasterKey::generate();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            std::io::Write::write_all(&mut file, key.to_hex().as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated a new master key; back it up with the database");
+            Ok(key)
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_key_file(path),
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+}
+
+/// The use cases over an opened store.
+pub fn services(config: &Config, store: Store, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Services>> {
+    let ids = Arc::new(IdGenerator::new(Arc::clone(&clock), 0));
+    let auth = AuthSettings {
+        issuer: config.auth.issuer.clone(),
+        access_token_ttl_secs: config.auth.access_token_ttl_secs,
+        refresh_token_ttl_secs: config.auth.refresh_token_ttl_secs,
+    };
+    Ok(Arc::new(Services::new(store, clock, ids, &master_key(config)?, auth)))
+}
+
+impl Purser {
+    pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let store = open_store(config).await?;
+        let services = services(config, store, clock)?;
+        let holder = format!("{}:{}", hostname(), std::process::id());
+        let lease = services.lease_worker_id(holder).await.context("cannot lease a worker id")?;
+
+        if let (Some(email), Some(password)) = (&config.bootstrap.admin_email, &config.bootstrap.admin_password) {
+            let (user, outcome) = services
+                .ensure_admin(email, Some(password.expose().to_owned()), None)
+                .await
+                .context("bootstrap.admin_email")?;
+            tracing::info!(user_id = %user.id, ?outcome, "bootstrap admin ready");
+        } else if services.admin_count().await? == 0 {
+            tracing::warn!("no platform admin exists yet: run `purser admin create --email ... --password ...`");
+        }
+
+        let mut registry = Registry::with_prefix("");
+        let http_metrics = HttpMetrics::register(&mut registry);
+        let gateway = Gateway::start(Arc::clone(&services), config.gateway.to_gateway_config(), &mut registry).await?;
+        let resync = gateway.spawn_resync();
+        let state = AppState {
+            services: Arc::clone(&services),
+            gateway: Arc::clone(&gateway),
+            metrics: Arc::new(Metrics { registry, http: http_metrics }),
+        };
+        let router = purser_api::app(state, &HttpConfig { max_body_bytes: config.server.max_body_bytes });
+        Ok(Self {
+            services,
+            gateway,
+            router,
+            lease,
+            resync,
+            shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
+        })
+    }
+
+    /// Serves until `shutdown` resolves, then drains requests in flight (for at most the
+    /// configured grace), writes every pending usage record and releases the worker id.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let app = self.router.clone().into_make_service_with_connect_info::<SocketAddr>();
+        let mut server = tokio::spawn(async move {
+            let mut stop_rx = stop_rx;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.wait_for(|stop| *stop).await;
+                })
+                .await
+        });
+        tokio::select! {
+            result = &mut server => {
+                result.context("server task")?.context("server")?;
+            }
+            () = shutdown => {
+                tracing::info!(grace_secs = self.shutdown_grace.as_secs(), "shutting down: draining requests");
+                let _ = stop_tx.send(true);
+                match tokio::time::timeout(self.shutdown_grace, &mut server).await {
+                    Ok(result) => result.context("server task")?.context("server")?,
+                    Err(_) => {
+                        tracing::warn!("requests still running after the grace period; cutting them");
+                        server.abort();
+                    }
+                }
+            }
+        }
+        self.shutdown().await;
+        Ok(())
+    }
+
+    /// Flushes usage and releases resources (also for embedders that never called `serve`).
+    pub async fn shutdown(self) {
+        self.resync.abort();
+        self.gateway.shutdown().await;
+        self.lease.release().await;
+        self.services.store().close().await;
+        tracing::info!("stopped");
+    }
+
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "purser".into())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,294 @@
+//! Registration, login, token refresh with rotation and reuse detection, logout, and
+//! turning an access token back into a [`Principal`].
+
+use purser_domain::session::{RefreshToken, Session};
+use purser_domain::user::{self, MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_PASSWORD_CHARS, User};
+use purser_domain::{Id, PlatformRole, Principal, Validator};
+use purser_store::{AnyConnection, StoreError, sessions, users};
+
+use crate::crypto::{digest, random_token};
+use crate::error::{Error, ErrorKind, Result};
+use crate::{Services, passwords};
+
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+/// Where a request came from; kept on the session for the user's own review.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: i64,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminOutcome {
+    Created,
+    Promoted,
+    AlreadyAdmin,
+}
+
+const REFRESH_TOKEN_BYTES: usize = 32;
+/// Session metadata is informational; long values are cut rather than refused.
+const MAX_CLIENT_INFO_CHARS: usize = 512;
+
+fn invalid_credentials() -> Error {
+    Error::unauthenticated("invalid_credentials", "the email or password is wrong")
+}
+
+fn account_disabled() -> Error {
+    Error::new(ErrorKind::Forbidden, "account_disabled", "this account has been deactivated")
+}
+
+fn invalid_refresh_token() -> Error {
+    Error::unauthenticated("invalid_refresh_token", "the refresh token is not valid; log in again")
+}
+
+fn clip(value: Option<String>) -> Option<String> {
+    value.map(|v| v.chars().take(MAX_CLIENT_INFO_CHARS).collect())
+}
+
+impl Services {
+    pub async fn register(&self, input: Registration) -> Result<User> {
+        let mut v = Validator::new();
+        user::validate_email(&mut v, "email", &input.email);
+        user::validate_password(&mut v, "password", &input.password);
+        v.label("name", &input.name, MAX_NAME_CHARS);
+        v.finish()?;
+
+        let hash = passwords::hash(input.password).await?;
+        let now = self.now();
+        let user = User {
+            id: self.ids.next_id(),
+            email: user::normalize_email(&input.email),
+            name: input.name,
+            role: PlatformRole::User,
+            active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut conn = self.store.conn().await?;
+        match users::insert(&mut conn, &user, Some(&hash)).await {
+            Ok(()) => {
+                tracing::info!(user_id = %user.id, "user registered");
+                Ok(user)
+            }
+            Err(StoreError::Conflict(_)) => {
+                Err(Error::conflict("email_taken", "an account with this email already exists"))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn login(&self, input: Credentials, client: ClientInfo) -> Result<TokenPair> {
+        let mut v = Validator::new();
+        v.check(!input.email.trim().is_empty(), "email", "must not be empty");
+        v.check(input.email.chars().count() <= MAX_EMAIL_CHARS, "email", "is too long");
+        v.check(!input.password.is_empty(), "password", "must not be empty");
+        v.check(input.password.chars().count() <= MAX_PASSWORD_CHARS, "password", "is too long");
+        v.finish()?;
+
+        let found = {
+            let mut conn = self.store.conn().await?;
+            users::by_email(&mut conn, &user::normalize_email(&input.email)).await?
+        };
+        let (user, hash) = match found {
+            Some((user, hash)) => (Some(user), hash),
+            None => (None, None),
+        };
+        let password_ok = passwords::verify(input.password, hash).await?;
+        let user = user.filter(|_| password_ok).ok_or_else(invalid_credentials)?;
+        if !user.active {
+            return Err(account_disabled());
+        }
+
+        let now = self.now();
+        let session = Session {
+            id: self.ids.next_id(),
+            user_id: user.id,
+            user_agent: clip(client.user_agent),
+            ip: clip(client.ip),
+            created_at: now,
+            expires_at: now.plus_secs(self.auth.refresh_token_ttl_secs),
+            revoked_at: None,
+        };
+        let mut tx = self.store.begin().await?;
+        sessions::insert(&mut tx, &session).await?;
+        let refresh_token = self.new_refresh_token(&mut tx, session.id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
+        Ok(TokenPair {
+            access_token: self.tokens.issue(user.id, session.id, now)?,
+            refresh_token,
+            expires_in: self.tokens.ttl_secs(),
+            user,
+        })
+    }
+
+    async fn new_refresh_token(&self, conn: &mut AnyConnection, session_id: Id) -> Result<String> {
+        let now = self.now();
+        let token = random_token(REFRESH_TOKEN_BYTES);
+        let record = RefreshToken {
+            session_id,
+            created_at: now,
+            expires_at: now.plus_secs(self.auth.refresh_token_ttl_secs),
+            used_at: None,
+        };
+        sessions::insert_refresh_token(conn, &digest(&token), &record).await?;
+        Ok(token)
+    }
+
+    /// Exchanges a refresh token for a new pair. Each refresh token works once; presenting
+    /// one that was already used means it was copied, so the whole session (every token
+    /// issued under it) is revoked.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
+        if refresh_token.is_empty() || refresh_token.len() > 256 {
+            return Err(invalid_refresh_token());
+        }
+        let hash = digest(refresh_token);
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let token = sessions::refresh_token(&mut tx, &hash).await?.ok_or_else(invalid_refresh_token)?;
+        let (session, user) =
+            sessions::with_user(&mut tx, token.session_id).await?.ok_or_else(invalid_refresh_token)?;
+
+        let fresh = token.used_at.is_none() && sessions::use_refresh_token(&mut tx, &hash, now).await?;
+        if !fresh {
+            sessions::revoke(&mut tx, session.id, now).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            tracing::warn!(user_id = %user.id, session_id = %session.id, "refresh token reused; session revoked");
+            return Err(Error::unauthenticated(
+                "refresh_token_reused",
+                "this refresh token was already used; the session has been ended for safety",
+            ));
+        }
+        if !session.is_live(now) || token.expires_at <= now {
+            return Err(invalid_refresh_token());
+        }
+        if !user.active {
+            return Err(account_disabled());
+        }
+        let refresh_token = self.new_refresh_token(&mut tx, session.id).await?;
+        sessions::extend(&mut tx, session.id, now.plus_secs(self.auth.refresh_token_ttl_secs)).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(TokenPair {
+            access_token: self.tokens.issue(user.id, session.id, now)?,
+            refresh_token,
+            expires_in: self.tokens.ttl_secs(),
+            user,
+        })
+    }
+
+    /// Ends the caller's session: its access and refresh tokens stop working at once.
+    pub async fn logout(&self, principal: &Principal) -> Result<()> {
+        let mut conn = self.store.conn().await?;
+        sessions::revoke(&mut conn, principal.session_id, self.now()).await?;
+        tracing::info!(user_id = %principal.user_id, session_id = %principal.session_id, "logged out");
+        Ok(())
+    }
+
+    /// Checks an access token and its session. The session is read from the database on
+    /// every call so logout and deactivation take effect at once, on every replica.
+    pub async fn authenticate(&self, access_token: &str) -> Result<Principal> {
+        let now = self.now();
+        let claims = self.tokens.verify(access_token, now)?;
+        let mut conn = self.store.conn().await?;
+        let ended = || Error::unauthenticated("session_ended", "the session has ended; log in again");
+        let (session, user) = sessions::with_user(&mut conn, claims.session_id).await?.ok_or_else(ended)?;
+        if session.user_id != claims.user_id {
+            return Err(Error::unauthenticated("invalid_token", "the access token is not valid"));
+        }
+        if !session.is_live(now) {
+            return Err(ended());
+        }
+        if !user.active {
+            return Err(account_disabled());
+        }
+        Ok(Principal { user_id: user.id, role: user.role, session_id: session.id })
+    }
+
+    pub async fn me(&self, principal: &Principal) -> Result<User> {
+        let mut conn = self.store.conn().await?;
+        users::by_id(&mut conn, principal.user_id).await?.ok_or_else(|| Error::not_found("user_not_found", "user"))
+    }
+
+    /// Creates a platform admin, or promotes an existing user (also setting their password
+    /// when one is given). For `purser admin create` and start-up bootstrap.
+    pub async fn ensure_admin(
+        &self,
+        email: &str,
+        password: Option<String>,
+        name: Option<String>,
+    ) -> Result<(User, AdminOutcome)> {
+        let mut v = Validator::new();
+        user::validate_email(&mut v, "email", email);
+        if let Some(password) = &password {
+            user::validate_password(&mut v, "password", password);
+        }
+        if let Some(name) = &name {
+            v.label("name", name, MAX_NAME_CHARS);
+        }
+        v.finish()?;
+        let email = user::normalize_email(email);
+        let hash = match password {
+            Some(p) => Some(passwords::hash(p).await?),
+            None => None,
+        };
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let outcome = match users::by_email(&mut tx, &email).await? {
+            Some((mut existing, _)) => {
+                let outcome = if existing.role == PlatformRole::Admin {
+                    AdminOutcome::AlreadyAdmin
+                } else {
+                    users::set_role(&mut tx, existing.id, PlatformRole::Admin, now).await?;
+                    existing.role = PlatformRole::Admin;
+                    AdminOutcome::Promoted
+                };
+                if let Some(hash) = &hash {
+                    users::set_password_hash(&mut tx, existing.id, hash, now).await?;
+                }
+                (existing, outcome)
+            }
+            None => {
+                let hash = hash.ok_or_else(|| Error::invalid_field("password", "is needed to create a new admin"))?;
+                let admin = User {
+                    id: self.ids.next_id(),
+                    name: name.unwrap_or_else(|| email.split('@').next().unwrap_or("admin").to_owned()),
+                    email,
+                    role: PlatformRole::Admin,
+                    active: true,
+                    created_at: now,
+                    updated_at: now,
+                };
+                users::insert(&mut tx, &admin, Some(&hash)).await?;
+                (admin, AdminOutcome::Created)
+            }
+        };
+        tx.commit().await.map_err(StoreError::from)?;
+        self.notify(crate::Change::User(outcome.0.id)).await;
+        Ok(outcome)
+    }
+
+    pub async fn admin_count(&self) -> Result<u64> {
+        let mut conn = self.store.conn().await?;
+        Ok(users::count_with_role(&mut conn, PlatformRole::Admin).await?)
+    }
+}

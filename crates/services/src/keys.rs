@@ -1,0 +1,140 @@
+//! API keys: one key may use several models, within its own budget and rate limits.
+
+use std::collections::HashSet;
+
+use purser_domain::api_key::{self, ApiKey, MAX_KEY_NAME_CHARS, MAX_MODELS_PER_KEY};
+use purser_domain::page::{Page, PageRequest};
+use purser_domain::policy::{Action, authorize};
+use purser_domain::{Id, Principal, Timestamp, Usd, Validator};
+use purser_store::{StoreError, api_keys, subscriptions};
+
+use crate::crypto::{digest, random_bytes};
+use crate::error::{Error, Result};
+use crate::{Change, Services};
+
+pub const MAX_TPM_LIMIT: u32 = 1_000_000_000;
+pub const MAX_RPM_LIMIT: u32 = 10_000_000;
+
+#[derive(Debug, Clone, Default)]
+pub struct NewApiKey {
+    pub name: String,
+    pub model_ids: Vec<Id>,
+    pub max_budget: Option<Usd>,
+    pub tpm_limit: Option<u32>,
+    pub rpm_limit: Option<u32>,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A new key and its secret, which is shown this once and never again.
+#[derive(Debug, Clone)]
+pub struct CreatedKey {
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+fn not_found() -> Error {
+    Error::not_found("api_key_not_found", "API key")
+}
+
+fn new_secret() -> String {
+    loop {
+        // 64 bytes almost always yield the 40 unbiased characters needed.
+        if let Some(secret) = api_key::format_secret(&random_bytes(64)) {
+            return secret;
+        }
+    }
+}
+
+impl Services {
+    pub async fn create_api_key(&self, principal: &Principal, input: NewApiKey) -> Result<CreatedKey> {
+        authorize(principal, Action::UseModels)?;
+        let now = self.now();
+        let mut v = Validator::new();
+        v.label("name", &input.name, MAX_KEY_NAME_CHARS);
+        if input.model_ids.is_empty() {
+            v.error("modelIds", "must name at least one model");
+        } else if input.model_ids.len() > MAX_MODELS_PER_KEY {
+            v.error("modelIds", format!("may name at most {MAX_MODELS_PER_KEY} models"));
+        }
+        let mut seen = HashSet::new();
+        for (i, model_id) in input.model_ids.iter().enumerate() {
+            v.check(seen.insert(*model_id), &format!("modelIds[{i}]"), "is listed twice");
+        }
+        if let Some(tpm) = input.tpm_limit {
+            v.range("tpmLimit", tpm, 1, MAX_TPM_LIMIT);
+        }
+        if let Some(rpm) = input.rpm_limit {
+            v.range("rpmLimit", rpm, 1, MAX_RPM_LIMIT);
+        }
+        if let Some(at) = input.expires_at {
+            v.check(at > now, "expiresAt", "must be in the future");
+        }
+        v.finish()?;
+
+        let mut tx = self.store.begin().await?;
+        let subscribed: HashSet<Id> =
+            subscriptions::active_model_ids(&mut tx, principal.user_id, &input.model_ids).await?.into_iter().collect();
+        let mut v = Validator::new();
+        for (i, model_id) in input.model_ids.iter().enumerate() {
+            v.check(
+                subscribed.contains(model_id),
+                &format!("modelIds[{i}]"),
+                format!("you have no active subscription to model {model_id}"),
+            );
+        }
+        v.finish()?;
+
+        let secret = new_secret();
+        let (prefix, last4) = api_key::visible_parts(&secret);
+        let key = ApiKey {
+            id: self.ids.next_id(),
+            user_id: principal.user_id,
+            name: input.name,
+            prefix,
+            last4,
+            model_ids: input.model_ids,
+            max_budget: input.max_budget,
+            spend: Usd::ZERO,
+            tpm_limit: input.tpm_limit,
+            rpm_limit: input.rpm_limit,
+            expires_at: input.expires_at,
+            revoked_at: None,
+            last_used_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        api_keys::insert(&mut tx, &key, &digest(&secret)).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        tracing::info!(key_id = %key.id, user_id = %key.user_id, "API key created");
+        self.notify(Change::ApiKey(key.id)).await;
+        Ok(CreatedKey { key, secret })
+    }
+
+    pub async fn list_api_keys(&self, principal: &Principal, page: PageRequest) -> Result<Page<ApiKey>> {
+        authorize(principal, Action::UseModels)?;
+        let mut conn = self.store.conn().await?;
+        Ok(api_keys::list_for_user(&mut conn, principal.user_id, page).await?)
+    }
+
+    pub async fn get_api_key(&self, principal: &Principal, key_id: Id) -> Result<ApiKey> {
+        authorize(principal, Action::UseModels)?;
+        let mut conn = self.store.conn().await?;
+        api_keys::by_id(&mut conn, key_id).await?.filter(|k| k.user_id == principal.user_id).ok_or_else(not_found)
+    }
+
+    /// Revokes one of the caller's keys. It stops working on this replica before this
+    /// returns. Revoking a revoked key changes nothing.
+    pub async fn revoke_api_key(&self, principal: &Principal, key_id: Id) -> Result<ApiKey> {
+        authorize(principal, Action::UseModels)?;
+        let mut tx = self.store.begin().await?;
+        let key =
+            api_keys::by_id(&mut tx, key_id).await?.filter(|k| k.user_id == principal.user_id).ok_or_else(not_found)?;
+        if api_keys::revoke(&mut tx, key_id, self.now()).await? {
+            tracing::info!(%key_id, "API key revoked");
+        }
+        let key = api_keys::by_id(&mut tx, key.id).await?.ok_or_else(not_found)?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.notify(Change::ApiKey(key_id)).await;
+        Ok(key)
+    }
+}

@@ -1,0 +1,110 @@
+//! Purser's use cases. Each public method of [`Services`] is one thing a user or operator
+//! can do: it authorizes the principal through the policy module first, validates second,
+//! then reads and writes through the store in one transaction. Nothing here knows HTTP.
+
+pub mod auth;
+pub mod catalog;
+pub mod crypto;
+mod error;
+pub mod feed;
+pub mod keys;
+pub mod passwords;
+pub mod subscriptions;
+pub mod tokens;
+pub mod usage;
+pub mod workers;
+
+use std::sync::{Arc, RwLock};
+
+use futures_util::future::BoxFuture;
+use purser_domain::{Clock, Id, IdGenerator, Timestamp};
+use purser_store::Store;
+
+pub use error::{Error, ErrorKind, Result};
+
+use crate::crypto::{MasterKey, SecretBox};
+use crate::tokens::TokenIssuer;
+
+/// Something whose state follows records that use cases change (the gateway's in-memory
+/// tables). It is told after the change is committed and before the use case returns, so
+/// a revoked key stops working on this replica by the time the caller hears "revoked".
+pub trait ChangeListener: Send + Sync + 'static {
+    fn on_change(&self, change: Change) -> BoxFuture<'_, ()>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    ApiKey(Id),
+    Model(Id),
+    User(Id),
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub issuer: String,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self { issuer: "purser".into(), access_token_ttl_secs: 15 * 60, refresh_token_ttl_secs: 7 * 24 * 3600 }
+    }
+}
+
+pub struct Services {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    ids: Arc<IdGenerator>,
+    secrets: SecretBox,
+    tokens: TokenIssuer,
+    auth: AuthSettings,
+    listeners: RwLock<Vec<Arc<dyn ChangeListener>>>,
+}
+
+impl Services {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        ids: Arc<IdGenerator>,
+        master_key: &MasterKey,
+        auth: AuthSettings,
+    ) -> Self {
+        Self {
+            store,
+            tokens: TokenIssuer::new(master_key, &auth.issuer, auth.access_token_ttl_secs),
+            secrets: SecretBox::new(master_key),
+            clock,
+            ids,
+            auth,
+            listeners: RwLock::new(Vec::new()),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn ids(&self) -> &Arc<IdGenerator> {
+        &self.ids
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn listen(&self, listener: Arc<dyn ChangeListener>) {
+        self.listeners.write().expect("listener list poisoned").push(listener);
+    }
+
+    async fn notify(&self, change: Change) {
+        let listeners: Vec<_> = self.listeners.read().expect("listener list poisoned").clone();
+        for listener in listeners {
+            listener.on_change(change).await;
+        }
+    }
+}

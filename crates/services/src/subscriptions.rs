@@ -1,0 +1,179 @@
+//! Subscriptions: users ask for access to a model; restricted models wait for an admin.
+
+use purser_domain::page::{Page, PageRequest};
+use purser_domain::policy::{Action, authorize};
+use purser_domain::subscription::{Subscription, SubscriptionStatus, initial_status};
+use purser_domain::{Id, Principal, Validator};
+use purser_store::subscriptions::{self, SubscriptionFilter};
+use purser_store::{AnyConnection, StoreError, api_keys, models};
+
+use crate::Services;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Deny,
+}
+
+const MAX_REASON_CHARS: usize = 500;
+
+fn not_found() -> Error {
+    Error::not_found("subscription_not_found", "subscription")
+}
+
+async fn reload(conn: &mut AnyConnection, id: Id) -> Result<Subscription> {
+    subscriptions::by_id(conn, id).await?.ok_or_else(not_found)
+}
+
+impl Services {
+    /// Subscribes the caller to a model: active at once, or pending approval when the
+    /// model is restricted. Subscribing again after a cancellation or denial reopens the
+    /// same subscription (there is one per user and model).
+    pub async fn subscribe(&self, principal: &Principal, model_id: Id) -> Result<Subscription> {
+        authorize(principal, Action::UseModels)?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let model =
+            models::by_id(&mut tx, model_id).await?.ok_or_else(|| Error::not_found("model_not_found", "model"))?;
+        let status = initial_status(model.restricted);
+        let id = match subscriptions::for_user_and_model(&mut tx, principal.user_id, model_id).await? {
+            Some(existing) if !existing.status.can_resubscribe() => {
+                return Err(Error::conflict(
+                    "already_subscribed",
+                    format!("you already have a {} subscription to {}", existing.status, model.name),
+                ));
+            }
+            Some(existing) => {
+                subscriptions::set_status(&mut tx, existing.id, status, None, now).await?;
+                existing.id
+            }
+            None => {
+                let subscription = Subscription {
+                    id: self.ids.next_id(),
+                    user_id: principal.user_id,
+                    model_id,
+                    model_name: model.name.clone(),
+                    status,
+                    status_reason: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                match subscriptions::insert(&mut tx, &subscription).await {
+                    // Two concurrent requests: the other one won.
+                    Err(StoreError::Conflict(_)) => {
+                        return Err(Error::conflict(
+                            "already_subscribed",
+                            format!("you are already subscribed to {}", model.name),
+                        ));
+                    }
+                    other => other?,
+                }
+                subscription.id
+            }
+        };
+        let subscription = reload(&mut tx, id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        tracing::info!(subscription_id = %id, %model_id, status = %subscription.status, "subscribed");
+        Ok(subscription)
+    }
+
+    pub async fn list_subscriptions(
+        &self,
+        principal: &Principal,
+        status: Option<SubscriptionStatus>,
+        page: PageRequest,
+    ) -> Result<Page<Subscription>> {
+        authorize(principal, Action::UseModels)?;
+        let filter = SubscriptionFilter { user_id: Some(principal.user_id), status };
+        let mut conn = self.store.conn().await?;
+        Ok(subscriptions::list(&mut conn, &filter, page).await?)
+    }
+
+    pub async fn get_subscription(&self, principal: &Principal, id: Id) -> Result<Subscription> {
+        authorize(principal, Action::UseModels)?;
+        let mut conn = self.store.conn().await?;
+        let subscription = reload(&mut conn, id).await?;
+        if subscription.user_id != principal.user_id {
+            return Err(not_found());
+        }
+        Ok(subscription)
+    }
+
+    /// Cancels one of the caller's subscriptions. Refused while a usable key of theirs
+    /// still names the model, so no key is left pointing at a model it cannot use.
+    pub async fn cancel_subscription(&self, principal: &Principal, id: Id) -> Result<Subscription> {
+        authorize(principal, Action::UseModels)?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let subscription = reload(&mut tx, id).await?;
+        if subscription.user_id != principal.user_id {
+            return Err(not_found());
+        }
+        if subscription.status == SubscriptionStatus::Cancelled {
+            return Ok(subscription);
+        }
+        let keys = api_keys::active_keys_using_model(&mut tx, principal.user_id, subscription.model_id, now).await?;
+        if !keys.is_empty() {
+            return Err(Error::conflict(
+                "subscription_in_use",
+                format!(
+                    "revoke the API keys that use {} first: {}",
+                    subscription.model_name,
+                    keys.iter().map(|k| format!("{k:?}")).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        subscriptions::set_status(&mut tx, id, SubscriptionStatus::Cancelled, Some("cancelled by the user"), now)
+            .await?;
+        let subscription = reload(&mut tx, id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        tracing::info!(subscription_id = %id, "subscription cancelled");
+        Ok(subscription)
+    }
+
+    /// Subscriptions of every user, for admins; by default those waiting for approval.
+    pub async fn subscription_queue(
+        &self,
+        principal: &Principal,
+        status: Option<SubscriptionStatus>,
+        page: PageRequest,
+    ) -> Result<Page<Subscription>> {
+        authorize(principal, Action::ReadSubscriptionQueue)?;
+        let filter = SubscriptionFilter { user_id: None, status: Some(status.unwrap_or(SubscriptionStatus::Pending)) };
+        let mut conn = self.store.conn().await?;
+        Ok(subscriptions::list(&mut conn, &filter, page).await?)
+    }
+
+    pub async fn review_subscription(
+        &self,
+        principal: &Principal,
+        id: Id,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> Result<Subscription> {
+        authorize(principal, Action::ReviewSubscriptions)?;
+        let mut v = Validator::new();
+        if let Some(reason) = &reason {
+            v.label("reason", reason, MAX_REASON_CHARS);
+        }
+        v.finish()?;
+        let mut tx = self.store.begin().await?;
+        let subscription = reload(&mut tx, id).await?;
+        if subscription.status != SubscriptionStatus::Pending {
+            return Err(Error::conflict(
+                "subscription_not_pending",
+                format!("only pending subscriptions can be reviewed; this one is {}", subscription.status),
+            ));
+        }
+        let status = match decision {
+            Decision::Approve => SubscriptionStatus::Active,
+            Decision::Deny => SubscriptionStatus::Denied,
+        };
+        subscriptions::set_status(&mut tx, id, status, reason.as_deref(), self.now()).await?;
+        let subscription = reload(&mut tx, id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        tracing::info!(subscription_id = %id, status = %subscription.status, reviewer = %principal.user_id, "subscription reviewed");
+        Ok(subscription)
+    }
+}

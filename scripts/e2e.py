@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""Drives Purser's whole main path over HTTP, with the official OpenAI Python client for
+the gateway, against the built binaries:
+
+    admin adds models -> user registers, logs in, browses the catalog, subscribes,
+    creates an API key -> chat completions plain and streamed through the gateway ->
+    usage totals match what the upstream reported.
+
+Usage: scripts/e2e.py [--postgres ADMIN_URL] [--bin-dir target/debug]
+With --postgres, Purser runs on a fresh PostgreSQL database (created and dropped here);
+otherwise on the embedded default (SQLite in a temporary data directory).
+"""
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import openai
+
+UPSTREAM_KEY = "upstream-" + secrets.token_hex(8)
+ADMIN = ("admin@example.com", "admin password 123")
+USER = ("ada@example.com", "correct horse battery")
+checks = []
+
+
+def check(name, ok, detail=""):
+    checks.append((name, ok))
+    print(f"{'ok  ' if ok else 'FAIL'} {name}{(' - ' + detail) if detail and not ok else ''}", flush=True)
+    if not ok:
+        raise SystemExit(f"e2e failed at: {name} {detail}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def api(base, method, path, body=None, token=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method)
+    if data is not None:
+        request.add_header("content-type", "application/json")
+    if token:
+        request.add_header("authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        return e.code, (json.loads(raw) if raw else None)
+
+
+def wait_ready(base, process, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"purser exited early with {process.returncode}")
+        try:
+            with urllib.request.urlopen(base + "/ready", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("purser did not become ready")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--postgres", help="admin URL of a PostgreSQL server to create a fresh database on")
+    parser.add_argument("--bin-dir", default="target/debug")
+    args = parser.parse_args()
+
+    data_dir = tempfile.mkdtemp(prefix="purser-e2e-")
+    env = dict(os.environ)
+    env.pop("RUST_LOG", None)
+    database = None
+    if args.postgres:
+        database = "purser_e2e_" + secrets.token_hex(6)
+        subprocess.run(["psql", args.postgres, "-qc", f"CREATE DATABASE {database}"], check=True)
+        env["PURSER__DATABASE__URL"] = args.postgres.rsplit("/", 1)[0] + "/" + database
+    backend = "postgres" if database else "sqlite"
+    print(f"== end to end on {backend}", flush=True)
+
+    purser_bin = os.path.join(args.bin_dir, "purser")
+    mock_port, port = free_port(), free_port()
+    mock = subprocess.Popen([os.path.join(args.bin_dir, "purser-mock-upstream"), "--listen", f"127.0.0.1:{mock_port}", "--api-key", UPSTREAM_KEY])
+    server = None
+    try:
+        created = subprocess.run(
+            [purser_bin, "admin", "create", "--data-dir", data_dir, "--email", ADMIN[0], "--password", ADMIN[1]],
+            env=env, capture_output=True, text=True)
+        check("purser admin create", created.returncode == 0 and "created platform admin" in created.stdout, created.stderr)
+
+        log = open(os.path.join(data_dir, "purser.log"), "w")
+        server = subprocess.Popen([purser_bin, "serve", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}"], env=env, stdout=log, stderr=log)
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, server)
+        check("purser serve is ready", True)
+
+        status, admin = api(base, "POST", "/api/v1/auth/login", {"email": ADMIN[0], "password": ADMIN[1]})
+        check("admin logs in", status == 200 and admin["user"]["role"] == "admin", str(admin))
+        admin_token = admin["accessToken"]
+        status, upstream_model = api(base, "POST", "/api/v1/admin/models", {
+            "name": "llama-e2e", "provider": "vllm", "upstreamUrl": f"http://127.0.0.1:{mock_port}/v1",
+            "upstreamModel": "meta/llama-upstream", "upstreamApiKey": UPSTREAM_KEY,
+            "inputCostPerToken": "0.000001", "outputCostPerToken": "0.000002",
+            "contextLength": 8192, "capabilities": ["chat"],
+        }, admin_token)
+        check("admin adds an upstream model", status == 201 and upstream_model["upstream"]["hasApiKey"], str(upstream_model))
+        check("the upstream key is never returned", UPSTREAM_KEY not in json.dumps(upstream_model))
+        status, mock_model = api(base, "POST", "/api/v1/admin/models", {
+            "name": "mock-e2e", "provider": "mock", "inputCostPerToken": 0.0000005,
+            "outputCostPerToken": "0.0000015", "capabilities": ["chat"],
+        }, admin_token)
+        check("admin adds a mock model", status == 201 and mock_model["mock"] is True, str(mock_model))
+
+        status, user = api(base, "POST", "/api/v1/auth/register", {"email": USER[0], "password": USER[1], "name": "Ada"})
+        check("user registers", status == 201, str(user))
+        status, again = api(base, "POST", "/api/v1/auth/register", {"email": USER[0].upper(), "password": USER[1], "name": "Ada"})
+        check("duplicate email is 409", status == 409 and again["code"] == "email_taken", str(again))
+        status, session = api(base, "POST", "/api/v1/auth/login", {"email": USER[0], "password": USER[1]})
+        check("user logs in", status == 200 and session["expiresIn"] == 900, str(session))
+        token = session["accessToken"]
+        status, me = api(base, "GET", "/api/v1/auth/me", token=token)
+        check("GET /auth/me", status == 200 and me["email"] == USER[0])
+
+        status, catalog = api(base, "GET", "/api/v1/models?search=e2e", token=token)
+        names = sorted(m["name"] for m in catalog["data"])
+        check("user sees the catalog", status == 200 and names == ["llama-e2e", "mock-e2e"], str(catalog))
+        check("users do not see upstream details", all("upstream" not in m for m in catalog["data"]))
+
+        for model in (upstream_model, mock_model):
+            status, sub = api(base, "POST", "/api/v1/subscriptions", {"modelId": model["id"]}, token)
+            check(f"subscribes to {model['name']}", status == 201 and sub["status"] == "active", str(sub))
+
+        status, key = api(base, "POST", "/api/v1/api-keys", {"name": "e2e", "modelIds": [upstream_model["id"], mock_model["id"]]}, token)
+        check("creates an API key", status == 201 and key["key"].startswith("sk-prs-"), str(key))
+        status, keys = api(base, "GET", "/api/v1/api-keys", token=token)
+        check("key lists show only prefix and last 4", key["key"] not in json.dumps(keys) and keys["data"][0]["keyLast4"] == key["key"][-4:])
+
+        client = openai.OpenAI(api_key=key["key"], base_url=base + "/v1", max_retries=0)
+        listed = sorted(m.id for m in client.models.list())
+        check("OpenAI client lists the key's models", listed == ["llama-e2e", "mock-e2e"], str(listed))
+
+        reported = {"prompt": 0, "completion": 0, "requests": 0, "cost": 0.0}
+
+        def tally(usage, model):
+            reported["prompt"] += usage.prompt_tokens
+            reported["completion"] += usage.completion_tokens
+            reported["requests"] += 1
+            prices = {"llama-e2e": (1e-6, 2e-6), "mock-e2e": (5e-7, 1.5e-6)}[model]
+            reported["cost"] += usage.prompt_tokens * prices[0] + usage.completion_tokens * prices[1]
+
+        messages = [{"role": "user", "content": "Say something about governance please"}]
+        reply = client.chat.completions.create(model="llama-e2e", messages=messages)
+        check("plain chat completion", reply.choices[0].message.content.startswith("This is a canned answer") and reply.usage.prompt_tokens == 5, str(reply))
+        tally(reply.usage, "llama-e2e")
+
+        chunks = list(client.chat.completions.create(model="llama-e2e", messages=messages, stream=True))
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        check("streamed chat completion", text.startswith("This is a canned answer") and chunks[-1].choices[0].finish_reason == "stop", text)
+        check("no usage chunk when the client did not ask", all(c.usage is None for c in chunks))
+        reported["requests"] += 1  # tokens of this stream: same as the plain call
+        reported["prompt"] += reply.usage.prompt_tokens
+        reported["completion"] += reply.usage.completion_tokens
+        reported["cost"] += reply.usage.prompt_tokens * 1e-6 + reply.usage.completion_tokens * 2e-6
+
+        chunks = list(client.chat.completions.create(model="llama-e2e", messages=messages, stream=True, stream_options={"include_usage": True}))
+        check("usage chunk when the client asked", chunks[-1].usage is not None and chunks[-1].choices == [])
+        tally(chunks[-1].usage, "llama-e2e")
+
+        mock_reply = client.chat.completions.create(model="mock-e2e", messages=messages)
+        check("built-in mock model answers and says so", "mock" in mock_reply.choices[0].message.content)
+        tally(mock_reply.usage, "mock-e2e")
+        mock_chunks = list(client.chat.completions.create(model="mock-e2e", messages=messages, stream=True, stream_options={"include_usage": True}))
+        check("built-in mock model streams", "mock" in "".join(c.choices[0].delta.content or "" for c in mock_chunks if c.choices))
+        tally(mock_chunks[-1].usage, "mock-e2e")
+
+        try:
+            openai.OpenAI(api_key="sk-prs-" + "x" * 40, base_url=base + "/v1", max_retries=0).chat.completions.create(model="llama-e2e", messages=messages)
+            check("unknown key is refused", False)
+        except openai.AuthenticationError:
+            check("unknown key raises AuthenticationError", True)
+        try:
+            client.chat.completions.create(model="no-such-model", messages=messages)
+            check("unknown model is refused", False)
+        except openai.NotFoundError:
+            check("unknown model raises NotFoundError", True)
+
+        status, limited = api(base, "POST", "/api/v1/api-keys", {"name": "tight", "modelIds": [mock_model["id"]], "rpmLimit": 1, "maxBudget": "1"}, token)
+        tight = openai.OpenAI(api_key=limited["key"], base_url=base + "/v1", max_retries=0)
+        tally(tight.chat.completions.create(model="mock-e2e", messages=messages).usage, "mock-e2e")
+        try:
+            tight.chat.completions.create(model="mock-e2e", messages=messages)
+            check("rpm limit", False)
+        except openai.RateLimitError as e:
+            check("over RPM raises RateLimitError with Retry-After", e.response.headers.get("retry-after") is not None)
+        try:
+            tight.chat.completions.create(model="llama-e2e", messages=messages)
+            check("model not on key", False)
+        except openai.PermissionDeniedError:
+            check("model not on the key raises PermissionDeniedError", True)
+
+        expected_requests = reported["requests"]
+        summary = None
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            status, summary = api(base, "GET", "/api/v1/usage/summary", token=token)
+            # Usage is written off the request path; refused requests are not metered.
+            if summary["totals"]["requests"] >= expected_requests:
+                break
+            time.sleep(0.2)
+        totals = summary["totals"]
+        check("usage counts every answered request", totals["requests"] == expected_requests, f"{totals} vs {reported}")
+        check("usage tokens match what the upstream reported",
+              totals["promptTokens"] == reported["prompt"] and totals["completionTokens"] == reported["completion"], f"{totals} vs {reported}")
+        check("usage cost matches the prices", abs(float(totals["cost"]) - reported["cost"]) < 1e-8, f"{totals['cost']} vs {reported['cost']}")
+        check("usage has a per-model breakdown", sorted(m["modelName"] for m in summary["byModel"]) == ["llama-e2e", "mock-e2e"])
+
+        status, _ = api(base, "DELETE", f"/api/v1/api-keys/{key['id']}", token=token)
+        try:
+            client.chat.completions.create(model="llama-e2e", messages=messages)
+            check("revoked key is refused", False)
+        except openai.AuthenticationError:
+            check("revoked key raises AuthenticationError at once", status == 204)
+
+        status, _ = api(base, "POST", "/api/v1/auth/logout", token=token)
+        status, after = api(base, "GET", "/api/v1/auth/me", token=token)
+        check("logout ends the session at once", status == 401, str(after))
+        status, spec = api(base, "GET", "/api/openapi.json")
+        check("OpenAPI document is served", status == 200 and "/v1/chat/completions" in spec["paths"])
+
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=30)
+        check("SIGTERM stops purser cleanly", code == 0, f"exit code {code}")
+        server = None
+    finally:
+        if server is not None:
+            server.kill()
+        mock.kill()
+        if database:
+            subprocess.run(["psql", args.postgres, "-qc", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"], check=False)
+    print(f"== {backend}: {len(checks)} checks passed", flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            print(e.code, file=sys.stderr)
+            sys.exit(1)
