@@ -18,15 +18,12 @@ use utoipa::IntoParams;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// The field a serde error is about: its path, or the field named in the message for
-/// missing and unknown fields (whose path is the enclosing object).
+/// The field a serde error is about. The path reaches the offending field, except for a
+/// missing field, whose path is the enclosing object and whose name is in the message.
 fn field_of(path: &serde_path_to_error::Path, message: &str) -> String {
-    let named = ["missing field `", "unknown field `"]
-        .iter()
-        .find_map(|prefix| message.strip_prefix(prefix))
-        .and_then(|rest| rest.split('`').next());
     let path = path.to_string();
-    match (named, path.as_str()) {
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+    match (missing, path.as_str()) {
         (Some(name), "." | "") => name.to_owned(),
         (Some(name), parent) => format!("{parent}.{name}"),
         (None, path) => path.to_owned(),

@@ -27,6 +27,7 @@ use tokio::sync::Mutex;
 
 pub use error::GatewayError;
 pub use handlers::router;
+pub use proxy::MOCK_ANSWER;
 
 use crate::meter::{MeterConfig, UsageMeter};
 use crate::tables::{KeyTable, ModelTable};

@@ -164,8 +164,12 @@ async fn chat(State(state): State<Arc<MockState>>, headers: HeaderMap, Json(body
         }
         match events.next() {
             Some(event) => Some((Ok(Bytes::from(event)), (events, cut))),
-            // Ending the body with an error makes the server drop the connection mid-stream.
-            None if cut => Some((Err(std::io::Error::other("stream cut")), (events, false))),
+            // Ending the body with an error makes the server drop the connection mid-stream;
+            // wait first so what was sent reaches the client before the cut.
+            None if cut => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Some((Err(std::io::Error::other("stream cut")), (events, false)))
+            }
             None => None,
         }
     });

@@ -1,0 +1,112 @@
+use std::sync::Arc;
+
+use purser_domain::ManualClock;
+use purser_store::Backend;
+use serde_json::json;
+
+use crate::harness::{Options, PASSWORD, T0, TestApp};
+
+both! {
+    async fn register_login_me(app: TestApp) {
+        let user = app.register("Ada@Example.com").await;
+        assert_eq!(user["email"], "ada@example.com", "emails are stored lower-cased");
+        assert_eq!(user["role"], "user");
+        assert!(user["id"].is_string(), "ids travel as strings");
+        let session = app.login("ada@example.com").await;
+        let me = app.get("/api/v1/auth/me", Some(&session.token)).await.expect(200);
+        assert_eq!(me["id"], user["id"]);
+        let login = app.post("/api/v1/auth/login", None, json!({ "email": "ADA@example.com", "password": PASSWORD })).await.expect(200);
+        assert_eq!(login["expiresIn"], 900);
+        assert_eq!(login["tokenType"], "Bearer");
+        assert!(login.get("passwordHash").is_none() && !login.to_string().contains("argon2"));
+    }
+
+    async fn registration_rules(app: TestApp) {
+        app.register("ada@example.com").await;
+        let dup = app.post("/api/v1/auth/register", None, json!({ "email": "ADA@example.com", "password": PASSWORD, "name": "x" })).await;
+        assert_eq!((dup.status.as_u16(), dup.code()), (409, "email_taken"));
+        let short = app.post("/api/v1/auth/register", None, json!({ "email": "b@example.com", "password": "elevenchars", "name": "x" })).await;
+        assert_eq!((short.status.as_u16(), short.code()), (422, "validation_failed"));
+        assert_eq!(short.body["errors"][0]["field"], "password");
+        let bad = app.post("/api/v1/auth/register", None, json!({ "email": "not-an-email", "password": PASSWORD, "name": "" })).await;
+        let fields: Vec<_> = bad.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(fields, ["email", "name"]);
+        let long = app.post("/api/v1/auth/register", None, json!({ "email": "c@example.com", "password": PASSWORD, "name": "n".repeat(101) })).await;
+        assert_eq!(long.body["errors"][0]["field"], "name");
+    }
+
+    async fn wrong_credentials_say_nothing_more(app: TestApp) {
+        app.register("ada@example.com").await;
+        let wrong = app.post("/api/v1/auth/login", None, json!({ "email": "ada@example.com", "password": "wrong password!" })).await;
+        let unknown = app.post("/api/v1/auth/login", None, json!({ "email": "nobody@example.com", "password": PASSWORD })).await;
+        assert_eq!((wrong.status.as_u16(), wrong.code()), (401, "invalid_credentials"));
+        assert_eq!((unknown.status.as_u16(), unknown.code()), (401, "invalid_credentials"));
+        assert_eq!(wrong.body["detail"], unknown.body["detail"]);
+        assert_eq!(wrong.headers["www-authenticate"], "Bearer");
+    }
+
+    async fn refresh_rotates_and_reuse_ends_the_session(app: TestApp) {
+        let first = app.user("ada@example.com").await;
+        let rotated = app.post("/api/v1/auth/refresh", None, json!({ "refreshToken": first.refresh })).await.expect(200);
+        let second_refresh = rotated["refreshToken"].as_str().unwrap();
+        assert_ne!(second_refresh, first.refresh);
+        let new_access = rotated["accessToken"].as_str().unwrap();
+        app.get("/api/v1/auth/me", Some(new_access)).await.expect(200);
+
+        // The first refresh token was stolen and is replayed after rotation.
+        let replay = app.post("/api/v1/auth/refresh", None, json!({ "refreshToken": first.refresh })).await;
+        assert_eq!((replay.status.as_u16(), replay.code()), (401, "refresh_token_reused"));
+        // The whole family is revoked: the legitimate holder's newer tokens stop too.
+        let after = app.post("/api/v1/auth/refresh", None, json!({ "refreshToken": second_refresh })).await;
+        assert_eq!(after.status.as_u16(), 401);
+        let me = app.get("/api/v1/auth/me", Some(new_access)).await;
+        assert_eq!((me.status.as_u16(), me.code()), (401, "session_ended"));
+        // Other sessions of the same user are untouched.
+        let other = app.login("ada@example.com").await;
+        app.get("/api/v1/auth/me", Some(&other.token)).await.expect(200);
+    }
+
+    async fn logout_stops_access_and_refresh_at_once(app: TestApp) {
+        let session = app.user("ada@example.com").await;
+        assert_eq!(app.post("/api/v1/auth/logout", Some(&session.token), json!({})).await.status.as_u16(), 204);
+        let me = app.get("/api/v1/auth/me", Some(&session.token)).await;
+        assert_eq!((me.status.as_u16(), me.code()), (401, "session_ended"));
+        let refresh = app.post("/api/v1/auth/refresh", None, json!({ "refreshToken": session.refresh })).await;
+        assert_eq!(refresh.status.as_u16(), 401);
+    }
+
+    async fn bad_tokens_are_refused(app: TestApp) {
+        for header in ["", "Bearer", "Bearer nonsense", "Basic abc", "Bearer a.b.c"] {
+            let reply = app
+                .http
+                .get(format!("{}/api/v1/auth/me", app.base))
+                .header("authorization", header)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status().as_u16(), 401, "{header:?}");
+        }
+        assert_eq!(app.get("/api/v1/auth/me", None).await.code(), "unauthenticated");
+        let garbage = app.post("/api/v1/auth/refresh", None, json!({ "refreshToken": "x".repeat(300) })).await;
+        assert_eq!(garbage.code(), "invalid_refresh_token");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_tokens_expire_after_15_minutes_and_refresh_tokens_after_7_days() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let clock = Arc::new(ManualClock::new(T0));
+        let app = TestApp::start_with(backend, Options { clock: Some(clock.clone()), ..Options::default() }).await;
+        let session = app.user("ada@example.com").await;
+        clock.advance_secs(15 * 60 - 1);
+        app.get("/api/v1/auth/me", Some(&session.token)).await.expect(200);
+        clock.advance_secs(1);
+        let expired = app.get("/api/v1/auth/me", Some(&session.token)).await;
+        assert_eq!((expired.status.as_u16(), expired.code()), (401, "token_expired"), "{backend:?}");
+        let refreshed =
+            app.post("/api/v1/auth/refresh", None, json!({ "refreshToken": session.refresh })).await.expect(200);
+        clock.advance_secs(7 * 24 * 3600);
+        let late = app.post("/api/v1/auth/refresh", None, json!({ "refreshToken": refreshed["refreshToken"] })).await;
+        assert_eq!((late.status.as_u16(), late.code()), (401, "invalid_refresh_token"), "{backend:?}");
+    }
+}

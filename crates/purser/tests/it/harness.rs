@@ -1,0 +1,239 @@
+//! Starts Purser in-process on `127.0.0.1:0` with a fresh database and talks to it over HTTP.
+
+use std::sync::Arc;
+
+use purser::Purser;
+use purser::config::{Config, Secret};
+use purser_domain::{Clock, ManualClock, PlatformRole, SystemClock, Timestamp};
+use purser_gateway::Gateway;
+use purser_services::Services;
+use purser_store::Backend;
+use purser_store::testing::TestDatabase;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The problem `code`, for error answers.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected answer: {}", self.body);
+        self.body
+    }
+}
+
+/// A signed-in user.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub id: String,
+    pub token: String,
+    pub refresh: String,
+}
+
+pub struct Options {
+    /// A clock the test moves by hand; the wall clock when `None`.
+    pub clock: Option<Arc<ManualClock>>,
+    pub tweak: fn(&mut Config),
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { clock: None, tweak: |_| {} }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub services: Arc<Services>,
+    pub gateway: Arc<Gateway>,
+    pub database_url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _db: TestDatabase,
+    _dir: tempfile::TempDir,
+}
+
+/// A time well inside the validity of everything the tests create.
+pub const T0: Timestamp = Timestamp::from_millis(1_790_000_000_000);
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, Options::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, options: Options) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let db = TestDatabase::create(backend).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config { data_dir: dir.path().to_owned(), ..Config::default() };
+        config.database.url = Some(Secret::from(db.url.as_str()));
+        config.database.max_connections = Some(5);
+        config.gateway.connect_timeout_ms = 500;
+        (options.tweak)(&mut config);
+        let clock: Arc<dyn Clock> = match &options.clock {
+            Some(clock) => clock.clone(),
+            None => Arc::new(SystemClock),
+        };
+        let purser = Purser::build(&config, clock).await.expect("build purser");
+        let (services, gateway) = (purser.services.clone(), purser.gateway.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(purser.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            http: reqwest::Client::new(),
+            services,
+            gateway,
+            database_url: db.url.clone(),
+            stop: Some(stop),
+            server: Some(server),
+            _db: db,
+            _dir: dir,
+        }
+    }
+
+    /// Shuts the server down as SIGTERM would: drain, flush usage, release.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server");
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(Method::DELETE, path, token, None).await
+    }
+
+    pub async fn register(&self, email: &str) -> Value {
+        self.post("/api/v1/auth/register", None, json!({ "email": email, "password": PASSWORD, "name": "Test User" }))
+            .await
+            .expect(201)
+    }
+
+    pub async fn login(&self, email: &str) -> Session {
+        let body =
+            self.post("/api/v1/auth/login", None, json!({ "email": email, "password": PASSWORD })).await.expect(200);
+        Session {
+            id: body["user"]["id"].as_str().unwrap().to_owned(),
+            token: body["accessToken"].as_str().unwrap().to_owned(),
+            refresh: body["refreshToken"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Registers and signs in a user.
+    pub async fn user(&self, email: &str) -> Session {
+        self.register(email).await;
+        self.login(email).await
+    }
+
+    /// A signed-in platform admin.
+    pub async fn admin(&self) -> Session {
+        self.services.ensure_admin("root@example.com", Some(PASSWORD.into()), None).await.unwrap();
+        self.login("root@example.com").await
+    }
+
+    /// A signed-in user with the given platform role (set directly in the store).
+    pub async fn with_role(&self, email: &str, role: PlatformRole) -> Session {
+        let session = self.user(email).await;
+        let mut conn = self.services.store().conn().await.unwrap();
+        purser_store::users::set_role(&mut conn, session.id.parse().unwrap(), role, self.services.now()).await.unwrap();
+        session
+    }
+
+    /// Creates a model as `admin`; `overrides` replace fields of a valid mock model.
+    pub async fn model(&self, admin: &Session, overrides: Value) -> Value {
+        let mut body = json!({
+            "name": "mock-model",
+            "provider": "mock",
+            "inputCostPerToken": "0.000001",
+            "outputCostPerToken": "0.000002",
+            "capabilities": ["chat"],
+        });
+        for (k, v) in overrides.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        self.post("/api/v1/admin/models", Some(&admin.token), body).await.expect(201)
+    }
+
+    /// Subscribes `user` to each model and creates a key for them; returns `(key id, secret)`.
+    pub async fn key(&self, user: &Session, model_ids: &[&str], extra: Value) -> (String, String) {
+        for id in model_ids {
+            let reply = self.post("/api/v1/subscriptions", Some(&user.token), json!({ "modelId": id })).await;
+            assert!(reply.status == 201 || reply.code() == "already_subscribed", "{}", reply.body);
+        }
+        let mut body = json!({ "name": "test key", "modelIds": model_ids });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let created = self.post("/api/v1/api-keys", Some(&user.token), body).await.expect(201);
+        (created["id"].as_str().unwrap().to_owned(), created["key"].as_str().unwrap().to_owned())
+    }
+
+    /// A chat completion through the gateway.
+    pub async fn chat(&self, key: &str, body: Value) -> Reply {
+        self.post("/v1/chat/completions", Some(key), body).await
+    }
+
+    /// Usage totals of the signed-in user, after everything metered so far is written.
+    pub async fn usage(&self, session: &Session, query: &str) -> Value {
+        self.gateway.flush_usage().await;
+        self.get(&format!("/api/v1/usage/summary{query}"), Some(&session.token)).await.expect(200)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn chat_body(model: &str) -> Value {
+    json!({ "model": model, "messages": [{ "role": "user", "content": "count these five words" }] })
+}
