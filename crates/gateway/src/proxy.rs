@@ -376,6 +376,10 @@ fn mock_reply(endpoint: Endpoint, route: &Route, request: &Value, streamed: bool
             Reply::Stream(stream::iter(events.into_iter().map(|e| Ok(Bytes::from(e)))).boxed())
         }
         Endpoint::ChatCompletions => json(purser_mock_upstream::chat_completion(request, model, MOCK_ANSWER, created)),
+        Endpoint::Completions if streamed => {
+            let events = purser_mock_upstream::completion_stream(request, model, MOCK_ANSWER, created);
+            Reply::Stream(stream::iter(events.into_iter().map(|e| Ok(Bytes::from(e)))).boxed())
+        }
         Endpoint::Completions => json(purser_mock_upstream::completion(request, model, MOCK_ANSWER, created)),
         Endpoint::Embeddings => json(purser_mock_upstream::embeddings(request, model)),
     }

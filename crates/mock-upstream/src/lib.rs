@@ -65,29 +65,63 @@ pub fn chat_completion(request: &Value, model: &str, answer: &str, created: i64)
 
 /// The server-sent events of a streamed chat completion, each a complete `data: ...\n\n`.
 pub fn chat_completion_stream(request: &Value, model: &str, answer: &str, created: i64) -> Vec<String> {
-    let id = format!("chatcmpl-mock-{created}");
+    let choice = |delta: Option<&str>, finish: Value| {
+        let delta = match delta {
+            Some("") => json!({ "role": "assistant", "content": "" }),
+            Some(text) => json!({ "content": text }),
+            None => json!({}),
+        };
+        json!([{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }])
+    };
+    stream_events(request, model, answer, created, "chat.completion.chunk", &format!("chatcmpl-mock-{created}"), choice)
+}
+
+/// The server-sent events of a streamed legacy completion.
+pub fn completion_stream(request: &Value, model: &str, answer: &str, created: i64) -> Vec<String> {
+    stream_events(
+        request,
+        model,
+        answer,
+        created,
+        "text_completion",
+        &format!("cmpl-mock-{created}"),
+        |text, finish| json!([{ "index": 0, "text": text.unwrap_or_default(), "logprobs": null, "finish_reason": finish }]),
+    )
+}
+
+/// One event per word of `answer` (after an opening empty piece), a closing event with
+/// `finish_reason: stop`, the usage event when asked for, and `[DONE]`. `choices` builds
+/// an event's `choices` from its text (`None` for the closing event).
+fn stream_events(
+    request: &Value,
+    model: &str,
+    answer: &str,
+    created: i64,
+    object: &str,
+    id: &str,
+    mut choices: impl FnMut(Option<&str>, Value) -> Value,
+) -> Vec<String> {
     let with_usage = wants_stream_usage(request);
-    let chunk = |delta: Value, finish: Value| {
+    let event = |choices: Value| {
         let mut c = json!({
-            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "system_fingerprint": "mock",
-            "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }],
+            "id": id, "object": object, "created": created, "model": model,
+            "system_fingerprint": "mock", "choices": choices,
         });
         if with_usage {
             c["usage"] = Value::Null;
         }
         format!("data: {c}\n\n")
     };
-    let mut events = vec![chunk(json!({ "role": "assistant", "content": "" }), Value::Null)];
+    let mut events = vec![event(choices(Some(""), Value::Null))];
     let words: Vec<&str> = answer.split_whitespace().collect();
     for (i, word) in words.iter().enumerate() {
         let text = if i + 1 < words.len() { format!("{word} ") } else { (*word).to_owned() };
-        events.push(chunk(json!({ "content": text }), Value::Null));
+        events.push(event(choices(Some(&text), Value::Null)));
     }
-    events.push(chunk(json!({}), json!("stop")));
+    events.push(event(choices(None, json!("stop"))));
     if with_usage {
         let last = json!({
-            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "id": id, "object": object, "created": created, "model": model,
             "system_fingerprint": "mock", "choices": [],
             "usage": usage(prompt_tokens(request), answer_tokens(answer)),
         });
@@ -163,5 +197,19 @@ mod tests {
         assert_eq!(last["usage"], json!({ "prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5 }));
         let first: Value = serde_json::from_str(events[0].trim_start_matches("data: ")).unwrap();
         assert_eq!(first["usage"], Value::Null);
+    }
+
+    #[test]
+    fn legacy_completions_stream_text_pieces() {
+        let request = json!({ "prompt": "a b", "stream_options": { "include_usage": true } });
+        let events = completion_stream(&request, "m", "x y", 1);
+        let chunks: Vec<Value> = events[..events.len() - 1]
+            .iter()
+            .map(|e| serde_json::from_str(e.trim_start_matches("data: ")).unwrap())
+            .collect();
+        let text: String = chunks.iter().filter_map(|c| c["choices"][0]["text"].as_str()).collect();
+        assert_eq!(text, "x y");
+        assert!(chunks.iter().all(|c| c["object"] == "text_completion"));
+        assert_eq!(chunks.last().unwrap()["usage"]["prompt_tokens"], 2);
     }
 }

@@ -157,7 +157,12 @@ async fn chat(State(state): State<Arc<MockState>>, headers: HeaderMap, Json(body
     if cut {
         events.truncate(2);
     }
-    let delay = state.config.chunk_delay;
+    event_stream(events, cut, state.config.chunk_delay)
+}
+
+/// Sends `events` as a `text/event-stream`, pausing `delay` before each; with `cut`, drops
+/// the connection after the last one instead of ending cleanly.
+fn event_stream(events: Vec<String>, cut: bool, delay: Duration) -> Response {
     let chunks = stream::unfold((events.into_iter(), cut), move |(mut events, cut)| async move {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -181,10 +186,18 @@ async fn chat(State(state): State<Arc<MockState>>, headers: HeaderMap, Json(body
 }
 
 async fn completions(State(state): State<Arc<MockState>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    match admit(&state, "/v1/completions", &headers, &body).await {
-        Ok(model) => Json(crate::completion(&body, &model, ANSWER, now_secs())).into_response(),
-        Err(response) => response,
+    let model = match admit(&state, "/v1/completions", &headers, &body).await {
+        Ok(model) => model,
+        Err(response) => return response,
+    };
+    if body.get("stream").and_then(Value::as_bool) == Some(true) {
+        return event_stream(
+            crate::completion_stream(&body, &model, ANSWER, now_secs()),
+            false,
+            state.config.chunk_delay,
+        );
     }
+    Json(crate::completion(&body, &model, ANSWER, now_secs())).into_response()
 }
 
 async fn embeddings(State(state): State<Arc<MockState>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {

@@ -43,22 +43,6 @@ pub struct ModelPatch {
     pub restricted: Option<bool>,
 }
 
-impl ModelPatch {
-    pub fn is_empty(&self) -> bool {
-        self.name.is_none()
-            && self.provider.is_none()
-            && self.description.is_none()
-            && self.upstream_url.is_none()
-            && self.upstream_model.is_none()
-            && self.upstream_api_key.is_none()
-            && self.input_cost_per_token.is_none()
-            && self.output_cost_per_token.is_none()
-            && self.context_length.is_none()
-            && self.capabilities.is_none()
-            && self.restricted.is_none()
-    }
-}
-
 /// Model fields after validation, with the upstream URL normalised.
 struct Checked {
     upstream_url: Option<String>,

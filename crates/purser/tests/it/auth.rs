@@ -93,6 +93,23 @@ both! {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrap_admin_is_created_from_configuration() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let options = Options {
+            tweak: |c| {
+                c.bootstrap.admin_email = Some("boss@example.com".into());
+                c.bootstrap.admin_password = Some(purser::config::Secret::from(PASSWORD));
+            },
+            ..Options::default()
+        };
+        let app = TestApp::start_with(backend, options).await;
+        let session = app.login("boss@example.com").await;
+        let me = app.get("/api/v1/auth/me", Some(&session.token)).await.expect(200);
+        assert_eq!(me["role"], "admin", "{backend:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_tokens_expire_after_15_minutes_and_refresh_tokens_after_7_days() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let clock = Arc::new(ManualClock::new(T0));

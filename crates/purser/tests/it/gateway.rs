@@ -177,7 +177,7 @@ both! {
 
     async fn built_in_mock_model_answers_and_streams(app: TestApp) {
         let admin = app.admin().await;
-        let model = app.model(&admin, json!({ "capabilities": ["chat", "embeddings"] })).await;
+        let model = app.model(&admin, json!({ "capabilities": ["chat", "completions"] })).await;
         assert_eq!(model["mock"], true);
         let user = app.user("ada@example.com").await;
         let (_, key) = app.key(&user, &[model["id"].as_str().unwrap()], json!({})).await;
@@ -187,8 +187,15 @@ both! {
         body["stream"] = json!(true);
         let (status, events) = sse_events(&app, &key, body).await;
         assert_eq!((status, events.last().map(String::as_str)), (200, Some("data: [DONE]")));
+        let legacy = app.post("/v1/completions", Some(&key), json!({ "model": "mock-model", "prompt": "one two", "stream": true })).await;
+        let text = legacy.body.as_str().unwrap();
+        assert!(text.contains("\"object\":\"text_completion\"") && text.ends_with("data: [DONE]\n\n"), "{text}");
+        assert!(!text.contains("\"choices\":[]"), "the usage chunk nobody asked for is removed");
+        let embeddings = app.post("/v1/embeddings", Some(&key), json!({ "model": "mock-model", "input": "x" })).await;
+        assert_eq!((embeddings.status.as_u16(), embeddings.body["error"]["code"].as_str()), (400, Some("unsupported_endpoint")));
         let usage = app.usage(&user, "").await;
-        assert_eq!(usage["totals"]["completionTokens"], 30);
+        assert_eq!(usage["totals"]["requests"], 3);
+        assert_eq!(usage["totals"]["completionTokens"], 45);
     }
 }
 
@@ -223,6 +230,20 @@ async fn rate_limits_answer_429_with_retry_after_and_refill() {
         clock.advance_secs(21);
         app.chat(&tpm_key, chat_body("mock-model")).await.expect(200);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_gateway_bodies_are_refused_in_openai_shape() {
+    let options = Options { tweak: |c| c.gateway.max_request_bytes = 2048, ..Options::default() };
+    let app = TestApp::start_with(Backend::Sqlite, options).await;
+    let admin = app.admin().await;
+    let model = app.model(&admin, json!({})).await;
+    let user = app.user("ada@example.com").await;
+    let (_, key) = app.key(&user, &[model["id"].as_str().unwrap()], json!({})).await;
+    let big = json!({ "model": "mock-model", "messages": [{ "role": "user", "content": "x".repeat(4096) }] });
+    let reply = app.chat(&key, big).await;
+    assert_eq!((reply.status.as_u16(), reply.body["error"]["code"].as_str()), (413, Some("request_too_large")));
+    app.chat(&key, chat_body("mock-model")).await.expect(200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
