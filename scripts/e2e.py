@@ -98,6 +98,8 @@ def main():
     mock = subprocess.Popen([os.path.join(args.bin_dir, "purser-mock-upstream"), "--listen", f"127.0.0.1:{mock_port}", "--api-key", UPSTREAM_KEY])
     server = None
     try:
+        migrated = subprocess.run([purser_bin, "migrate", "--data-dir", data_dir], env=env, capture_output=True, text=True)
+        check("purser migrate", migrated.returncode == 0 and f"{backend} database is at schema version" in migrated.stdout, migrated.stderr)
         created = subprocess.run(
             [purser_bin, "admin", "create", "--data-dir", data_dir, "--email", ADMIN[0], "--password", ADMIN[1]],
             env=env, capture_output=True, text=True)
