@@ -195,27 +195,6 @@ impl Purser {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_master_key_file_is_created_once_private_and_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nested").join("master.key");
-        let first = load_or_create_key_file(&path).unwrap();
-        let again = load_or_create_key_file(&path).unwrap();
-        assert_eq!(first.to_hex(), again.to_hex());
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        }
-        std::fs::write(&path, "not hex").unwrap();
-        assert!(load_or_create_key_file(&path).is_err(), "a damaged key file stops start-up");
-    }
-}
-
 fn hostname() -> String {
     std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "purser".into())
 }
@@ -239,5 +218,26 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_master_key_file_is_created_once_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested").join("master.key");
+        let first = load_or_create_key_file(&path).unwrap();
+        let again = load_or_create_key_file(&path).unwrap();
+        assert_eq!(first.to_hex(), again.to_hex());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        std::fs::write(&path, "not hex").unwrap();
+        assert!(load_or_create_key_file(&path).is_err(), "a damaged key file stops start-up");
     }
 }
