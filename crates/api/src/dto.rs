@@ -398,3 +398,52 @@ impl UsageSummaryDto {
         }
     }
 }
+
+// ---------------------------------------------------------------- audit
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntryDto {
+    pub id: Id,
+    pub occurred_at: Timestamp,
+    pub actor_id: Option<Id>,
+    /// e.g. `organization.create`.
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub org_id: Option<Id>,
+    /// The resource before the change, secrets removed.
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    /// The resource after the change, secrets removed.
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub success: bool,
+    /// For failed attempts: the error code the caller received.
+    pub error_code: Option<String>,
+}
+
+impl From<purser_domain::audit::AuditRecord> for AuditEntryDto {
+    fn from(r: purser_domain::audit::AuditRecord) -> Self {
+        let json = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
+        Self {
+            id: r.id,
+            occurred_at: r.occurred_at,
+            actor_id: r.actor_id,
+            action: r.action,
+            resource_type: r.resource_type,
+            resource_id: r.resource_id,
+            org_id: r.org_id,
+            before: json(r.before),
+            after: json(r.after),
+            ip: r.ip,
+            user_agent: r.user_agent,
+            request_id: r.request_id,
+            success: r.success,
+            error_code: r.error_code,
+        }
+    }
+}

@@ -8,9 +8,9 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
+use purser_domain::Id;
 use purser_domain::page::PageRequest;
-use purser_domain::{Id, Principal};
-use purser_services::auth::ClientInfo;
+use purser_services::{Actor, ClientInfo};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
@@ -152,8 +152,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     }
 }
 
-/// The signed-in user, from `Authorization: Bearer <access token>`.
-pub struct Auth(pub Principal);
+/// The signed-in user, from `Authorization: Bearer <access token>`, with where the request
+/// came from.
+pub struct Auth(pub Actor);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
@@ -174,7 +175,18 @@ impl FromRequestParts<AppState> for Auth {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .ok_or_else(missing)?;
-        Ok(Self(state.services.authenticate(token).await?))
+        let principal = state.services.authenticate(token).await?;
+        Ok(Self(Actor { principal, client: client_info(parts) }))
+    }
+}
+
+fn client_info(parts: &Parts) -> ClientInfo {
+    let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+    let header = |name| parts.headers.get(name).and_then(|v: &header::HeaderValue| v.to_str().ok()).map(str::to_owned);
+    ClientInfo {
+        ip,
+        user_agent: header(header::USER_AGENT),
+        request_id: header(header::HeaderName::from_static(crate::REQUEST_ID)),
     }
 }
 
@@ -185,8 +197,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
-        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        Ok(Self(ClientInfo { ip, user_agent }))
+        Ok(Self(client_info(parts)))
     }
 }

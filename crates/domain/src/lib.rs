@@ -4,6 +4,7 @@
 //! rules can be tested without sleeping.
 
 pub mod api_key;
+pub mod audit;
 pub mod clock;
 pub mod id;
 pub mod model;

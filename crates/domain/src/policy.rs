@@ -77,6 +77,8 @@ pub enum Action {
     ReadSubscriptionQueue,
     /// Approve or deny subscriptions to restricted models.
     ReviewSubscriptions,
+    /// Read the platform-wide audit log.
+    ReadAuditLog,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -90,7 +92,9 @@ pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
     let role = principal.role;
     let allowed = match action {
         Action::ReadCatalog | Action::UseModels => true,
-        Action::ReadModelAdmin | Action::ReadSubscriptionQueue => role >= PlatformRole::AdminReadonly,
+        Action::ReadModelAdmin | Action::ReadSubscriptionQueue | Action::ReadAuditLog => {
+            role >= PlatformRole::AdminReadonly
+        }
         Action::ManageModels | Action::ReviewSubscriptions => role == PlatformRole::Admin,
         Action::ReadUsageOf(user) => user == principal.user_id || role >= PlatformRole::AdminReadonly,
     };
@@ -142,6 +146,7 @@ mod tests {
             Action::ReadUsageOf(Id::from_i64(2)),
             Action::ReadSubscriptionQueue,
             Action::ReviewSubscriptions,
+            Action::ReadAuditLog,
         ] {
             assert!(authorize(&admin, action).is_ok(), "{action:?}");
         }

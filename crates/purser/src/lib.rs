@@ -17,7 +17,7 @@ use purser_domain::{Clock, IdGenerator};
 use purser_gateway::Gateway;
 use purser_services::crypto::MasterKey;
 use purser_services::workers::WorkerLease;
-use purser_services::{AuthSettings, Services};
+use purser_services::{AuthSettings, ClientInfo, Services};
 use purser_store::{Backend, PoolConfig, Store};
 use tokio::net::TcpListener;
 
@@ -116,7 +116,7 @@ impl Purser {
 
         if let (Some(email), Some(password)) = (&config.bootstrap.admin_email, &config.bootstrap.admin_password) {
             let (user, outcome) = services
-                .ensure_admin(email, Some(password.expose().to_owned()), None)
+                .ensure_admin(email, Some(password.expose().to_owned()), None, &ClientInfo::system())
                 .await
                 .context("bootstrap.admin_email")?;
             tracing::info!(user_id = %user.id, ?outcome, "bootstrap admin ready");

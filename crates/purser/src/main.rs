@@ -102,10 +102,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin { command: AdminCommand::Create { email, password, name } } => {
             let store = purser::open_store(&config).await?;
             let services = purser::services(&config, store, Arc::new(SystemClock))?;
-            let (user, outcome) = services.ensure_admin(&email, password, name).await.map_err(|e| {
-                let fields: Vec<String> = e.fields.iter().map(|f| format!("--{} {}", f.field, f.message)).collect();
-                if fields.is_empty() { anyhow::anyhow!(e.message) } else { anyhow::anyhow!(fields.join("; ")) }
-            })?;
+            let (user, outcome) = services
+                .ensure_admin(&email, password, name, &purser_services::ClientInfo::system())
+                .await
+                .map_err(|e| {
+                    let fields: Vec<String> = e.fields.iter().map(|f| format!("--{} {}", f.field, f.message)).collect();
+                    if fields.is_empty() { anyhow::anyhow!(e.message) } else { anyhow::anyhow!(fields.join("; ")) }
+                })?;
             let what = match outcome {
                 AdminOutcome::Created => "created platform admin",
                 AdminOutcome::Promoted => "promoted to platform admin",

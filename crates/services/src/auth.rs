@@ -6,9 +6,10 @@ use purser_domain::user::{self, MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_PASSWORD_CH
 use purser_domain::{Id, PlatformRole, Principal, Validator};
 use purser_store::{AnyConnection, StoreError, sessions, users};
 
+use crate::audit::{AuditAction, AuditEntry};
 use crate::crypto::{digest, random_token};
 use crate::error::{Error, ErrorKind, Result};
-use crate::{Services, passwords};
+use crate::{Actor, ClientInfo, Services, passwords, views};
 
 #[derive(Debug, Clone)]
 pub struct Registration {
@@ -21,13 +22,6 @@ pub struct Registration {
 pub struct Credentials {
     pub email: String,
     pub password: String,
-}
-
-/// Where a request came from; kept on the session for the user's own review.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,38 +60,49 @@ fn clip(value: Option<String>) -> Option<String> {
 }
 
 impl Services {
-    pub async fn register(&self, input: Registration) -> Result<User> {
-        let mut v = Validator::new();
-        user::validate_email(&mut v, "email", &input.email);
-        user::validate_password(&mut v, "password", &input.password);
-        v.label("name", &input.name, MAX_NAME_CHARS);
-        v.finish()?;
+    pub async fn register(&self, input: Registration, client: &ClientInfo) -> Result<User> {
+        let attempt = AuditEntry::new(AuditAction::UserRegister, None);
+        self.audited(client, attempt, async {
+            let mut v = Validator::new();
+            user::validate_email(&mut v, "email", &input.email);
+            user::validate_password(&mut v, "password", &input.password);
+            v.label("name", &input.name, MAX_NAME_CHARS);
+            v.finish()?;
 
-        let hash = passwords::hash(input.password).await?;
-        let now = self.now();
-        let user = User {
-            id: self.ids.next_id(),
-            email: user::normalize_email(&input.email),
-            name: input.name,
-            role: PlatformRole::User,
-            active: true,
-            created_at: now,
-            updated_at: now,
-        };
-        let mut conn = self.store.conn().await?;
-        match users::insert(&mut conn, &user, Some(&hash)).await {
-            Ok(()) => {
-                tracing::info!(user_id = %user.id, "user registered");
-                Ok(user)
+            let hash = passwords::hash(input.password).await?;
+            let now = self.now();
+            let user = User {
+                id: self.ids.next_id(),
+                email: user::normalize_email(&input.email),
+                name: input.name,
+                role: PlatformRole::User,
+                active: true,
+                created_at: now,
+                updated_at: now,
+            };
+            let mut tx = self.store.begin().await?;
+            match users::insert(&mut tx, &user, Some(&hash)).await {
+                Err(StoreError::Conflict(_)) => {
+                    return Err(Error::conflict("email_taken", "an account with this email already exists"));
+                }
+                other => other?,
             }
-            Err(StoreError::Conflict(_)) => {
-                Err(Error::conflict("email_taken", "an account with this email already exists"))
-            }
-            Err(e) => Err(e.into()),
-        }
+            let entry =
+                AuditEntry::new(AuditAction::UserRegister, Some(user.id)).resource(user.id).after(views::user(&user));
+            self.audit(&mut tx, client, entry).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            tracing::info!(user_id = %user.id, "user registered");
+            Ok(user)
+        })
+        .await
     }
 
-    pub async fn login(&self, input: Credentials, client: ClientInfo) -> Result<TokenPair> {
+    pub async fn login(&self, input: Credentials, client: &ClientInfo) -> Result<TokenPair> {
+        let attempt = AuditEntry::new(AuditAction::UserLogin, None).after(serde_json::json!({ "email": input.email }));
+        self.audited(client, attempt, self.login_inner(input, client)).await
+    }
+
+    async fn login_inner(&self, input: Credentials, client: &ClientInfo) -> Result<TokenPair> {
         let mut v = Validator::new();
         v.check(!input.email.trim().is_empty(), "email", "must not be empty");
         v.check(input.email.chars().count() <= MAX_EMAIL_CHARS, "email", "is too long");
@@ -123,8 +128,8 @@ impl Services {
         let session = Session {
             id: self.ids.next_id(),
             user_id: user.id,
-            user_agent: clip(client.user_agent),
-            ip: clip(client.ip),
+            user_agent: clip(client.user_agent.clone()),
+            ip: clip(client.ip.clone()),
             created_at: now,
             expires_at: now.plus_secs(self.auth.refresh_token_ttl_secs),
             revoked_at: None,
@@ -132,6 +137,10 @@ impl Services {
         let mut tx = self.store.begin().await?;
         sessions::insert(&mut tx, &session).await?;
         let refresh_token = self.new_refresh_token(&mut tx, session.id).await?;
+        let entry = AuditEntry::new(AuditAction::UserLogin, Some(user.id))
+            .resource(user.id)
+            .after(serde_json::json!({ "sessionId": session.id }));
+        self.audit(&mut tx, client, entry).await?;
         tx.commit().await.map_err(StoreError::from)?;
         tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
         Ok(TokenPair {
@@ -158,7 +167,7 @@ impl Services {
     /// Exchanges a refresh token for a new pair. Each refresh token works once; presenting
     /// one that was already used means it was copied, so the whole session (every token
     /// issued under it) is revoked.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
+    pub async fn refresh(&self, refresh_token: &str, client: &ClientInfo) -> Result<TokenPair> {
         if refresh_token.is_empty() || refresh_token.len() > 256 {
             return Err(invalid_refresh_token());
         }
@@ -172,6 +181,10 @@ impl Services {
         let fresh = token.used_at.is_none() && sessions::use_refresh_token(&mut tx, &hash, now).await?;
         if !fresh {
             sessions::revoke(&mut tx, session.id, now).await?;
+            let record = AuditEntry::new(AuditAction::UserRefreshReuse, Some(user.id))
+                .resource(user.id)
+                .after(serde_json::json!({ "sessionId": session.id, "sessionRevoked": true }));
+            self.audit(&mut tx, client, record).await?;
             tx.commit().await.map_err(StoreError::from)?;
             tracing::warn!(user_id = %user.id, session_id = %session.id, "refresh token reused; session revoked");
             return Err(Error::unauthenticated(
@@ -197,10 +210,15 @@ impl Services {
     }
 
     /// Ends the caller's session: its access and refresh tokens stop working at once.
-    pub async fn logout(&self, principal: &Principal) -> Result<()> {
-        let mut conn = self.store.conn().await?;
-        sessions::revoke(&mut conn, principal.session_id, self.now()).await?;
-        tracing::info!(user_id = %principal.user_id, session_id = %principal.session_id, "logged out");
+    pub async fn logout(&self, actor: &Actor) -> Result<()> {
+        let mut tx = self.store.begin().await?;
+        sessions::revoke(&mut tx, actor.session_id, self.now()).await?;
+        let entry = AuditEntry::new(AuditAction::UserLogout, Some(actor.user_id))
+            .resource(actor.user_id)
+            .after(serde_json::json!({ "sessionId": actor.session_id }));
+        self.audit(&mut tx, &actor.client, entry).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        tracing::info!(user_id = %actor.user_id, session_id = %actor.session_id, "logged out");
         Ok(())
     }
 
@@ -236,6 +254,7 @@ impl Services {
         email: &str,
         password: Option<String>,
         name: Option<String>,
+        client: &ClientInfo,
     ) -> Result<(User, AdminOutcome)> {
         let mut v = Validator::new();
         user::validate_email(&mut v, "email", email);
@@ -253,7 +272,9 @@ impl Services {
         };
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let outcome = match users::by_email(&mut tx, &email).await? {
+        let existing = users::by_email(&mut tx, &email).await?;
+        let before = existing.as_ref().map(|(u, _)| views::user(u));
+        let outcome = match existing {
             Some((mut existing, _)) => {
                 let outcome = if existing.role == PlatformRole::Admin {
                     AdminOutcome::AlreadyAdmin
@@ -282,6 +303,10 @@ impl Services {
                 (admin, AdminOutcome::Created)
             }
         };
+        let mut entry =
+            AuditEntry::new(AuditAction::UserEnsureAdmin, None).resource(outcome.0.id).after(views::user(&outcome.0));
+        entry.before = before;
+        self.audit(&mut tx, client, entry).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.notify(crate::Change::User(outcome.0.id)).await;
         Ok(outcome)

@@ -7,8 +7,9 @@ use purser_domain::{Id, Principal, TokenPrice, Validator};
 use purser_store::models::{self, ModelFilter};
 use purser_store::{StoreError, subscriptions};
 
+use crate::audit::{AuditAction, AuditEntry};
 use crate::error::{Error, Result};
-use crate::{Change, Services};
+use crate::{Actor, Change, Services, views};
 
 /// Everything an admin says about a model.
 #[derive(Debug, Clone, Default)]
@@ -104,111 +105,136 @@ fn name_taken(name: &str) -> Error {
 }
 
 impl Services {
-    pub async fn create_model(&self, principal: &Principal, input: ModelInput) -> Result<Model> {
-        authorize(principal, Action::ManageModels)?;
-        let mut v = Validator::new();
-        let checked = check(&mut v, &input);
-        v.finish()?;
+    pub async fn create_model(&self, actor: &Actor, input: ModelInput) -> Result<Model> {
+        let attempt = AuditEntry::new(AuditAction::ModelCreate, Some(actor.user_id));
+        self.audited(&actor.client, attempt, async {
+            authorize(actor, Action::ManageModels)?;
+            let mut v = Validator::new();
+            let checked = check(&mut v, &input);
+            v.finish()?;
 
-        let now = self.now();
-        let id = self.ids.next_id();
-        let model = Model {
-            id,
-            name: input.name,
-            provider: input.provider,
-            description: input.description,
-            upstream_url: checked.upstream_url,
-            upstream_model: checked.upstream_model,
-            upstream_api_key: input.upstream_api_key.map(|k| self.secrets.seal(&k, &key_context(id))),
-            input_cost_per_token: input.input_cost_per_token,
-            output_cost_per_token: input.output_cost_per_token,
-            context_length: input.context_length,
-            capabilities: checked.capabilities,
-            restricted: input.restricted,
-            created_at: now,
-            updated_at: now,
-        };
-        let mut conn = self.store.conn().await?;
-        match models::insert(&mut conn, &model).await {
-            Err(StoreError::Conflict(_)) => return Err(name_taken(&model.name)),
-            other => other?,
-        }
-        drop(conn);
-        tracing::info!(model_id = %model.id, name = %model.name, "model created");
-        self.notify(Change::Model(model.id)).await;
-        Ok(model)
+            let now = self.now();
+            let id = self.ids.next_id();
+            let model = Model {
+                id,
+                name: input.name,
+                provider: input.provider,
+                description: input.description,
+                upstream_url: checked.upstream_url,
+                upstream_model: checked.upstream_model,
+                upstream_api_key: input.upstream_api_key.map(|k| self.secrets.seal(&k, &key_context(id))),
+                input_cost_per_token: input.input_cost_per_token,
+                output_cost_per_token: input.output_cost_per_token,
+                context_length: input.context_length,
+                capabilities: checked.capabilities,
+                restricted: input.restricted,
+                created_at: now,
+                updated_at: now,
+            };
+            let mut tx = self.store.begin().await?;
+            match models::insert(&mut tx, &model).await {
+                Err(StoreError::Conflict(_)) => return Err(name_taken(&model.name)),
+                other => other?,
+            }
+            let entry = AuditEntry::new(AuditAction::ModelCreate, Some(actor.user_id))
+                .resource(model.id)
+                .after(views::model(&model));
+            self.audit(&mut tx, &actor.client, entry).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            tracing::info!(model_id = %model.id, name = %model.name, "model created");
+            self.notify(Change::Model(model.id)).await;
+            Ok(model)
+        })
+        .await
     }
 
-    pub async fn update_model(&self, principal: &Principal, model_id: Id, patch: ModelPatch) -> Result<Model> {
-        authorize(principal, Action::ManageModels)?;
-        let mut tx = self.store.begin().await?;
-        let current =
-            models::by_id(&mut tx, model_id).await?.ok_or_else(|| Error::not_found("model_not_found", "model"))?;
+    pub async fn update_model(&self, actor: &Actor, model_id: Id, patch: ModelPatch) -> Result<Model> {
+        let attempt = AuditEntry::new(AuditAction::ModelUpdate, Some(actor.user_id)).resource(model_id);
+        self.audited(&actor.client, attempt, async {
+            authorize(actor, Action::ManageModels)?;
+            let mut tx = self.store.begin().await?;
+            let current =
+                models::by_id(&mut tx, model_id).await?.ok_or_else(|| Error::not_found("model_not_found", "model"))?;
 
-        let input = ModelInput {
-            name: patch.name.unwrap_or_else(|| current.name.clone()),
-            provider: patch.provider.unwrap_or_else(|| current.provider.clone()),
-            description: patch.description.unwrap_or_else(|| current.description.clone()),
-            upstream_url: patch.upstream_url.unwrap_or_else(|| current.upstream_url.clone()),
-            upstream_model: Some(patch.upstream_model.unwrap_or_else(|| current.upstream_model.clone())),
-            // Only a new key is validated; the stored one stays sealed.
-            upstream_api_key: patch.upstream_api_key.clone().flatten(),
-            input_cost_per_token: patch.input_cost_per_token.unwrap_or(current.input_cost_per_token),
-            output_cost_per_token: patch.output_cost_per_token.unwrap_or(current.output_cost_per_token),
-            context_length: patch.context_length.unwrap_or(current.context_length),
-            capabilities: patch.capabilities.unwrap_or_else(|| current.capabilities.clone()),
-            restricted: patch.restricted.unwrap_or(current.restricted),
-        };
-        let mut v = Validator::new();
-        let checked = check(&mut v, &input);
-        v.finish()?;
+            let input = ModelInput {
+                name: patch.name.unwrap_or_else(|| current.name.clone()),
+                provider: patch.provider.unwrap_or_else(|| current.provider.clone()),
+                description: patch.description.unwrap_or_else(|| current.description.clone()),
+                upstream_url: patch.upstream_url.unwrap_or_else(|| current.upstream_url.clone()),
+                upstream_model: Some(patch.upstream_model.unwrap_or_else(|| current.upstream_model.clone())),
+                // Only a new key is validated; the stored one stays sealed.
+                upstream_api_key: patch.upstream_api_key.clone().flatten(),
+                input_cost_per_token: patch.input_cost_per_token.unwrap_or(current.input_cost_per_token),
+                output_cost_per_token: patch.output_cost_per_token.unwrap_or(current.output_cost_per_token),
+                context_length: patch.context_length.unwrap_or(current.context_length),
+                capabilities: patch.capabilities.unwrap_or_else(|| current.capabilities.clone()),
+                restricted: patch.restricted.unwrap_or(current.restricted),
+            };
+            let mut v = Validator::new();
+            let checked = check(&mut v, &input);
+            v.finish()?;
 
-        let upstream_api_key = match patch.upstream_api_key {
-            None => current.upstream_api_key.clone(),
-            Some(None) => None,
-            Some(Some(key)) => Some(self.secrets.seal(&key, &key_context(model_id))),
-        };
-        let model = Model {
-            id: model_id,
-            name: input.name,
-            provider: input.provider,
-            description: input.description,
-            upstream_url: checked.upstream_url,
-            upstream_model: checked.upstream_model,
-            upstream_api_key,
-            input_cost_per_token: input.input_cost_per_token,
-            output_cost_per_token: input.output_cost_per_token,
-            context_length: input.context_length,
-            capabilities: checked.capabilities,
-            restricted: input.restricted,
-            created_at: current.created_at,
-            updated_at: self.now(),
-        };
-        match models::update(&mut tx, &model).await {
-            Err(StoreError::Conflict(_)) => return Err(name_taken(&model.name)),
-            other => other?,
-        }
-        tx.commit().await.map_err(StoreError::from)?;
-        tracing::info!(model_id = %model.id, "model updated");
-        self.notify(Change::Model(model.id)).await;
-        Ok(model)
+            let upstream_api_key = match patch.upstream_api_key {
+                None => current.upstream_api_key.clone(),
+                Some(None) => None,
+                Some(Some(key)) => Some(self.secrets.seal(&key, &key_context(model_id))),
+            };
+            let model = Model {
+                id: model_id,
+                name: input.name,
+                provider: input.provider,
+                description: input.description,
+                upstream_url: checked.upstream_url,
+                upstream_model: checked.upstream_model,
+                upstream_api_key,
+                input_cost_per_token: input.input_cost_per_token,
+                output_cost_per_token: input.output_cost_per_token,
+                context_length: input.context_length,
+                capabilities: checked.capabilities,
+                restricted: input.restricted,
+                created_at: current.created_at,
+                updated_at: self.now(),
+            };
+            match models::update(&mut tx, &model).await {
+                Err(StoreError::Conflict(_)) => return Err(name_taken(&model.name)),
+                other => other?,
+            }
+            let entry = AuditEntry::new(AuditAction::ModelUpdate, Some(actor.user_id))
+                .resource(model.id)
+                .before(views::model(&current))
+                .after(views::model(&model));
+            self.audit(&mut tx, &actor.client, entry).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            tracing::info!(model_id = %model.id, "model updated");
+            self.notify(Change::Model(model.id)).await;
+            Ok(model)
+        })
+        .await
     }
 
     /// Removes a model from the catalog and the gateway. Its usage history stays; open
     /// subscriptions to it are cancelled in the same transaction.
-    pub async fn delete_model(&self, principal: &Principal, model_id: Id) -> Result<()> {
-        authorize(principal, Action::ManageModels)?;
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
-        match models::soft_delete(&mut tx, model_id, now).await {
-            Err(StoreError::NotFound) => return Err(Error::not_found("model_not_found", "model")),
-            other => other?,
-        }
-        let cancelled = subscriptions::cancel_all_for_model(&mut tx, model_id, "model deleted", now).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        tracing::info!(%model_id, cancelled, "model deleted");
-        self.notify(Change::Model(model_id)).await;
-        Ok(())
+    pub async fn delete_model(&self, actor: &Actor, model_id: Id) -> Result<()> {
+        let attempt = AuditEntry::new(AuditAction::ModelDelete, Some(actor.user_id)).resource(model_id);
+        self.audited(&actor.client, attempt, async {
+            authorize(actor, Action::ManageModels)?;
+            let now = self.now();
+            let mut tx = self.store.begin().await?;
+            let current =
+                models::by_id(&mut tx, model_id).await?.ok_or_else(|| Error::not_found("model_not_found", "model"))?;
+            models::soft_delete(&mut tx, model_id, now).await?;
+            let cancelled = subscriptions::cancel_all_for_model(&mut tx, model_id, "model deleted", now).await?;
+            let entry = AuditEntry::new(AuditAction::ModelDelete, Some(actor.user_id))
+                .resource(model_id)
+                .before(views::model(&current))
+                .after(serde_json::json!({ "deleted": true, "subscriptionsCancelled": cancelled }));
+            self.audit(&mut tx, &actor.client, entry).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            tracing::info!(%model_id, cancelled, "model deleted");
+            self.notify(Change::Model(model_id)).await;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn list_models(

@@ -8,9 +8,10 @@ use purser_domain::policy::{Action, authorize};
 use purser_domain::{Id, Principal, Timestamp, Usd, Validator};
 use purser_store::{StoreError, api_keys, subscriptions};
 
+use crate::audit::{AuditAction, AuditEntry};
 use crate::crypto::{digest, random_bytes};
 use crate::error::{Error, Result};
-use crate::{Change, Services};
+use crate::{Actor, Change, Services, views};
 
 pub const MAX_TPM_LIMIT: u32 = 1_000_000_000;
 pub const MAX_RPM_LIMIT: u32 = 10_000_000;
@@ -46,7 +47,13 @@ fn new_secret() -> String {
 }
 
 impl Services {
-    pub async fn create_api_key(&self, principal: &Principal, input: NewApiKey) -> Result<CreatedKey> {
+    pub async fn create_api_key(&self, actor: &Actor, input: NewApiKey) -> Result<CreatedKey> {
+        let attempt = AuditEntry::new(AuditAction::ApiKeyCreate, Some(actor.user_id));
+        self.audited(&actor.client, attempt, self.create_key_inner(actor, input)).await
+    }
+
+    async fn create_key_inner(&self, actor: &Actor, input: NewApiKey) -> Result<CreatedKey> {
+        let principal = &actor.principal;
         authorize(principal, Action::UseModels)?;
         let now = self.now();
         let mut v = Validator::new();
@@ -104,6 +111,10 @@ impl Services {
             updated_at: now,
         };
         api_keys::insert(&mut tx, &key, &digest(&secret)).await?;
+        let entry = AuditEntry::new(AuditAction::ApiKeyCreate, Some(actor.user_id))
+            .resource(key.id)
+            .after(views::api_key(&key));
+        self.audit(&mut tx, &actor.client, entry).await?;
         tx.commit().await.map_err(StoreError::from)?;
         tracing::info!(key_id = %key.id, user_id = %key.user_id, "API key created");
         self.notify(Change::ApiKey(key.id)).await;
@@ -124,17 +135,27 @@ impl Services {
 
     /// Revokes one of the caller's keys. It stops working on this replica before this
     /// returns. Revoking a revoked key changes nothing.
-    pub async fn revoke_api_key(&self, principal: &Principal, key_id: Id) -> Result<ApiKey> {
-        authorize(principal, Action::UseModels)?;
-        let mut tx = self.store.begin().await?;
-        let key =
-            api_keys::by_id(&mut tx, key_id).await?.filter(|k| k.user_id == principal.user_id).ok_or_else(not_found)?;
-        if api_keys::revoke(&mut tx, key_id, self.now()).await? {
-            tracing::info!(%key_id, "API key revoked");
-        }
-        let key = api_keys::by_id(&mut tx, key.id).await?.ok_or_else(not_found)?;
-        tx.commit().await.map_err(StoreError::from)?;
-        self.notify(Change::ApiKey(key_id)).await;
-        Ok(key)
+    pub async fn revoke_api_key(&self, actor: &Actor, key_id: Id) -> Result<ApiKey> {
+        let attempt = AuditEntry::new(AuditAction::ApiKeyRevoke, Some(actor.user_id)).resource(key_id);
+        self.audited(&actor.client, attempt, async {
+            authorize(actor, Action::UseModels)?;
+            let mut tx = self.store.begin().await?;
+            let key =
+                api_keys::by_id(&mut tx, key_id).await?.filter(|k| k.user_id == actor.user_id).ok_or_else(not_found)?;
+            if api_keys::revoke(&mut tx, key_id, self.now()).await? {
+                let revoked = api_keys::by_id(&mut tx, key.id).await?.ok_or_else(not_found)?;
+                let entry = AuditEntry::new(AuditAction::ApiKeyRevoke, Some(actor.user_id))
+                    .resource(key_id)
+                    .before(views::api_key(&key))
+                    .after(views::api_key(&revoked));
+                self.audit(&mut tx, &actor.client, entry).await?;
+                tracing::info!(%key_id, "API key revoked");
+            }
+            let key = api_keys::by_id(&mut tx, key.id).await?.ok_or_else(not_found)?;
+            tx.commit().await.map_err(StoreError::from)?;
+            self.notify(Change::ApiKey(key_id)).await;
+            Ok(key)
+        })
+        .await
     }
 }

@@ -2,6 +2,8 @@
 //! can do: it authorizes the principal through the policy module first, validates second,
 //! then reads and writes through the store in one transaction. Nothing here knows HTTP.
 
+mod actor;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod crypto;
@@ -12,6 +14,7 @@ pub mod passwords;
 pub mod subscriptions;
 pub mod tokens;
 pub mod usage;
+mod views;
 pub mod workers;
 
 use std::sync::{Arc, RwLock};
@@ -20,6 +23,7 @@ use futures_util::future::BoxFuture;
 use purser_domain::{Clock, Id, IdGenerator, Timestamp};
 use purser_store::Store;
 
+pub use actor::{Actor, ClientInfo};
 pub use error::{Error, ErrorKind, Result};
 
 use crate::crypto::{MasterKey, SecretBox};

@@ -7,8 +7,9 @@ use purser_domain::{Id, Principal, Validator};
 use purser_store::subscriptions::{self, SubscriptionFilter};
 use purser_store::{AnyConnection, StoreError, api_keys, models};
 
-use crate::Services;
+use crate::audit::{AuditAction, AuditEntry};
 use crate::error::{Error, Result};
+use crate::{Actor, Services, views};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -30,14 +31,23 @@ impl Services {
     /// Subscribes the caller to a model: active at once, or pending approval when the
     /// model is restricted. Subscribing again after a cancellation or denial reopens the
     /// same subscription (there is one per user and model).
-    pub async fn subscribe(&self, principal: &Principal, model_id: Id) -> Result<Subscription> {
+    pub async fn subscribe(&self, actor: &Actor, model_id: Id) -> Result<Subscription> {
+        let attempt = AuditEntry::new(AuditAction::SubscriptionCreate, Some(actor.user_id))
+            .after(serde_json::json!({ "modelId": model_id }));
+        self.audited(&actor.client, attempt, self.subscribe_inner(actor, model_id)).await
+    }
+
+    async fn subscribe_inner(&self, actor: &Actor, model_id: Id) -> Result<Subscription> {
+        let principal = &actor.principal;
         authorize(principal, Action::UseModels)?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let model =
             models::by_id(&mut tx, model_id).await?.ok_or_else(|| Error::not_found("model_not_found", "model"))?;
         let status = initial_status(model.restricted);
-        let id = match subscriptions::for_user_and_model(&mut tx, principal.user_id, model_id).await? {
+        let existing = subscriptions::for_user_and_model(&mut tx, principal.user_id, model_id).await?;
+        let before = existing.as_ref().map(views::subscription);
+        let id = match existing {
             Some(existing) if !existing.status.can_resubscribe() => {
                 return Err(Error::conflict(
                     "already_subscribed",
@@ -73,6 +83,11 @@ impl Services {
             }
         };
         let subscription = reload(&mut tx, id).await?;
+        let mut entry = AuditEntry::new(AuditAction::SubscriptionCreate, Some(actor.user_id))
+            .resource(id)
+            .after(views::subscription(&subscription));
+        entry.before = before;
+        self.audit(&mut tx, &actor.client, entry).await?;
         tx.commit().await.map_err(StoreError::from)?;
         tracing::info!(subscription_id = %id, %model_id, status = %subscription.status, "subscribed");
         Ok(subscription)
@@ -102,7 +117,13 @@ impl Services {
 
     /// Cancels one of the caller's subscriptions. Refused while a usable key of theirs
     /// still names the model, so no key is left pointing at a model it cannot use.
-    pub async fn cancel_subscription(&self, principal: &Principal, id: Id) -> Result<Subscription> {
+    pub async fn cancel_subscription(&self, actor: &Actor, id: Id) -> Result<Subscription> {
+        let attempt = AuditEntry::new(AuditAction::SubscriptionCancel, Some(actor.user_id)).resource(id);
+        self.audited(&actor.client, attempt, self.cancel_inner(actor, id)).await
+    }
+
+    async fn cancel_inner(&self, actor: &Actor, id: Id) -> Result<Subscription> {
+        let principal = &actor.principal;
         authorize(principal, Action::UseModels)?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
@@ -147,11 +168,23 @@ impl Services {
 
     pub async fn review_subscription(
         &self,
-        principal: &Principal,
+        actor: &Actor,
         id: Id,
         decision: Decision,
         reason: Option<String>,
     ) -> Result<Subscription> {
+        let attempt = AuditEntry::new(AuditAction::SubscriptionReview, Some(actor.user_id)).resource(id);
+        self.audited(&actor.client, attempt, self.review_inner(actor, id, decision, reason)).await
+    }
+
+    async fn review_inner(
+        &self,
+        actor: &Actor,
+        id: Id,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> Result<Subscription> {
+        let principal = &actor.principal;
         authorize(principal, Action::ReviewSubscriptions)?;
         let mut v = Validator::new();
         if let Some(reason) = &reason {
@@ -171,8 +204,14 @@ impl Services {
             Decision::Deny => SubscriptionStatus::Denied,
         };
         subscriptions::set_status(&mut tx, id, status, reason.as_deref(), self.now()).await?;
-        let subscription = reload(&mut tx, id).await?;
+        let reviewed = reload(&mut tx, id).await?;
+        let entry = AuditEntry::new(AuditAction::SubscriptionReview, Some(actor.user_id))
+            .resource(id)
+            .before(views::subscription(&subscription))
+            .after(views::subscription(&reviewed));
+        self.audit(&mut tx, &actor.client, entry).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        let subscription = reviewed;
         tracing::info!(subscription_id = %id, status = %subscription.status, reviewer = %principal.user_id, "subscription reviewed");
         Ok(subscription)
     }

@@ -14,6 +14,7 @@ mod migrate;
 mod rows;
 
 pub mod api_keys;
+pub mod audit;
 pub mod leases;
 pub mod models;
 pub mod sessions;

@@ -24,8 +24,8 @@ macro_rules! migration {
 }
 
 // Each backend lists the same versions; `<file>.sql` lives in `migrations/<backend>/`.
-const SQLITE: &[Migration] = &[migration!("sqlite", 1, "0001_init")];
-const POSTGRES: &[Migration] = &[migration!("postgres", 1, "0001_init")];
+const SQLITE: &[Migration] = &[migration!("sqlite", 1, "0001_init"), migration!("sqlite", 2, "0002_tenancy")];
+const POSTGRES: &[Migration] = &[migration!("postgres", 1, "0001_init"), migration!("postgres", 2, "0002_tenancy")];
 
 /// Arbitrary constant shared by every replica: the advisory lock that serialises migrations.
 const PG_MIGRATION_LOCK: i64 = 0x7075_7273_6572; // "purser"
@@ -61,18 +61,23 @@ impl Migrations {
     }
 
     pub async fn apply(&self, store: &Store) -> Result<MigrationReport> {
+        self.apply_to(store, self.latest_version()).await
+    }
+
+    /// Applies pending migrations up to and including `target` (for upgrade tests).
+    pub async fn apply_to(&self, store: &Store, target: i64) -> Result<MigrationReport> {
         let mut conn = store.conn().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_lock($1)").bind(PG_MIGRATION_LOCK).execute(&mut *conn).await?;
         }
-        let outcome = self.apply_locked(&mut conn).await;
+        let outcome = self.apply_locked(&mut conn, target).await;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_unlock($1)").bind(PG_MIGRATION_LOCK).execute(&mut *conn).await?;
         }
         outcome
     }
 
-    async fn apply_locked(&self, conn: &mut sqlx::AnyConnection) -> Result<MigrationReport> {
+    async fn apply_locked(&self, conn: &mut sqlx::AnyConnection, target: i64) -> Result<MigrationReport> {
         sqlx::raw_sql(
             "CREATE TABLE IF NOT EXISTS purser_schema_migrations (
                 version BIGINT PRIMARY KEY,
@@ -109,7 +114,7 @@ impl Migrations {
         }
 
         let mut report = MigrationReport { applied: Vec::new(), version: 0 };
-        for migration in self.list {
+        for migration in self.list.iter().take_while(|m| m.version <= target) {
             let mut tx = match self.backend {
                 Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
                 Backend::Postgres => conn.begin().await?,

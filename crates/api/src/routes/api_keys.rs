@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 async fn create_key(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    Auth(actor): Auth,
     ValidJson(b): ValidJson<CreateApiKeyRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKeyDto>)> {
     let input = NewApiKey {
@@ -40,7 +40,7 @@ async fn create_key(
         rpm_limit: b.rpm_limit,
         expires_at: b.expires_at,
     };
-    let created = state.services.create_api_key(&p, input).await?;
+    let created = state.services.create_api_key(&actor, input).await?;
     let api_key = ApiKeyDto::new(created.key, state.services.now());
     Ok((StatusCode::CREATED, Json(CreatedApiKeyDto { key: created.secret, api_key })))
 }
@@ -54,10 +54,10 @@ async fn create_key(
 )]
 async fn list_keys(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    Auth(actor): Auth,
     ValidQuery(q): ValidQuery<PageParams>,
 ) -> ApiResult<Json<Paginated<ApiKeyDto>>> {
-    let keys = state.services.list_api_keys(&p, q.to_request()?).await?;
+    let keys = state.services.list_api_keys(&actor, q.to_request()?).await?;
     let now = state.services.now();
     Ok(Json(Paginated::from_page(keys, |k| ApiKeyDto::new(k, now))))
 }
@@ -72,8 +72,8 @@ async fn list_keys(
         (status = 404, description = "No such key of yours", body = Problem),
     )
 )]
-async fn get_key(State(state): State<AppState>, Auth(p): Auth, IdPath(id): IdPath) -> ApiResult<Json<ApiKeyDto>> {
-    let key = state.services.get_api_key(&p, id).await?;
+async fn get_key(State(state): State<AppState>, Auth(actor): Auth, IdPath(id): IdPath) -> ApiResult<Json<ApiKeyDto>> {
+    let key = state.services.get_api_key(&actor, id).await?;
     Ok(Json(ApiKeyDto::new(key, state.services.now())))
 }
 
@@ -87,7 +87,7 @@ async fn get_key(State(state): State<AppState>, Auth(p): Auth, IdPath(id): IdPat
         (status = 404, description = "No such key of yours", body = Problem),
     )
 )]
-async fn revoke_key(State(state): State<AppState>, Auth(p): Auth, IdPath(id): IdPath) -> ApiResult<StatusCode> {
-    state.services.revoke_api_key(&p, id).await?;
+async fn revoke_key(State(state): State<AppState>, Auth(actor): Auth, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+    state.services.revoke_api_key(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -33,10 +33,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 async fn register(
     State(state): State<AppState>,
+    Client(client): Client,
     ValidJson(body): ValidJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<UserDto>)> {
-    let user =
-        state.services.register(Registration { email: body.email, password: body.password, name: body.name }).await?;
+    let user = state
+        .services
+        .register(Registration { email: body.email, password: body.password, name: body.name }, &client)
+        .await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -55,7 +58,7 @@ async fn login(
     Client(client): Client,
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let pair = state.services.login(Credentials { email: body.email, password: body.password }, client).await?;
+    let pair = state.services.login(Credentials { email: body.email, password: body.password }, &client).await?;
     Ok(Json(pair.into()))
 }
 
@@ -71,9 +74,10 @@ async fn login(
 )]
 async fn refresh(
     State(state): State<AppState>,
+    Client(client): Client,
     ValidJson(body): ValidJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    Ok(Json(state.services.refresh(&body.refresh_token).await?.into()))
+    Ok(Json(state.services.refresh(&body.refresh_token, &client).await?.into()))
 }
 
 /// End the current session: its access and refresh tokens stop working at once.
@@ -85,8 +89,8 @@ async fn refresh(
         (status = 401, description = "Not signed in", body = Problem),
     )
 )]
-async fn logout(State(state): State<AppState>, Auth(principal): Auth) -> ApiResult<StatusCode> {
-    state.services.logout(&principal).await?;
+async fn logout(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<StatusCode> {
+    state.services.logout(&actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -99,6 +103,6 @@ async fn logout(State(state): State<AppState>, Auth(principal): Auth) -> ApiResu
         (status = 401, description = "Not signed in", body = Problem),
     )
 )]
-async fn me(State(state): State<AppState>, Auth(principal): Auth) -> ApiResult<Json<UserDto>> {
-    Ok(Json(state.services.me(&principal).await?.into()))
+async fn me(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<UserDto>> {
+    Ok(Json(state.services.me(&actor).await?.into()))
 }

@@ -48,13 +48,13 @@ pub struct ModelQuery {
 )]
 async fn list_models(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    Auth(actor): Auth,
     ValidQuery(q): ValidQuery<ModelQuery>,
 ) -> ApiResult<Json<Paginated<ModelDto>>> {
     let page = PageParams { page: q.page, limit: q.limit }.to_request()?;
     let filter = ModelFilter { search: q.search, provider: q.provider, capability: q.capability };
-    let internals = state.services.sees_model_internals(&p);
-    let models = state.services.list_models(&p, filter, page).await?;
+    let internals = state.services.sees_model_internals(&actor);
+    let models = state.services.list_models(&actor, filter, page).await?;
     Ok(Json(Paginated::from_page(models, |m| ModelDto::new(m, internals))))
 }
 
@@ -68,9 +68,9 @@ async fn list_models(
         (status = 404, description = "No such model", body = Problem),
     )
 )]
-async fn get_model(State(state): State<AppState>, Auth(p): Auth, IdPath(id): IdPath) -> ApiResult<Json<ModelDto>> {
-    let internals = state.services.sees_model_internals(&p);
-    Ok(Json(ModelDto::new(state.services.get_model(&p, id).await?, internals)))
+async fn get_model(State(state): State<AppState>, Auth(actor): Auth, IdPath(id): IdPath) -> ApiResult<Json<ModelDto>> {
+    let internals = state.services.sees_model_internals(&actor);
+    Ok(Json(ModelDto::new(state.services.get_model(&actor, id).await?, internals)))
 }
 
 /// Add a model (admins).
@@ -87,7 +87,7 @@ async fn get_model(State(state): State<AppState>, Auth(p): Auth, IdPath(id): IdP
 )]
 async fn create_model(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    Auth(actor): Auth,
     ValidJson(b): ValidJson<CreateModelRequest>,
 ) -> ApiResult<(StatusCode, Json<ModelDto>)> {
     let input = ModelInput {
@@ -103,7 +103,7 @@ async fn create_model(
         capabilities: b.capabilities,
         restricted: b.restricted,
     };
-    let model = state.services.create_model(&p, input).await?;
+    let model = state.services.create_model(&actor, input).await?;
     Ok((StatusCode::CREATED, Json(ModelDto::new(model, true))))
 }
 
@@ -123,7 +123,7 @@ async fn create_model(
 )]
 async fn update_model(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    Auth(actor): Auth,
     IdPath(id): IdPath,
     ValidJson(b): ValidJson<UpdateModelRequest>,
 ) -> ApiResult<Json<ModelDto>> {
@@ -140,7 +140,7 @@ async fn update_model(
         capabilities: b.capabilities,
         restricted: b.restricted,
     };
-    Ok(Json(ModelDto::new(state.services.update_model(&p, id, patch).await?, true)))
+    Ok(Json(ModelDto::new(state.services.update_model(&actor, id, patch).await?, true)))
 }
 
 /// Remove a model (admins). Its usage history stays; open subscriptions are cancelled and
@@ -155,7 +155,7 @@ async fn update_model(
         (status = 404, description = "No such model", body = Problem),
     )
 )]
-async fn delete_model(State(state): State<AppState>, Auth(p): Auth, IdPath(id): IdPath) -> ApiResult<StatusCode> {
-    state.services.delete_model(&p, id).await?;
+async fn delete_model(State(state): State<AppState>, Auth(actor): Auth, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+    state.services.delete_model(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -47,10 +47,10 @@ pub struct SubscriptionQuery {
 )]
 async fn subscribe(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    Auth(actor): Auth,
     ValidJson(b): ValidJson<CreateSubscriptionRequest>,
 ) -> ApiResult<(StatusCode, Json<SubscriptionDto>)> {
-    Ok((StatusCode::CREATED, Json(state.services.subscribe(&p, b.model_id).await?.into())))
+    Ok((StatusCode::CREATED, Json(state.services.subscribe(&actor, b.model_id).await?.into())))
 }
 
 /// Your subscriptions, newest first.
@@ -62,11 +62,11 @@ async fn subscribe(
 )]
 async fn list_subscriptions(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    Auth(actor): Auth,
     ValidQuery(q): ValidQuery<SubscriptionQuery>,
 ) -> ApiResult<Json<Paginated<SubscriptionDto>>> {
     let page = PageParams { page: q.page, limit: q.limit }.to_request()?;
-    let subscriptions = state.services.list_subscriptions(&p, q.status, page).await?;
+    let subscriptions = state.services.list_subscriptions(&actor, q.status, page).await?;
     Ok(Json(Paginated::from_page(subscriptions, Into::into)))
 }
 
@@ -82,10 +82,10 @@ async fn list_subscriptions(
 )]
 async fn get_subscription(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    Auth(actor): Auth,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<SubscriptionDto>> {
-    Ok(Json(state.services.get_subscription(&p, id).await?.into()))
+    Ok(Json(state.services.get_subscription(&actor, id).await?.into()))
 }
 
 /// Cancel a subscription. Refused (`subscription_in_use`) while one of your usable keys names the model.
@@ -101,10 +101,10 @@ async fn get_subscription(
 )]
 async fn cancel_subscription(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    Auth(actor): Auth,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<SubscriptionDto>> {
-    Ok(Json(state.services.cancel_subscription(&p, id).await?.into()))
+    Ok(Json(state.services.cancel_subscription(&actor, id).await?.into()))
 }
 
 /// Subscriptions of all users by status (default `pending`), for admins and read-only admins.
@@ -119,23 +119,23 @@ async fn cancel_subscription(
 )]
 async fn queue(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    Auth(actor): Auth,
     ValidQuery(q): ValidQuery<SubscriptionQuery>,
 ) -> ApiResult<Json<Paginated<SubscriptionDto>>> {
     let page = PageParams { page: q.page, limit: q.limit }.to_request()?;
-    let subscriptions = state.services.subscription_queue(&p, q.status, page).await?;
+    let subscriptions = state.services.subscription_queue(&actor, q.status, page).await?;
     Ok(Json(Paginated::from_page(subscriptions, Into::into)))
 }
 
 async fn review(
     state: AppState,
-    p: purser_domain::Principal,
+    actor: purser_services::Actor,
     id: purser_domain::Id,
     decision: Decision,
     body: Option<ReviewRequest>,
 ) -> ApiResult<Json<SubscriptionDto>> {
     let reason = body.and_then(|b| b.reason);
-    Ok(Json(state.services.review_subscription(&p, id, decision, reason).await?.into()))
+    Ok(Json(state.services.review_subscription(&actor, id, decision, reason).await?.into()))
 }
 
 /// Approve a pending subscription (admins).
@@ -152,11 +152,11 @@ async fn review(
 )]
 async fn approve(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    Auth(actor): Auth,
     IdPath(id): IdPath,
     body: Option<ValidJson<ReviewRequest>>,
 ) -> ApiResult<Json<SubscriptionDto>> {
-    review(state, p, id, Decision::Approve, body.map(|ValidJson(b)| b)).await
+    review(state, actor, id, Decision::Approve, body.map(|ValidJson(b)| b)).await
 }
 
 /// Deny a pending subscription (admins).
@@ -173,9 +173,9 @@ async fn approve(
 )]
 async fn deny(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    Auth(actor): Auth,
     IdPath(id): IdPath,
     body: Option<ValidJson<ReviewRequest>>,
 ) -> ApiResult<Json<SubscriptionDto>> {
-    review(state, p, id, Decision::Deny, body.map(|ValidJson(b)| b)).await
+    review(state, actor, id, Decision::Deny, body.map(|ValidJson(b)| b)).await
 }

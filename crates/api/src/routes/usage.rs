@@ -45,10 +45,10 @@ pub struct SummaryQuery {
 )]
 async fn summary(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    Auth(actor): Auth,
     ValidQuery(q): ValidQuery<SummaryQuery>,
 ) -> ApiResult<Json<UsageSummaryDto>> {
-    let user_id = q.user_id.unwrap_or(p.user_id);
-    let summary = state.services.usage_summary(&p, Some(user_id), q.from, q.to).await?;
+    let user_id = q.user_id.unwrap_or(actor.user_id);
+    let summary = state.services.usage_summary(&actor, Some(user_id), q.from, q.to).await?;
     Ok(Json(UsageSummaryDto::new(user_id, summary)))
 }

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use purser_domain::ManualClock;
+use purser_services::ClientInfo;
 use purser_services::auth::AdminOutcome;
 use purser_store::Backend;
 use serde_json::json;
@@ -78,14 +79,14 @@ both! {
 
     async fn admin_create_promotes_an_existing_user(app: TestApp) {
         let before = app.user("ada@example.com").await;
-        let (user, outcome) = app.services.ensure_admin("ADA@example.com", None, None).await.unwrap();
+        let (user, outcome) = app.services.ensure_admin("ADA@example.com", None, None, &ClientInfo::system()).await.unwrap();
         assert_eq!((user.id.to_string(), outcome), (before.id.clone(), AdminOutcome::Promoted));
         let me = app.get("/api/v1/auth/me", Some(&app.login("ada@example.com").await.token)).await.expect(200);
         assert_eq!(me["role"], "admin", "promoted, password unchanged");
-        let (_, outcome) = app.services.ensure_admin("ada@example.com", Some("a brand new password".into()), None).await.unwrap();
+        let (_, outcome) = app.services.ensure_admin("ada@example.com", Some("a brand new password".into()), None, &ClientInfo::system()).await.unwrap();
         assert_eq!(outcome, AdminOutcome::AlreadyAdmin);
         app.post("/api/v1/auth/login", None, json!({ "email": "ada@example.com", "password": "a brand new password" })).await.expect(200);
-        let missing = app.services.ensure_admin("new@example.com", None, None).await.unwrap_err();
+        let missing = app.services.ensure_admin("new@example.com", None, None, &ClientInfo::system()).await.unwrap_err();
         assert_eq!(missing.fields[0].field, "password", "a new admin needs a password");
     }
 

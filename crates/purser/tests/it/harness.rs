@@ -6,7 +6,7 @@ use purser::Purser;
 use purser::config::{Config, Secret};
 use purser_domain::{Clock, ManualClock, PlatformRole, SystemClock, Timestamp};
 use purser_gateway::Gateway;
-use purser_services::Services;
+use purser_services::{ClientInfo, Services};
 use purser_store::Backend;
 use purser_store::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
@@ -173,7 +173,10 @@ impl TestApp {
 
     /// A signed-in platform admin.
     pub async fn admin(&self) -> Session {
-        self.services.ensure_admin("root@example.com", Some(PASSWORD.into()), None).await.unwrap();
+        self.services
+            .ensure_admin("root@example.com", Some(PASSWORD.into()), None, &ClientInfo::system())
+            .await
+            .unwrap();
         self.login("root@example.com").await
     }
 

@@ -28,6 +28,7 @@ macro_rules! both {
 }
 
 mod api_keys;
+mod audit;
 mod auth;
 mod gateway;
 mod harness;

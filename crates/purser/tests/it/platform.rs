@@ -116,6 +116,7 @@ fn openapi_covers_every_route() {
         ("get", "/api/v1/api-keys/{id}"),
         ("delete", "/api/v1/api-keys/{id}"),
         ("get", "/api/v1/usage/summary"),
+        ("get", "/api/v1/admin/audit"),
         ("get", "/v1/models"),
         ("post", "/v1/chat/completions"),
         ("post", "/v1/completions"),

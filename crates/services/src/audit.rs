@@ -1,0 +1,167 @@
+//! Writing the audit log. A successful change writes its entry in its own transaction (so
+//! there is never a change without an entry, nor an entry without the change); a failed
+//! attempt writes an entry of its own afterwards, with the error's code.
+
+use std::future::Future;
+
+use purser_domain::audit::AuditRecord;
+use purser_domain::page::{Page, PageRequest};
+use purser_domain::policy::{Action as PolicyAction, authorize};
+use purser_domain::{Id, Principal};
+use purser_store::AnyConnection;
+use purser_store::audit::{self as store, AuditFilter};
+use serde_json::Value;
+
+use crate::Services;
+use crate::actor::ClientInfo;
+use crate::error::Result;
+
+/// Every kind of audited change, with the type of resource it concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    UserRegister,
+    UserLogin,
+    UserLogout,
+    UserRefreshReuse,
+    UserEnsureAdmin,
+    ModelCreate,
+    ModelUpdate,
+    ModelDelete,
+    SubscriptionCreate,
+    SubscriptionCancel,
+    SubscriptionReview,
+    ApiKeyCreate,
+    ApiKeyRevoke,
+}
+
+impl AuditAction {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::UserRegister => "user.register",
+            Self::UserLogin => "user.login",
+            Self::UserLogout => "user.logout",
+            Self::UserRefreshReuse => "user.refresh_token_reuse",
+            Self::UserEnsureAdmin => "user.ensure_admin",
+            Self::ModelCreate => "model.create",
+            Self::ModelUpdate => "model.update",
+            Self::ModelDelete => "model.delete",
+            Self::SubscriptionCreate => "subscription.create",
+            Self::SubscriptionCancel => "subscription.cancel",
+            Self::SubscriptionReview => "subscription.review",
+            Self::ApiKeyCreate => "api_key.create",
+            Self::ApiKeyRevoke => "api_key.revoke",
+        }
+    }
+
+    pub const fn resource_type(self) -> &'static str {
+        match self {
+            Self::UserRegister
+            | Self::UserLogin
+            | Self::UserLogout
+            | Self::UserRefreshReuse
+            | Self::UserEnsureAdmin => "user",
+            Self::ModelCreate | Self::ModelUpdate | Self::ModelDelete => "model",
+            Self::SubscriptionCreate | Self::SubscriptionCancel | Self::SubscriptionReview => "subscription",
+            Self::ApiKeyCreate | Self::ApiKeyRevoke => "api_key",
+        }
+    }
+}
+
+/// One audited change, described by the use case that made it.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub action: AuditAction,
+    pub actor_id: Option<Id>,
+    pub resource_id: Option<String>,
+    pub org_id: Option<Id>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+impl AuditEntry {
+    pub fn new(action: AuditAction, actor_id: Option<Id>) -> Self {
+        Self { action, actor_id, resource_id: None, org_id: None, before: None, after: None }
+    }
+
+    pub fn resource(mut self, id: impl ToString) -> Self {
+        self.resource_id = Some(id.to_string());
+        self
+    }
+
+    pub fn org(mut self, org_id: Id) -> Self {
+        self.org_id = Some(org_id);
+        self
+    }
+
+    pub fn before(mut self, state: Value) -> Self {
+        self.before = Some(state);
+        self
+    }
+
+    pub fn after(mut self, state: Value) -> Self {
+        self.after = Some(state);
+        self
+    }
+}
+
+impl Services {
+    fn audit_record(&self, entry: AuditEntry, client: &ClientInfo, failure: Option<&str>) -> AuditRecord {
+        AuditRecord {
+            id: self.ids.next_id(),
+            occurred_at: self.now(),
+            actor_id: entry.actor_id,
+            action: entry.action.name().to_owned(),
+            resource_type: entry.action.resource_type().to_owned(),
+            resource_id: entry.resource_id,
+            org_id: entry.org_id,
+            before: entry.before.map(|v| v.to_string()),
+            after: entry.after.map(|v| v.to_string()),
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            request_id: client.request_id.clone(),
+            success: failure.is_none(),
+            error_code: failure.map(str::to_owned),
+        }
+    }
+
+    /// Records a successful change in the change's own transaction.
+    pub(crate) async fn audit(&self, conn: &mut AnyConnection, client: &ClientInfo, entry: AuditEntry) -> Result<()> {
+        store::insert(conn, &self.audit_record(entry, client, None)).await?;
+        Ok(())
+    }
+
+    /// Runs a use case; if it fails, records the failed attempt (`entry` says what was
+    /// attempted). Denials and invalid input are recorded too: they are attempts to change.
+    pub(crate) async fn audited<T>(
+        &self,
+        client: &ClientInfo,
+        entry: AuditEntry,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let outcome = work.await;
+        if let Err(e) = &outcome {
+            let record = self.audit_record(entry, client, Some(e.code));
+            let written = async {
+                let mut conn = self.store.conn().await?;
+                store::insert(&mut conn, &record).await
+            }
+            .await;
+            if let Err(write_error) = written {
+                tracing::error!(error = %write_error, action = record.action, "could not record a failed attempt in the audit log");
+            }
+        }
+        outcome
+    }
+
+    /// The platform-wide audit log, for admins and read-only admins.
+    pub async fn audit_log(
+        &self,
+        principal: &Principal,
+        filter: AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditRecord>> {
+        authorize(principal, PolicyAction::ReadAuditLog)?;
+        let mut conn = self.store.conn().await?;
+        Ok(store::list(&mut conn, &filter, page).await?)
+    }
+}

@@ -1,0 +1,35 @@
+//! How resources appear in the audit log: their state as JSON, with every secret replaced
+//! by a statement of whether it is set.
+
+use purser_domain::api_key::ApiKey;
+use purser_domain::model::Model;
+use purser_domain::subscription::Subscription;
+use purser_domain::user::User;
+use serde_json::{Value, json};
+
+pub fn user(u: &User) -> Value {
+    json!({ "id": u.id, "email": u.email, "name": u.name, "role": u.role, "active": u.active })
+}
+
+pub fn model(m: &Model) -> Value {
+    json!({
+        "id": m.id, "name": m.name, "provider": m.provider, "description": m.description,
+        "upstreamUrl": m.upstream_url, "upstreamModel": m.upstream_model,
+        "hasUpstreamApiKey": m.upstream_api_key.is_some(),
+        "inputCostPerToken": m.input_cost_per_token, "outputCostPerToken": m.output_cost_per_token,
+        "contextLength": m.context_length, "capabilities": m.capabilities, "restricted": m.restricted,
+    })
+}
+
+pub fn subscription(s: &Subscription) -> Value {
+    json!({ "id": s.id, "userId": s.user_id, "modelId": s.model_id, "status": s.status, "statusReason": s.status_reason })
+}
+
+/// Keys appear by prefix and last four characters, never whole.
+pub fn api_key(k: &ApiKey) -> Value {
+    json!({
+        "id": k.id, "userId": k.user_id, "name": k.name, "keyPrefix": k.prefix, "keyLast4": k.last4,
+        "modelIds": k.model_ids, "maxBudget": k.max_budget, "tpmLimit": k.tpm_limit, "rpmLimit": k.rpm_limit,
+        "expiresAt": k.expires_at, "revokedAt": k.revoked_at,
+    })
+}
