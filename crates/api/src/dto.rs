@@ -74,6 +74,9 @@ pub struct UserDto {
     pub name: String,
     pub role: PlatformRole,
     pub active: bool,
+    /// Whether the login address is verified (needed to create organizations, accept
+    /// invitations and reset the password).
+    pub email_verified: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -86,10 +89,76 @@ impl From<User> for UserDto {
             name: u.name,
             role: u.role,
             active: u.active,
+            email_verified: u.email_verified,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }
     }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserEmailDto {
+    pub id: Id,
+    pub email: String,
+    pub primary: bool,
+    pub verified: bool,
+    pub verified_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+impl From<purser_domain::user::UserEmail> for UserEmailDto {
+    fn from(e: purser_domain::user::UserEmail) -> Self {
+        Self {
+            id: e.id,
+            email: e.email,
+            primary: e.is_primary,
+            verified: e.verified_at.is_some(),
+            verified_at: e.verified_at,
+            created_at: e.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendVerificationRequest {
+    /// The address to verify; default the primary one.
+    pub email_id: Option<Id>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MailSent {
+    /// Whether the mail was handed to the mail server (or written to the outbox).
+    pub email_sent: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The token from the mail.
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmailRequest {
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    pub token: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -130,6 +130,7 @@ impl Modify for SecuritySchemes {
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::auth::router())
+        .merge(routes::account::router())
         .merge(routes::audit::router())
         .merge(routes::models::router())
         .merge(routes::subscriptions::router())

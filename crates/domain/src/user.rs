@@ -18,6 +18,8 @@ pub struct User {
     pub name: String,
     pub role: PlatformRole,
     pub active: bool,
+    /// Whether the primary (login) address is verified.
+    pub email_verified: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -89,5 +91,71 @@ mod tests {
         assert!(check("twelve chars"));
         assert!(check("ééééééééééé1"));
         assert!(!check(&"x".repeat(MAX_PASSWORD_CHARS + 1)));
+    }
+}
+
+/// One of a user's email addresses. The primary one is the login address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserEmail {
+    pub id: Id,
+    pub user_id: Id,
+    pub email: String,
+    pub is_primary: bool,
+    pub verified_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+impl UserEmail {
+    pub fn is_verified(&self) -> bool {
+        self.verified_at.is_some()
+    }
+}
+
+pub const MAX_EMAILS_PER_USER: usize = 10;
+/// Email verification links work for a day; password reset links for an hour.
+pub const VERIFY_EMAIL_TTL_SECS: i64 = 24 * 3600;
+pub const RESET_PASSWORD_TTL_SECS: i64 = 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl TokenPurpose {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+            Self::ResetPassword => "reset_password",
+        }
+    }
+}
+
+impl std::str::FromStr for TokenPurpose {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "verify_email" => Ok(Self::VerifyEmail),
+            "reset_password" => Ok(Self::ResetPassword),
+            other => Err(format!("unknown token purpose {other:?}")),
+        }
+    }
+}
+
+/// A single-use token sent by email (only its digest is stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailToken {
+    pub purpose: TokenPurpose,
+    pub user_id: Id,
+    pub email_id: Option<Id>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+}
+
+impl EmailToken {
+    pub fn usable(&self, purpose: TokenPurpose, now: Timestamp) -> bool {
+        self.purpose == purpose && self.used_at.is_none() && now < self.expires_at
     }
 }

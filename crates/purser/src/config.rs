@@ -56,6 +56,7 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub bootstrap: BootstrapConfig,
     pub gateway: GatewaySettings,
+    pub mail: MailConfig,
     pub log: LogConfig,
 }
 
@@ -69,6 +70,7 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             bootstrap: BootstrapConfig::default(),
             gateway: GatewaySettings::default(),
+            mail: MailConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -78,6 +80,8 @@ impl Default for Config {
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// The URL users reach Purser at, for links in mails; default `http://<listen>`.
+    pub public_url: Option<String>,
     /// Largest management API request body.
     pub max_body_bytes: usize,
     /// How long shutdown waits for requests in flight (streams included) before cutting them.
@@ -86,7 +90,12 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), max_body_bytes: 1024 * 1024, shutdown_grace_secs: 30 }
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            shutdown_grace_secs: 30,
+        }
     }
 }
 
@@ -171,6 +180,23 @@ impl GatewaySettings {
             meter: purser_gateway::meter::MeterConfig { capacity: self.usage_buffer, ..d.meter },
             ..d
         }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `smtp://user:password@host:port` or `smtps://...`. Without it, mail is written to
+    /// `outbox` (one JSON object per line) so the mail flows work with no mail server.
+    pub smtp_url: Option<Secret>,
+    pub from: String,
+    /// Default `<data_dir>/mail/outbox.jsonl`.
+    pub outbox: Option<PathBuf>,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self { smtp_url: None, from: "Purser <purser@localhost>".into(), outbox: None }
     }
 }
 
@@ -263,6 +289,19 @@ impl Config {
             (None, Some(_)) => return fail("bootstrap.admin_email", "is required with bootstrap.admin_password"),
             _ => {}
         }
+        if let Some(url) = &self.server.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return fail("server.public_url", "must start with http:// or https://");
+        }
+        if let Some(url) = &self.mail.smtp_url
+            && !(url.expose().starts_with("smtp://") || url.expose().starts_with("smtps://"))
+        {
+            return fail("mail.smtp_url", "must start with smtp:// or smtps://");
+        }
+        if !purser_mail::is_mailbox(&self.mail.from) {
+            return fail("mail.from", "must be an address such as \"Purser <purser@example.com>\"");
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return fail("log.format", "must be text or json");
         }
@@ -285,6 +324,14 @@ impl Config {
             return fail("gateway.resync_interval_secs", "must be at least 1");
         }
         Ok(())
+    }
+
+    pub fn public_url(&self) -> String {
+        self.server.public_url.clone().unwrap_or_else(|| format!("http://{}", self.server.listen))
+    }
+
+    pub fn outbox(&self) -> PathBuf {
+        self.mail.outbox.clone().unwrap_or_else(|| self.data_dir.join("mail").join("outbox.jsonl"))
     }
 
     /// The database URL: configured, or SQLite in the data directory.

@@ -15,9 +15,11 @@ use prometheus_client::registry::Registry;
 use purser_api::{AppState, HttpConfig, HttpMetrics, Metrics};
 use purser_domain::{Clock, IdGenerator};
 use purser_gateway::Gateway;
+use purser_mail::{FileMailer, SmtpMailer};
 use purser_services::crypto::MasterKey;
+use purser_services::mail::Mailer;
 use purser_services::workers::WorkerLease;
-use purser_services::{AuthSettings, ClientInfo, Services};
+use purser_services::{AuthSettings, ClientInfo, Services, Settings};
 use purser_store::{Backend, PoolConfig, Store};
 use tokio::net::TcpListener;
 
@@ -104,7 +106,19 @@ pub fn services(config: &Config, store: Store, clock: Arc<dyn Clock>) -> anyhow:
         access_token_ttl_secs: config.auth.access_token_ttl_secs,
         refresh_token_ttl_secs: config.auth.refresh_token_ttl_secs,
     };
-    Ok(Arc::new(Services::new(store, clock, ids, &master_key(config)?, auth)))
+    let settings = Settings { auth, public_url: config.public_url() };
+    Ok(Arc::new(Services::new(store, clock, ids, &master_key(config)?, settings, mailer(config)?)))
+}
+
+/// SMTP when configured, otherwise the outbox file.
+fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
+    Ok(match &config.mail.smtp_url {
+        Some(url) => Arc::new(SmtpMailer::new(url.expose(), &config.mail.from)?),
+        None => {
+            tracing::info!(outbox = %config.outbox().display(), "no mail.smtp_url: mail is written to the outbox file");
+            Arc::new(FileMailer::new(config.outbox()))
+        }
+    })
 }
 
 impl Purser {

@@ -24,6 +24,12 @@ pub enum AuditAction {
     UserLogout,
     UserRefreshReuse,
     UserEnsureAdmin,
+    UserEmailAdd,
+    UserEmailRemove,
+    UserEmailVerify,
+    UserEmailPrimary,
+    UserPasswordChange,
+    UserPasswordReset,
     ModelCreate,
     ModelUpdate,
     ModelDelete,
@@ -42,6 +48,12 @@ impl AuditAction {
             Self::UserLogout => "user.logout",
             Self::UserRefreshReuse => "user.refresh_token_reuse",
             Self::UserEnsureAdmin => "user.ensure_admin",
+            Self::UserEmailAdd => "user.email_add",
+            Self::UserEmailRemove => "user.email_remove",
+            Self::UserEmailVerify => "user.email_verify",
+            Self::UserEmailPrimary => "user.email_primary",
+            Self::UserPasswordChange => "user.password_change",
+            Self::UserPasswordReset => "user.password_reset",
             Self::ModelCreate => "model.create",
             Self::ModelUpdate => "model.update",
             Self::ModelDelete => "model.delete",
@@ -59,7 +71,10 @@ impl AuditAction {
             | Self::UserLogin
             | Self::UserLogout
             | Self::UserRefreshReuse
-            | Self::UserEnsureAdmin => "user",
+            | Self::UserEnsureAdmin
+            | Self::UserPasswordChange
+            | Self::UserPasswordReset => "user",
+            Self::UserEmailAdd | Self::UserEmailRemove | Self::UserEmailVerify | Self::UserEmailPrimary => "user_email",
             Self::ModelCreate | Self::ModelUpdate | Self::ModelDelete => "model",
             Self::SubscriptionCreate | Self::SubscriptionCancel | Self::SubscriptionReview => "subscription",
             Self::ApiKeyCreate | Self::ApiKeyRevoke => "api_key",

@@ -4,7 +4,7 @@
 use purser_domain::session::{RefreshToken, Session};
 use purser_domain::user::{self, MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_PASSWORD_CHARS, User};
 use purser_domain::{Id, PlatformRole, Principal, Validator};
-use purser_store::{AnyConnection, StoreError, sessions, users};
+use purser_store::{AnyConnection, StoreError, emails, sessions, users};
 
 use crate::audit::{AuditAction, AuditEntry};
 use crate::crypto::{digest, random_token};
@@ -55,6 +55,18 @@ fn invalid_refresh_token() -> Error {
     Error::unauthenticated("invalid_refresh_token", "the refresh token is not valid; log in again")
 }
 
+/// The login address of a new user as a `user_emails` row.
+fn primary_email(user: &User, id: Id, verified_at: Option<purser_domain::Timestamp>) -> user::UserEmail {
+    user::UserEmail {
+        id,
+        user_id: user.id,
+        email: user.email.clone(),
+        is_primary: true,
+        verified_at,
+        created_at: user.created_at,
+    }
+}
+
 fn clip(value: Option<String>) -> Option<String> {
     value.map(|v| v.chars().take(MAX_CLIENT_INFO_CHARS).collect())
 }
@@ -77,6 +89,7 @@ impl Services {
                 name: input.name,
                 role: PlatformRole::User,
                 active: true,
+                email_verified: false,
                 created_at: now,
                 updated_at: now,
             };
@@ -87,11 +100,20 @@ impl Services {
                 }
                 other => other?,
             }
+            let primary = primary_email(&user, self.ids.next_id(), None);
+            match emails::insert(&mut tx, &primary).await {
+                Err(StoreError::Conflict(_)) => {
+                    return Err(Error::conflict("email_taken", "an account with this email already exists"));
+                }
+                other => other?,
+            }
+            let token = self.new_verification_token(&mut tx, user.id, primary.id).await?;
             let entry =
                 AuditEntry::new(AuditAction::UserRegister, Some(user.id)).resource(user.id).after(views::user(&user));
             self.audit(&mut tx, client, entry).await?;
             tx.commit().await.map_err(StoreError::from)?;
             tracing::info!(user_id = %user.id, "user registered");
+            self.deliver(self.verification_mail(&user.email, &token)).await;
             Ok(user)
         })
         .await
@@ -296,10 +318,13 @@ impl Services {
                     email,
                     role: PlatformRole::Admin,
                     active: true,
+                    // An admin created by the operator is trusted with their address.
+                    email_verified: true,
                     created_at: now,
                     updated_at: now,
                 };
                 users::insert(&mut tx, &admin, Some(&hash)).await?;
+                emails::insert(&mut tx, &primary_email(&admin, self.ids.next_id(), Some(now))).await?;
                 (admin, AdminOutcome::Created)
             }
         };

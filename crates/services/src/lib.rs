@@ -2,6 +2,7 @@
 //! can do: it authorizes the principal through the policy module first, validates second,
 //! then reads and writes through the store in one transaction. Nothing here knows HTTP.
 
+pub mod account;
 mod actor;
 pub mod audit;
 pub mod auth;
@@ -10,6 +11,7 @@ pub mod crypto;
 mod error;
 pub mod feed;
 pub mod keys;
+pub mod mail;
 pub mod passwords;
 pub mod subscriptions;
 pub mod tokens;
@@ -56,8 +58,18 @@ impl Default for AuthSettings {
     }
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub auth: AuthSettings,
+    /// Base URL of this deployment as users reach it, for links in mails.
+    pub public_url: String,
+}
+
 pub struct Services {
     store: Store,
+    mailer: Arc<dyn mail::Mailer>,
+    /// Base URL of this deployment, for links in mails.
+    public_url: String,
     clock: Arc<dyn Clock>,
     ids: Arc<IdGenerator>,
     secrets: SecretBox,
@@ -72,10 +84,14 @@ impl Services {
         clock: Arc<dyn Clock>,
         ids: Arc<IdGenerator>,
         master_key: &MasterKey,
-        auth: AuthSettings,
+        settings: Settings,
+        mailer: Arc<dyn mail::Mailer>,
     ) -> Self {
+        let Settings { auth, public_url } = settings;
         Self {
             store,
+            mailer,
+            public_url: public_url.trim_end_matches('/').to_owned(),
             tokens: TokenIssuer::new(master_key, &auth.issuer, auth.access_token_ttl_secs),
             secrets: SecretBox::new(master_key),
             clock,

@@ -15,6 +15,7 @@ mod rows;
 
 pub mod api_keys;
 pub mod audit;
+pub mod emails;
 pub mod leases;
 pub mod models;
 pub mod sessions;

@@ -43,7 +43,9 @@ pub async fn with_user(conn: &mut AnyConnection, session_id: Id) -> Result<Optio
     let row = sqlx::query(
         "SELECT s.id, s.user_id, s.user_agent, s.ip, s.created_at, s.expires_at, s.revoked_at, \
                 u.email, u.name, u.role, u.active, u.created_at AS user_created_at, \
-                u.updated_at AS user_updated_at \
+                u.updated_at AS user_updated_at, \
+                EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = u.id AND e.is_primary = TRUE \
+                        AND e.verified_at IS NOT NULL) AS email_verified \
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
     )
     .bind(session_id.as_i64())
@@ -57,6 +59,7 @@ pub async fn with_user(conn: &mut AnyConnection, session_id: Id) -> Result<Optio
         name: row.try_get("name")?,
         role: parsed(&row, "role")?,
         active: flag(&row, "active")?,
+        email_verified: flag(&row, "email_verified")?,
         created_at: ts(&row, "user_created_at")?,
         updated_at: ts(&row, "user_updated_at")?,
     };
@@ -124,4 +127,16 @@ pub async fn extend(conn: &mut AnyConnection, session_id: Id, expires_at: Timest
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Revokes every live session of a user except `keep`; returns how many were ended.
+pub async fn revoke_all_for_user(conn: &mut AnyConnection, user: Id, keep: Option<Id>, now: Timestamp) -> Result<u64> {
+    let done =
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3")
+            .bind(now.as_millis())
+            .bind(user.as_i64())
+            .bind(keep.map_or(0, Id::as_i64))
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected())
 }

@@ -8,7 +8,9 @@ use sqlx::any::AnyRow;
 use crate::Result;
 use crate::rows::{flag, id, parsed, ts};
 
-const COLUMNS: &str = "id, email, name, role, active, created_at, updated_at";
+const COLUMNS: &str = "id, email, name, role, active, created_at, updated_at, \
+    EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = users.id AND e.is_primary = TRUE AND e.verified_at IS NOT NULL) \
+    AS email_verified";
 
 fn user(row: &AnyRow) -> Result<User> {
     Ok(User {
@@ -17,6 +19,7 @@ fn user(row: &AnyRow) -> Result<User> {
         name: sqlx::Row::try_get(row, "name")?,
         role: parsed(row, "role")?,
         active: flag(row, "active")?,
+        email_verified: flag(row, "email_verified")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
     })

@@ -1,3 +1,4 @@
+pub mod account;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;

@@ -62,7 +62,7 @@ pub struct TestApp {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _db: TestDatabase,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// A time well inside the validity of everything the tests create.
@@ -103,7 +103,7 @@ impl TestApp {
             stop: Some(stop),
             server: Some(server),
             _db: db,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -163,6 +163,43 @@ impl TestApp {
             token: body["accessToken"].as_str().unwrap().to_owned(),
             refresh: body["refreshToken"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// Every mail written to the outbox so far.
+    pub fn mails(&self) -> Vec<Value> {
+        let path = self.dir.path().join("mail").join("outbox.jsonl");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+    }
+
+    /// The token in the newest mail to `to` whose subject contains `subject`, waiting for it
+    /// to arrive (some mails are sent in the background).
+    pub async fn mailed_token(&self, to: &str, subject: &str) -> String {
+        for _ in 0..200 {
+            let found = self
+                .mails()
+                .into_iter()
+                .rev()
+                .find(|m| m["to"] == to && m["subject"].as_str().unwrap().contains(subject));
+            if let Some(mail) = found {
+                let text = mail["text"].as_str().unwrap();
+                let start = text.find("token=").expect("a link with a token") + 6;
+                return text[start..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("no mail to {to} about {subject:?}: {:?}", self.mails());
+    }
+
+    /// Registers, verifies the address with the mailed token, and signs in.
+    pub async fn verified_user(&self, email: &str) -> Session {
+        self.register(email).await;
+        let token = self.mailed_token(email, "Confirm").await;
+        self.post("/api/v1/auth/verify-email", None, json!({ "token": token })).await.expect(200);
+        self.login(email).await
     }
 
     /// Registers and signs in a user.

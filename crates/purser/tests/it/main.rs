@@ -27,6 +27,7 @@ macro_rules! both {
     };
 }
 
+mod account;
 mod api_keys;
 mod audit;
 mod auth;

@@ -21,6 +21,7 @@ pub fn user(email: &str) -> User {
         name: "Ada".into(),
         role: PlatformRole::User,
         active: true,
+        email_verified: false,
         created_at: T0,
         updated_at: T0,
     }

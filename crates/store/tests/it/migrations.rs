@@ -39,6 +39,7 @@ async fn upgrading_from_the_first_schema_keeps_users_and_gives_them_a_primary_em
             name: "Old".into(),
             role: PlatformRole::User,
             active: true,
+            email_verified: false,
             created_at: t,
             updated_at: t,
         };

@@ -1,0 +1,188 @@
+//! `/api/v1/auth/...`: the caller's email addresses and passwords.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use purser_domain::Validator;
+use purser_domain::user::validate_email;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::dto::{
+    ChangePasswordRequest, EmailRequest, MailSent, ResetPasswordRequest, SendVerificationRequest, TokenRequest,
+    UserDto, UserEmailDto,
+};
+use crate::error::{ApiResult, Problem};
+use crate::extract::{Auth, Client, IdPath, ValidJson};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(send_verification))
+        .routes(routes!(verify_email))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(reset_password))
+        .routes(routes!(change_password))
+        .routes(routes!(list_emails, add_email))
+        .routes(routes!(remove_email))
+        .routes(routes!(make_primary))
+}
+
+/// Mail a verification link to one of your addresses (default: the primary one).
+#[utoipa::path(
+    post, path = "/api/v1/auth/verify-email/send", tag = "auth",
+    security(("bearer" = [])),
+    request_body(content = Option<SendVerificationRequest>),
+    responses(
+        (status = 202, description = "Mail sent", body = MailSent),
+        (status = 404, description = "No such address of yours", body = Problem),
+        (status = 409, description = "Already verified (`email_already_verified`)", body = Problem),
+    )
+)]
+async fn send_verification(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    body: Option<ValidJson<SendVerificationRequest>>,
+) -> ApiResult<(StatusCode, Json<MailSent>)> {
+    let email_id = body.and_then(|ValidJson(b)| b.email_id);
+    let email_sent = state.services.send_verification(&actor, email_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(MailSent { email_sent })))
+}
+
+/// Confirm an address with the token from the verification mail (no sign-in needed).
+#[utoipa::path(
+    post, path = "/api/v1/auth/verify-email", tag = "auth",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "Verified", body = UserEmailDto),
+        (status = 422, description = "Unknown, used or expired token", body = Problem),
+    )
+)]
+async fn verify_email(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ValidJson(b): ValidJson<TokenRequest>,
+) -> ApiResult<Json<UserEmailDto>> {
+    Ok(Json(state.services.verify_email(&b.token, &client).await?.into()))
+}
+
+/// Ask for a password reset link. The answer is the same whether or not the address
+/// belongs to an account; a link is mailed only to a verified address of an active account.
+#[utoipa::path(
+    post, path = "/api/v1/auth/password-reset/request", tag = "auth",
+    request_body = EmailRequest,
+    responses(
+        (status = 202, description = "If the address belongs to an account, a link is on its way"),
+        (status = 422, description = "Not an email address", body = Problem),
+    )
+)]
+async fn request_password_reset(
+    State(state): State<AppState>,
+    ValidJson(b): ValidJson<EmailRequest>,
+) -> ApiResult<StatusCode> {
+    let mut v = Validator::new();
+    validate_email(&mut v, "email", &b.email);
+    v.finish().map_err(purser_services::Error::from)?;
+    state.services.request_password_reset(&b.email);
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Set a new password with the token from the reset mail. Every session of the account ends.
+#[utoipa::path(
+    post, path = "/api/v1/auth/password-reset", tag = "auth",
+    request_body = ResetPasswordRequest,
+    responses(
+        (status = 204, description = "Password changed; sign in again"),
+        (status = 422, description = "Bad token or too short a password", body = Problem),
+    )
+)]
+async fn reset_password(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ValidJson(b): ValidJson<ResetPasswordRequest>,
+) -> ApiResult<StatusCode> {
+    state.services.reset_password(&b.token, b.new_password, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Change your password; your other sessions end.
+#[utoipa::path(
+    post, path = "/api/v1/auth/password", tag = "auth",
+    security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Password changed"),
+        (status = 422, description = "Wrong current password or too short a new one", body = Problem),
+    )
+)]
+async fn change_password(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    ValidJson(b): ValidJson<ChangePasswordRequest>,
+) -> ApiResult<StatusCode> {
+    state.services.change_password(&actor, b.current_password, b.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Your email addresses, primary first.
+#[utoipa::path(
+    get, path = "/api/v1/auth/emails", tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Your addresses", body = Vec<UserEmailDto>))
+)]
+async fn list_emails(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Vec<UserEmailDto>>> {
+    Ok(Json(state.services.list_emails(&actor).await?.into_iter().map(Into::into).collect()))
+}
+
+/// Add an address; a verification link is mailed to it.
+#[utoipa::path(
+    post, path = "/api/v1/auth/emails", tag = "auth",
+    security(("bearer" = [])),
+    request_body = EmailRequest,
+    responses(
+        (status = 201, description = "Added, unverified", body = UserEmailDto),
+        (status = 409, description = "The address cannot be added, or you have 10 already", body = Problem),
+    )
+)]
+async fn add_email(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    ValidJson(b): ValidJson<EmailRequest>,
+) -> ApiResult<(StatusCode, Json<UserEmailDto>)> {
+    Ok((StatusCode::CREATED, Json(state.services.add_email(&actor, &b.email).await?.into())))
+}
+
+/// Remove one of your addresses (not the primary one).
+#[utoipa::path(
+    delete, path = "/api/v1/auth/emails/{id}", tag = "auth",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Address id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such address of yours", body = Problem),
+        (status = 409, description = "It is the primary address", body = Problem),
+    )
+)]
+async fn remove_email(State(state): State<AppState>, Auth(actor): Auth, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+    state.services.remove_email(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Make a verified address your primary (login) address.
+#[utoipa::path(
+    post, path = "/api/v1/auth/emails/{id}/primary", tag = "auth",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Address id")),
+    responses(
+        (status = 200, description = "Your account, with its new login address", body = UserDto),
+        (status = 404, description = "No such address of yours", body = Problem),
+        (status = 409, description = "Not verified (`email_not_verified`)", body = Problem),
+    )
+)]
+async fn make_primary(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<UserDto>> {
+    Ok(Json(state.services.set_primary_email(&actor, id).await?.into()))
+}

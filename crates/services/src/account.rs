@@ -1,0 +1,315 @@
+//! A user's own account: email addresses and their verification, changing a forgotten or
+//! known password. Mails go out after the change is committed.
+
+use purser_domain::user::{
+    self, EmailToken, MAX_EMAILS_PER_USER, RESET_PASSWORD_TTL_SECS, TokenPurpose, User, UserEmail,
+    VERIFY_EMAIL_TTL_SECS,
+};
+use purser_domain::{Id, Validator};
+use purser_store::{AnyConnection, StoreError, emails, sessions, users};
+use serde_json::json;
+
+use crate::audit::{AuditAction, AuditEntry};
+use crate::crypto::{digest, random_token};
+use crate::error::{Error, Result};
+use crate::mail::Mail;
+use crate::{Actor, ClientInfo, Services, passwords};
+
+const EMAIL_TOKEN_BYTES: usize = 32;
+
+fn email_not_found() -> Error {
+    Error::not_found("email_not_found", "email address")
+}
+
+fn invalid_token() -> Error {
+    Error::invalid_field("token", "is not valid: it is unknown, used or expired")
+}
+
+impl Services {
+    /// Stores a new single-use token and returns it (the caller mails it).
+    async fn new_email_token(
+        &self,
+        conn: &mut AnyConnection,
+        purpose: TokenPurpose,
+        user_id: Id,
+        email_id: Option<Id>,
+    ) -> Result<String> {
+        let now = self.now();
+        let ttl = match purpose {
+            TokenPurpose::VerifyEmail => VERIFY_EMAIL_TTL_SECS,
+            TokenPurpose::ResetPassword => RESET_PASSWORD_TTL_SECS,
+        };
+        let token = random_token(EMAIL_TOKEN_BYTES);
+        let record =
+            EmailToken { purpose, user_id, email_id, created_at: now, expires_at: now.plus_secs(ttl), used_at: None };
+        emails::insert_token(conn, &digest(&token), &record).await?;
+        Ok(token)
+    }
+
+    /// Delivers a mail; a failure is logged, not returned: the change it reports is made.
+    pub(crate) async fn new_verification_token(
+        &self,
+        conn: &mut AnyConnection,
+        user_id: Id,
+        email_id: Id,
+    ) -> Result<String> {
+        self.new_email_token(conn, TokenPurpose::VerifyEmail, user_id, Some(email_id)).await
+    }
+
+    pub(crate) async fn deliver(&self, mail: Mail) -> bool {
+        let to = mail.to.clone();
+        match self.mailer.send(mail).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, %to, "could not deliver mail");
+                false
+            }
+        }
+    }
+
+    pub(crate) fn verification_mail(&self, to: &str, token: &str) -> Mail {
+        Mail {
+            to: to.to_owned(),
+            subject: "Confirm your email address for Purser".into(),
+            text: format!(
+                "Confirm that {to} is your address by opening\n\n  {}/verify-email?token={token}\n\n\
+                 or by sending this token to POST /api/v1/auth/verify-email:\n\n  {token}\n\n\
+                 The link works once and expires in 24 hours. If you did not ask for it, ignore this mail.",
+                self.public_url
+            ),
+        }
+    }
+
+    /// Starts verification of the caller's address (`email_id`, or the primary one).
+    pub async fn send_verification(&self, actor: &Actor, email_id: Option<Id>) -> Result<bool> {
+        let mut tx = self.store.begin().await?;
+        let addresses = emails::for_user(&mut tx, actor.user_id).await?;
+        let address = match email_id {
+            Some(id) => addresses.into_iter().find(|e| e.id == id).ok_or_else(email_not_found)?,
+            None => addresses.into_iter().find(|e| e.is_primary).ok_or_else(email_not_found)?,
+        };
+        if address.is_verified() {
+            return Err(Error::conflict("email_already_verified", format!("{} is already verified", address.email)));
+        }
+        let token = self.new_email_token(&mut tx, TokenPurpose::VerifyEmail, actor.user_id, Some(address.id)).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(self.deliver(self.verification_mail(&address.email, &token)).await)
+    }
+
+    /// Confirms an address with the token mailed to it. Needs no sign-in: the token is the proof.
+    pub async fn verify_email(&self, token: &str, client: &ClientInfo) -> Result<UserEmail> {
+        let attempt = AuditEntry::new(AuditAction::UserEmailVerify, None);
+        self.audited(client, attempt, async {
+            let hash = digest(token);
+            let now = self.now();
+            let mut tx = self.store.begin().await?;
+            let record = emails::token(&mut tx, &hash).await?.filter(|t| t.usable(TokenPurpose::VerifyEmail, now));
+            let record = record.ok_or_else(invalid_token)?;
+            let email_id = record.email_id.ok_or_else(invalid_token)?;
+            if !emails::use_token(&mut tx, &hash, now).await? {
+                return Err(invalid_token());
+            }
+            emails::mark_verified(&mut tx, email_id, now).await?;
+            let email = emails::by_id(&mut tx, email_id).await?.ok_or_else(invalid_token)?;
+            let entry = AuditEntry::new(AuditAction::UserEmailVerify, Some(record.user_id))
+                .resource(email.id)
+                .after(json!({ "email": email.email, "verified": true }));
+            self.audit(&mut tx, client, entry).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            Ok(email)
+        })
+        .await
+    }
+
+    pub async fn list_emails(&self, actor: &Actor) -> Result<Vec<UserEmail>> {
+        let mut conn = self.store.conn().await?;
+        Ok(emails::for_user(&mut conn, actor.user_id).await?)
+    }
+
+    /// Adds an address (unverified) and mails it a verification link.
+    pub async fn add_email(&self, actor: &Actor, address: &str) -> Result<UserEmail> {
+        let attempt = AuditEntry::new(AuditAction::UserEmailAdd, Some(actor.user_id));
+        self.audited(&actor.client, attempt, async {
+            let mut v = Validator::new();
+            user::validate_email(&mut v, "email", address);
+            v.finish()?;
+            let address = user::normalize_email(address);
+            let mut tx = self.store.begin().await?;
+            if emails::for_user(&mut tx, actor.user_id).await?.len() >= MAX_EMAILS_PER_USER {
+                return Err(Error::conflict(
+                    "too_many_emails",
+                    format!("an account may have at most {MAX_EMAILS_PER_USER} addresses"),
+                ));
+            }
+            let email = UserEmail {
+                id: self.ids.next_id(),
+                user_id: actor.user_id,
+                email: address,
+                is_primary: false,
+                verified_at: None,
+                created_at: self.now(),
+            };
+            match emails::insert(&mut tx, &email).await {
+                // Taken by someone (perhaps this user): say so without saying whose.
+                Err(StoreError::Conflict(_)) => {
+                    return Err(Error::conflict("email_taken", "this address cannot be added"));
+                }
+                other => other?,
+            }
+            let token = self.new_email_token(&mut tx, TokenPurpose::VerifyEmail, actor.user_id, Some(email.id)).await?;
+            let entry = AuditEntry::new(AuditAction::UserEmailAdd, Some(actor.user_id))
+                .resource(email.id)
+                .after(json!({ "email": email.email }));
+            self.audit(&mut tx, &actor.client, entry).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            self.deliver(self.verification_mail(&email.email, &token)).await;
+            Ok(email)
+        })
+        .await
+    }
+
+    pub async fn remove_email(&self, actor: &Actor, email_id: Id) -> Result<()> {
+        let attempt = AuditEntry::new(AuditAction::UserEmailRemove, Some(actor.user_id)).resource(email_id);
+        self.audited(&actor.client, attempt, async {
+            let mut tx = self.store.begin().await?;
+            let email = emails::by_id(&mut tx, email_id)
+                .await?
+                .filter(|e| e.user_id == actor.user_id)
+                .ok_or_else(email_not_found)?;
+            if email.is_primary {
+                return Err(Error::conflict("primary_email", "make another address primary before removing this one"));
+            }
+            emails::delete(&mut tx, email_id).await?;
+            let entry = AuditEntry::new(AuditAction::UserEmailRemove, Some(actor.user_id))
+                .resource(email_id)
+                .before(json!({ "email": email.email }));
+            self.audit(&mut tx, &actor.client, entry).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Makes a verified address the login address.
+    pub async fn set_primary_email(&self, actor: &Actor, email_id: Id) -> Result<User> {
+        let attempt = AuditEntry::new(AuditAction::UserEmailPrimary, Some(actor.user_id)).resource(email_id);
+        self.audited(&actor.client, attempt, async {
+            let mut tx = self.store.begin().await?;
+            let email = emails::by_id(&mut tx, email_id)
+                .await?
+                .filter(|e| e.user_id == actor.user_id)
+                .ok_or_else(email_not_found)?;
+            if !email.is_verified() {
+                return Err(Error::conflict("email_not_verified", "only a verified address can become primary"));
+            }
+            let before = users::by_id(&mut tx, actor.user_id).await?.map(|u| u.email);
+            emails::set_primary(&mut tx, actor.user_id, email_id, self.now()).await?;
+            let user = users::by_id(&mut tx, actor.user_id)
+                .await?
+                .ok_or_else(|| Error::not_found("user_not_found", "user"))?;
+            let entry = AuditEntry::new(AuditAction::UserEmailPrimary, Some(actor.user_id))
+                .resource(email_id)
+                .before(json!({ "primary": before }))
+                .after(json!({ "primary": user.email }));
+            self.audit(&mut tx, &actor.client, entry).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            Ok(user)
+        })
+        .await
+    }
+
+    /// Mails a reset link if `address` is a verified address of an active user. The answer
+    /// is the same, and as fast, whether or not it is: the work happens in the background.
+    pub fn request_password_reset(self: &std::sync::Arc<Self>, address: &str) {
+        let services = std::sync::Arc::clone(self);
+        let address = user::normalize_email(address);
+        tokio::spawn(async move {
+            if let Err(e) = services.send_reset(&address).await {
+                tracing::warn!(error = %e, "could not start a password reset");
+            }
+        });
+    }
+
+    async fn send_reset(&self, address: &str) -> Result<()> {
+        let mut tx = self.store.begin().await?;
+        let Some(email) = emails::by_address(&mut tx, address).await?.filter(UserEmail::is_verified) else {
+            return Ok(());
+        };
+        let Some(user) = users::by_id(&mut tx, email.user_id).await?.filter(|u| u.active) else { return Ok(()) };
+        let token = self.new_email_token(&mut tx, TokenPurpose::ResetPassword, user.id, Some(email.id)).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        let mail = Mail {
+            to: email.email.clone(),
+            subject: "Reset your Purser password".into(),
+            text: format!(
+                "Someone asked to reset the password of the Purser account for {}. To choose a new one, open\n\n  \
+                 {}/reset-password?token={token}\n\nor send this token with the new password to POST \
+                 /api/v1/auth/password-reset:\n\n  {token}\n\nThe link works once and expires in 1 hour. Resetting \
+                 signs you out everywhere. If you did not ask for this, ignore this mail; your password is unchanged.",
+                email.email, self.public_url
+            ),
+        };
+        self.deliver(mail).await;
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token and ends every session of the account.
+    pub async fn reset_password(&self, token: &str, new_password: String, client: &ClientInfo) -> Result<()> {
+        let attempt = AuditEntry::new(AuditAction::UserPasswordReset, None);
+        self.audited(client, attempt, async {
+            let mut v = Validator::new();
+            user::validate_password(&mut v, "newPassword", &new_password);
+            v.finish()?;
+            let hash = digest(token);
+            let now = self.now();
+            let password_hash = passwords::hash(new_password).await?;
+            let mut tx = self.store.begin().await?;
+            let record = emails::token(&mut tx, &hash).await?.filter(|t| t.usable(TokenPurpose::ResetPassword, now));
+            let record = record.ok_or_else(invalid_token)?;
+            if !emails::use_token(&mut tx, &hash, now).await? {
+                return Err(invalid_token());
+            }
+            emails::void_tokens(&mut tx, record.user_id, TokenPurpose::ResetPassword, now).await?;
+            users::set_password_hash(&mut tx, record.user_id, &password_hash, now).await?;
+            let ended = sessions::revoke_all_for_user(&mut tx, record.user_id, None, now).await?;
+            let entry = AuditEntry::new(AuditAction::UserPasswordReset, Some(record.user_id))
+                .resource(record.user_id)
+                .after(json!({ "passwordChanged": true, "sessionsEnded": ended }));
+            self.audit(&mut tx, client, entry).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Changes the caller's password and ends their other sessions.
+    pub async fn change_password(&self, actor: &Actor, current: String, new_password: String) -> Result<()> {
+        let attempt = AuditEntry::new(AuditAction::UserPasswordChange, Some(actor.user_id)).resource(actor.user_id);
+        self.audited(&actor.client, attempt, async {
+            let mut v = Validator::new();
+            v.check(!current.is_empty() && current.len() <= 1024, "currentPassword", "is required");
+            user::validate_password(&mut v, "newPassword", &new_password);
+            v.finish()?;
+            let user = self.me(actor).await?;
+            let stored = {
+                let mut conn = self.store.conn().await?;
+                users::by_email(&mut conn, &user.email).await?.and_then(|(_, hash)| hash)
+            };
+            if !passwords::verify(current, stored).await? {
+                return Err(Error::invalid_field("currentPassword", "is wrong"));
+            }
+            let password_hash = passwords::hash(new_password).await?;
+            let now = self.now();
+            let mut tx = self.store.begin().await?;
+            users::set_password_hash(&mut tx, actor.user_id, &password_hash, now).await?;
+            let ended = sessions::revoke_all_for_user(&mut tx, actor.user_id, Some(actor.session_id), now).await?;
+            let entry = AuditEntry::new(AuditAction::UserPasswordChange, Some(actor.user_id))
+                .resource(actor.user_id)
+                .after(json!({ "passwordChanged": true, "otherSessionsEnded": ended }));
+            self.audit(&mut tx, &actor.client, entry).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            Ok(())
+        })
+        .await
+    }
+}
