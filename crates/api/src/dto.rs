@@ -347,6 +347,8 @@ pub struct CreateApiKeyRequest {
     pub name: String,
     /// Models the key may use; you need an active subscription to each.
     pub model_ids: Vec<Id>,
+    /// The team billed for the key's usage, whose limits also apply; default your Default Team.
+    pub team_id: Option<Id>,
     /// Spend (USD) after which the key is refused with `insufficient_quota`.
     pub max_budget: Option<Usd>,
     pub tpm_limit: Option<u32>,
@@ -358,6 +360,7 @@ pub struct CreateApiKeyRequest {
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyDto {
     pub id: Id,
+    pub team_id: Option<Id>,
     pub name: String,
     /// The start of the key, e.g. `sk-prs-AbCd`.
     pub key_prefix: String,
@@ -380,6 +383,7 @@ impl ApiKeyDto {
         Self {
             status: k.status(now),
             id: k.id,
+            team_id: k.team_id,
             name: k.name,
             key_prefix: k.prefix,
             key_last4: k.last4,
@@ -513,6 +517,289 @@ impl From<purser_domain::audit::AuditRecord> for AuditEntryDto {
             request_id: r.request_id,
             success: r.success,
             error_code: r.error_code,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- organizations
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateOrganizationRequest {
+    #[schema(example = "Research")]
+    pub name: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateOrganizationRequest {
+    /// Owners and admins.
+    pub name: Option<String>,
+    /// Platform admins; `null` removes the quota.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
+    pub max_members: Option<Option<u32>>,
+    /// Platform admins; `null` removes the quota.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
+    pub max_teams: Option<Option<u32>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationDto {
+    pub id: Id,
+    pub name: String,
+    /// The organization everyone belongs to.
+    pub is_default: bool,
+    pub status: purser_domain::org::OrgStatus,
+    pub max_members: Option<u32>,
+    pub max_teams: Option<u32>,
+    pub member_count: Option<u64>,
+    /// Your role here (absent for platform admins who are not members).
+    pub my_role: Option<purser_domain::org::OrgRole>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl OrganizationDto {
+    pub fn new(
+        o: purser_domain::org::Organization,
+        my_role: Option<purser_domain::org::OrgRole>,
+        member_count: Option<u64>,
+    ) -> Self {
+        Self {
+            id: o.id,
+            name: o.name,
+            is_default: o.is_default,
+            status: o.status,
+            max_members: o.max_members,
+            max_teams: o.max_teams,
+            member_count,
+            my_role,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+impl From<purser_services::orgs::OrgView> for OrganizationDto {
+    fn from(v: purser_services::orgs::OrgView) -> Self {
+        Self::new(v.org, v.role, Some(v.members))
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedOrganizationDto {
+    pub deleted: bool,
+    /// Until then the organization's data is kept.
+    pub purge_after: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberDto {
+    pub org_id: Id,
+    pub user_id: Id,
+    pub email: String,
+    pub name: String,
+    pub role: purser_domain::org::OrgRole,
+    pub joined_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<purser_domain::org::Member> for MemberDto {
+    fn from(m: purser_domain::org::Member) -> Self {
+        Self {
+            org_id: m.org_id,
+            user_id: m.user_id,
+            email: m.email,
+            name: m.name,
+            role: m.role,
+            joined_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateMemberRequest {
+    pub role: purser_domain::org::OrgRole,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransferOwnershipRequest {
+    /// The member who becomes owner; you become an admin.
+    pub user_id: Id,
+}
+
+// ---------------------------------------------------------------- invitations
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateInvitationRequest {
+    pub email: String,
+    pub role: purser_domain::org::OrgRole,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationDto {
+    pub id: Id,
+    pub org_id: Id,
+    pub email: String,
+    pub role: purser_domain::org::OrgRole,
+    pub status: purser_domain::org::InvitationStatus,
+    pub invited_by: Id,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub accepted_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    /// On creation: whether the invitation mail went out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_sent: Option<bool>,
+}
+
+impl InvitationDto {
+    pub fn new(i: purser_domain::org::Invitation, now: Timestamp) -> Self {
+        Self {
+            status: i.status(now),
+            id: i.id,
+            org_id: i.org_id,
+            email: i.email,
+            role: i.role,
+            invited_by: i.invited_by,
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+            accepted_at: i.accepted_at,
+            revoked_at: i.revoked_at,
+            email_sent: None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- teams
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTeamRequest {
+    pub name: String,
+    pub description: Option<String>,
+    /// Spend allowed per `budgetPeriod` across the team's keys.
+    pub budget: Option<Usd>,
+    pub budget_period: Option<purser_domain::org::BudgetPeriod>,
+    pub tpm_limit: Option<u32>,
+    pub rpm_limit: Option<u32>,
+    /// Models the team may use; empty or absent means all.
+    #[serde(default)]
+    pub model_ids: Vec<Id>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateTeamRequest {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Usd>)]
+    pub budget: Option<Option<Usd>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<purser_domain::org::BudgetPeriod>)]
+    pub budget_period: Option<Option<purser_domain::org::BudgetPeriod>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
+    pub tpm_limit: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
+    pub rpm_limit: Option<Option<u32>>,
+    pub model_ids: Option<Vec<Id>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamDto {
+    pub id: Id,
+    pub org_id: Id,
+    pub name: String,
+    pub description: Option<String>,
+    pub is_default: bool,
+    pub budget: Option<Usd>,
+    pub budget_period: Option<purser_domain::org::BudgetPeriod>,
+    pub tpm_limit: Option<u32>,
+    pub rpm_limit: Option<u32>,
+    /// Empty: every model.
+    pub model_ids: Vec<Id>,
+    /// Organization permissions delegated to the team's members.
+    pub permissions: Vec<purser_domain::org::Permission>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<purser_domain::org::Team> for TeamDto {
+    fn from(t: purser_domain::org::Team) -> Self {
+        Self {
+            id: t.id,
+            org_id: t.org_id,
+            name: t.name,
+            description: t.description,
+            is_default: t.is_default,
+            budget: t.budget,
+            budget_period: t.budget_period,
+            tpm_limit: t.tpm_limit,
+            rpm_limit: t.rpm_limit,
+            model_ids: t.model_ids,
+            permissions: t.permissions,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TeamPermissionsRequest {
+    pub permissions: Vec<purser_domain::org::Permission>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddTeamMemberRequest {
+    pub user_id: Id,
+    #[serde(default)]
+    pub manager: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateTeamMemberRequest {
+    pub manager: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamMemberDto {
+    pub team_id: Id,
+    pub user_id: Id,
+    pub email: String,
+    pub name: String,
+    pub manager: bool,
+    pub joined_at: Timestamp,
+}
+
+impl From<purser_domain::org::TeamMember> for TeamMemberDto {
+    fn from(m: purser_domain::org::TeamMember) -> Self {
+        Self {
+            team_id: m.team_id,
+            user_id: m.user_id,
+            email: m.email,
+            name: m.name,
+            manager: m.manager,
+            joined_at: m.created_at,
         }
     }
 }

@@ -139,16 +139,52 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::bad_request("invalid_id", Some("id".into()), "the id in the path is missing"))?;
-        raw.parse().map(Self).map_err(|_| {
+        let [id] = path_ids(parts, state).await?;
+        Ok(Self(id))
+    }
+}
+
+/// Parses every `{...}` path segment as an id, in route order, naming a bad one.
+async fn path_ids<S: Send + Sync, const N: usize>(parts: &mut Parts, state: &S) -> Result<[Id; N], ApiError> {
+    let missing = || ApiError::bad_request("invalid_id", None, "the path is missing an id");
+    let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state).await.map_err(|_| missing())?;
+    if params.len() != N {
+        return Err(missing());
+    }
+    let mut ids = [Id::from_i64(0); N];
+    for (slot, (name, raw)) in ids.iter_mut().zip(&params) {
+        *slot = raw.parse().map_err(|_| {
             ApiError::bad_request(
                 "invalid_id",
-                Some("id".into()),
+                Some(name.clone()),
                 format!("{raw:?} is not an id (ids are decimal numbers)"),
             )
-        })
+        })?;
+    }
+    Ok(ids)
+}
+
+/// Two ids from the path, e.g. `{org}/members/{user}`.
+pub struct IdPair(pub Id, pub Id);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPair {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let [a, b] = path_ids(parts, state).await?;
+        Ok(Self(a, b))
+    }
+}
+
+/// Three ids from the path, e.g. `{org}/teams/{team}/members/{user}`.
+pub struct IdTriple(pub Id, pub Id, pub Id);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdTriple {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let [a, b, c] = path_ids(parts, state).await?;
+        Ok(Self(a, b, c))
     }
 }
 

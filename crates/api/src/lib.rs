@@ -99,6 +99,7 @@ impl Default for HttpConfig {
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Accounts, sign-in and sessions"),
+        (name = "organizations", description = "Tenants, members, invitations and teams"),
         (name = "models", description = "The model catalog"),
         (name = "subscriptions", description = "Access to models"),
         (name = "api-keys", description = "Keys for the gateway"),
@@ -133,6 +134,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::account::router())
         .merge(routes::audit::router())
         .merge(routes::models::router())
+        .merge(routes::orgs::router())
+        .merge(routes::invitations::router())
+        .merge(routes::teams::router())
         .merge(routes::subscriptions::router())
         .merge(routes::api_keys::router())
         .merge(routes::usage::router())

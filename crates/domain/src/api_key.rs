@@ -65,6 +65,8 @@ pub enum KeyStatus {
 pub struct ApiKey {
     pub id: Id,
     pub user_id: Id,
+    /// The team the key's usage is billed to and limited by.
+    pub team_id: Option<Id>,
     pub name: String,
     pub prefix: String,
     pub last4: String,
@@ -127,6 +129,7 @@ mod tests {
         let mut key = ApiKey {
             id: Id::from_i64(1),
             user_id: Id::from_i64(2),
+            team_id: None,
             name: "k".into(),
             prefix: "sk-prs-abcd".into(),
             last4: "wxyz".into(),

@@ -4,6 +4,7 @@
 //! themselves. Resources owned by another user are reported as missing by the services (not
 //! as forbidden) so that their existence does not leak.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::id::Id;
+use crate::org::{OrgRole, Permission};
 
 /// Platform-wide role. Ordered: `User < AdminReadonly < Admin`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
@@ -79,6 +81,12 @@ pub enum Action {
     ReviewSubscriptions,
     /// Read the platform-wide audit log.
     ReadAuditLog,
+    /// List every organization, and read any of them.
+    ReadAllOrganizations,
+    /// List and read users.
+    ReadUsers,
+    /// Change users' roles and active flags.
+    ManageUsers,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -92,13 +100,117 @@ pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
     let role = principal.role;
     let allowed = match action {
         Action::ReadCatalog | Action::UseModels => true,
-        Action::ReadModelAdmin | Action::ReadSubscriptionQueue | Action::ReadAuditLog => {
-            role >= PlatformRole::AdminReadonly
-        }
-        Action::ManageModels | Action::ReviewSubscriptions => role == PlatformRole::Admin,
+        Action::ReadModelAdmin
+        | Action::ReadSubscriptionQueue
+        | Action::ReadAuditLog
+        | Action::ReadAllOrganizations
+        | Action::ReadUsers => role >= PlatformRole::AdminReadonly,
+        Action::ManageModels | Action::ReviewSubscriptions | Action::ManageUsers => role == PlatformRole::Admin,
         Action::ReadUsageOf(user) => user == principal.user_id || role >= PlatformRole::AdminReadonly,
     };
     if allowed { Ok(()) } else { Err(Denied { role, action }) }
+}
+
+/// The caller's standing in one organization: their role there (if a member) and what
+/// the teams they belong to bring.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Standing {
+    pub role: Option<OrgRole>,
+    /// Permissions owners delegated to teams the caller belongs to.
+    pub permissions: BTreeSet<Permission>,
+    pub teams: BTreeSet<Id>,
+    pub managed_teams: BTreeSet<Id>,
+}
+
+/// Everything one can ask to do inside an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgAction {
+    /// See the organization, its members and teams.
+    Read,
+    /// Rename it.
+    Update,
+    Delete,
+    /// Set member and team quotas (platform admins).
+    ManageQuotas,
+    /// Suspend or resume it (platform admins).
+    Suspend,
+    ReadInvitations,
+    /// Invite someone with this role.
+    Invite(OrgRole),
+    RevokeInvitation,
+    ChangeRole {
+        from: OrgRole,
+        to: OrgRole,
+    },
+    /// Remove a member who has this role.
+    RemoveMember(OrgRole),
+    TransferOwnership,
+    Leave,
+    /// Create, change and delete teams.
+    ManageTeams,
+    /// Add and remove the members of this team.
+    ManageTeamMembers(Id),
+    /// Delegate organization permissions to teams.
+    GrantPermissions,
+    ReadAudit,
+    /// Create API keys billed to this team.
+    UseTeam(Id),
+}
+
+/// Why an organization action is refused. Someone with no standing in the organization is
+/// told it does not exist, so its existence does not leak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgDenied {
+    NotFound,
+    Forbidden,
+}
+
+impl OrgAction {
+    /// Reads that read-only platform admins may do in any organization.
+    pub const fn is_read(self) -> bool {
+        matches!(self, Self::Read | Self::ReadInvitations | Self::ReadAudit)
+    }
+}
+
+pub fn authorize_org(principal: &Principal, standing: &Standing, action: OrgAction) -> Result<(), OrgDenied> {
+    if principal.role == PlatformRole::Admin {
+        return Ok(());
+    }
+    let platform_reader = principal.role == PlatformRole::AdminReadonly;
+    let Some(role) = standing.role else {
+        return match (platform_reader, action.is_read()) {
+            (true, true) => Ok(()),
+            (true, false) => Err(OrgDenied::Forbidden),
+            (false, _) => Err(OrgDenied::NotFound),
+        };
+    };
+    let has = |p: Permission| standing.permissions.contains(&p);
+    use OrgRole::{Admin, Member, Owner};
+    let allowed = match action {
+        OrgAction::Read | OrgAction::Leave => true,
+        OrgAction::Update => role >= Admin,
+        OrgAction::Delete | OrgAction::TransferOwnership | OrgAction::GrantPermissions => role == Owner,
+        OrgAction::ManageQuotas | OrgAction::Suspend => false,
+        OrgAction::ReadInvitations => {
+            role >= Admin || has(Permission::InviteMembers) || has(Permission::RevokeInvitations)
+        }
+        // Only an owner makes owners; a delegated right to invite covers members and viewers.
+        OrgAction::Invite(invited) => {
+            (role >= Admin && (invited < Owner || role == Owner))
+                || (has(Permission::InviteMembers) && invited <= Member)
+        }
+        OrgAction::RevokeInvitation => role >= Admin || has(Permission::RevokeInvitations),
+        // Admins manage members and viewers; only owners touch admins and owners.
+        OrgAction::ChangeRole { from, to } => role == Owner || (role == Admin && from <= Member && to <= Member),
+        OrgAction::RemoveMember(target) => role == Owner || (role == Admin && target <= Member),
+        OrgAction::ManageTeams => role >= Admin || has(Permission::ManageTeams),
+        OrgAction::ManageTeamMembers(team) => {
+            role >= Admin || has(Permission::ManageTeamMembers) || standing.managed_teams.contains(&team)
+        }
+        OrgAction::ReadAudit => role == Owner || has(Permission::ReadAuditLog),
+        OrgAction::UseTeam(team) => role >= Admin || (role >= Member && standing.teams.contains(&team)),
+    };
+    if allowed || (platform_reader && action.is_read()) { Ok(()) } else { Err(OrgDenied::Forbidden) }
 }
 
 #[cfg(test)]
@@ -157,5 +269,87 @@ mod tests {
         for role in [PlatformRole::User, PlatformRole::AdminReadonly, PlatformRole::Admin] {
             assert_eq!(role.as_str().parse::<PlatformRole>(), Ok(role));
         }
+    }
+}
+
+#[cfg(test)]
+mod org_tests {
+    use super::*;
+    use crate::org::OrgRole::{Admin, Member, Owner, Viewer};
+
+    fn user(role: PlatformRole) -> Principal {
+        Principal { user_id: Id::from_i64(1), role, session_id: Id::from_i64(9) }
+    }
+
+    fn standing(role: Option<OrgRole>) -> Standing {
+        Standing { role, ..Standing::default() }
+    }
+
+    #[test]
+    fn strangers_are_told_nothing_exists() {
+        let stranger = user(PlatformRole::User);
+        for action in
+            [OrgAction::Read, OrgAction::Update, OrgAction::Delete, OrgAction::ReadAudit, OrgAction::Invite(Viewer)]
+        {
+            assert_eq!(authorize_org(&stranger, &standing(None), action), Err(OrgDenied::NotFound), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn platform_roles() {
+        let admin = user(PlatformRole::Admin);
+        let reader = user(PlatformRole::AdminReadonly);
+        assert!(authorize_org(&admin, &standing(None), OrgAction::Delete).is_ok());
+        assert!(authorize_org(&admin, &standing(None), OrgAction::Suspend).is_ok());
+        assert!(authorize_org(&reader, &standing(None), OrgAction::Read).is_ok());
+        assert!(authorize_org(&reader, &standing(None), OrgAction::ReadAudit).is_ok());
+        assert_eq!(authorize_org(&reader, &standing(None), OrgAction::Update), Err(OrgDenied::Forbidden));
+        // Being a member adds nothing a platform role forbids, and takes nothing away.
+        assert_eq!(authorize_org(&reader, &standing(Some(Viewer)), OrgAction::Suspend), Err(OrgDenied::Forbidden));
+        assert!(authorize_org(&reader, &standing(Some(Owner)), OrgAction::Delete).is_ok());
+    }
+
+    #[test]
+    fn member_roles() {
+        let p = user(PlatformRole::User);
+        let check = |role, action| authorize_org(&p, &standing(Some(role)), action).is_ok();
+        assert!(check(Viewer, OrgAction::Read) && check(Viewer, OrgAction::Leave));
+        assert!(
+            !check(Viewer, OrgAction::Update) && !check(Member, OrgAction::Update) && check(Admin, OrgAction::Update)
+        );
+        assert!(!check(Admin, OrgAction::Delete) && check(Owner, OrgAction::Delete));
+        assert!(
+            check(Admin, OrgAction::Invite(Admin))
+                && !check(Admin, OrgAction::Invite(Owner))
+                && check(Owner, OrgAction::Invite(Owner))
+        );
+        assert!(check(Admin, OrgAction::ChangeRole { from: Viewer, to: Member }));
+        assert!(!check(Admin, OrgAction::ChangeRole { from: Member, to: Admin }));
+        assert!(!check(Admin, OrgAction::ChangeRole { from: Admin, to: Member }));
+        assert!(check(Owner, OrgAction::ChangeRole { from: Owner, to: Viewer }));
+        assert!(check(Admin, OrgAction::RemoveMember(Member)) && !check(Admin, OrgAction::RemoveMember(Admin)));
+        assert!(!check(Owner, OrgAction::ManageQuotas) && !check(Owner, OrgAction::Suspend));
+        assert!(!check(Admin, OrgAction::ReadAudit) && check(Owner, OrgAction::ReadAudit));
+    }
+
+    #[test]
+    fn delegated_permissions_and_team_managers() {
+        let p = user(PlatformRole::User);
+        let team = Id::from_i64(42);
+        let mut s = standing(Some(Member));
+        assert!(authorize_org(&p, &s, OrgAction::Invite(Member)).is_err());
+        s.permissions.insert(Permission::InviteMembers);
+        assert!(authorize_org(&p, &s, OrgAction::Invite(Member)).is_ok());
+        assert!(authorize_org(&p, &s, OrgAction::Invite(Admin)).is_err(), "delegation stops at members");
+        assert!(authorize_org(&p, &s, OrgAction::ReadInvitations).is_ok());
+        assert!(authorize_org(&p, &s, OrgAction::ManageTeamMembers(team)).is_err());
+        s.managed_teams.insert(team);
+        assert!(authorize_org(&p, &s, OrgAction::ManageTeamMembers(team)).is_ok());
+        assert!(authorize_org(&p, &s, OrgAction::ManageTeamMembers(Id::from_i64(43))).is_err());
+        assert!(authorize_org(&p, &s, OrgAction::UseTeam(team)).is_err(), "managing is not belonging");
+        s.teams.insert(team);
+        assert!(authorize_org(&p, &s, OrgAction::UseTeam(team)).is_ok());
+        let viewer = Standing { role: Some(Viewer), teams: s.teams.clone(), ..Standing::default() };
+        assert!(authorize_org(&p, &viewer, OrgAction::UseTeam(team)).is_err(), "viewers cannot spend");
     }
 }

@@ -10,6 +10,7 @@ pub struct UsageRecord {
     pub id: Id,
     pub request_id: String,
     pub key_id: Id,
+    pub team_id: Option<Id>,
     pub user_id: Id,
     pub model_id: Id,
     pub model_name: String,

@@ -87,6 +87,24 @@ impl GatewayError {
         }
     }
 
+    pub fn team_unavailable() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "team_unavailable",
+            "The team this API key is billed to no longer exists or is suspended.",
+        )
+    }
+
+    pub fn team_budget_exceeded(team: &str) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "insufficient_quota",
+            "insufficient_quota",
+            format!("The team {team:?} has used its budget for this period."),
+        )
+    }
+
     pub fn budget_exceeded() -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -96,14 +114,14 @@ impl GatewayError {
         )
     }
 
-    pub fn rate_limited(what: &str, limit: u32, retry_after_ms: u64) -> Self {
+    pub fn rate_limited(whose: &str, what: &str, limit: u32, retry_after_ms: u64) -> Self {
         Self {
             retry_after_secs: Some(retry_after_ms.div_ceil(1000).max(1)),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "requests",
                 "rate_limit_exceeded",
-                format!("Rate limit reached: this API key allows {limit} {what}. Try again in {retry_after_ms} ms."),
+                format!("Rate limit reached: {whose} allows {limit} {what}. Try again in {retry_after_ms} ms."),
             )
         }
     }

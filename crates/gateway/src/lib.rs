@@ -30,7 +30,7 @@ pub use handlers::router;
 pub use proxy::MOCK_ANSWER;
 
 use crate::meter::{MeterConfig, UsageMeter};
-use crate::tables::{KeyTable, ModelTable};
+use crate::tables::{KeyTable, ModelTable, TeamTable};
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -93,6 +93,7 @@ pub struct Gateway {
     services: Arc<Services>,
     keys: KeyTable,
     models: ModelTable,
+    teams: TeamTable,
     meter: UsageMeter,
     http: reqwest::Client,
     config: GatewayConfig,
@@ -122,6 +123,7 @@ impl Gateway {
             services: Arc::clone(&services),
             keys: KeyTable::default(),
             models: ModelTable::default(),
+            teams: TeamTable::default(),
             http,
             config,
             reload: Mutex::new(()),
@@ -135,8 +137,10 @@ impl Gateway {
     pub async fn reload_all(&self) -> purser_services::Result<()> {
         let _guard = self.reload.lock().await;
         let snapshot = self.services.gateway_snapshot().await?;
-        self.keys.replace_all(snapshot.keys, self.services.now());
+        let now = self.services.now();
+        self.keys.replace_all(snapshot.keys, now);
         self.models.replace_all(snapshot.models);
+        self.teams.replace_all(snapshot.teams, now);
         Ok(())
     }
 
@@ -164,6 +168,11 @@ impl Gateway {
                 }
             }
             Change::Model(id) => self.models.apply(id, self.services.gateway_model(id).await?),
+            Change::Team(id) => self.teams.apply(id, self.services.gateway_team(id).await?, self.services.now()),
+            // An organization's status (or deletion) concerns all of its teams.
+            Change::Organization(_) => {
+                self.teams.replace_all(self.services.gateway_all_teams().await?, self.services.now())
+            }
             Change::User(_) => {}
         }
         Ok(())

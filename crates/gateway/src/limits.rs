@@ -62,6 +62,15 @@ impl Bucket {
         if state.level > 0 { Ok(()) } else { Err(self.wait_ms(1 - state.level)) }
     }
 
+    /// Gives back what [`Bucket::take`] took for a request that was then refused elsewhere.
+    pub fn refund(&self, amount: u64, now_ms: i64) {
+        let mut state = self.state.lock().expect("bucket poisoned");
+        self.refill(&mut state, now_ms);
+        let full = i64::from(self.limit) * SCALE;
+        let amount = i64::try_from(amount).unwrap_or(i64::MAX).saturating_mul(SCALE);
+        state.level = state.level.saturating_add(amount).min(full);
+    }
+
     /// Takes `amount` after the fact; the level may go below zero, which delays the next
     /// request until the debt is paid off.
     pub fn debit(&self, amount: u64, now_ms: i64) {

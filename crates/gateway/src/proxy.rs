@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::Gateway;
 use crate::error::GatewayError;
 use crate::sse::{SseFilter, Usage, usage_of_body};
-use crate::tables::{KeyEntry, Route};
+use crate::tables::{KeyEntry, Route, TeamEntry};
 
 /// The answer the built-in mock provider gives; it says what it is.
 pub const MOCK_ANSWER: &str = "This is a mock answer from Purser's built-in mock provider; no model server was called.";
@@ -63,6 +63,7 @@ enum Reply {
 struct Metering {
     gateway: Arc<Gateway>,
     key: Arc<KeyEntry>,
+    team: Option<Arc<TeamEntry>>,
     route: Arc<Route>,
     endpoint: Endpoint,
     request_id: String,
@@ -82,8 +83,15 @@ impl Metering {
         self.key.counters.spend.fetch_add(cost.nanos(), Ordering::Relaxed);
         let services = &self.gateway.services;
         let now = services.now();
+        let tokens = usage.prompt_tokens + usage.completion_tokens;
         if let Some(tpm) = &self.key.counters.tpm {
-            tpm.debit(usage.prompt_tokens + usage.completion_tokens, now.as_millis());
+            tpm.debit(tokens, now.as_millis());
+        }
+        if let Some(team) = &self.team {
+            team.counters.spend.add(cost, now);
+            if let Some(tpm) = &team.counters.tpm {
+                tpm.debit(tokens, now.as_millis());
+            }
         }
         let elapsed = self.started.elapsed();
         let metrics = &self.gateway.metrics;
@@ -101,6 +109,7 @@ impl Metering {
             id: services.ids().next_id(),
             request_id: std::mem::take(&mut self.request_id),
             key_id: self.key.id,
+            team_id: self.key.team_id,
             user_id: self.key.user_id,
             model_id: self.route.id,
             model_name: self.route.name.clone(),
@@ -149,18 +158,52 @@ impl Gateway {
         key.model_ids.iter().filter_map(|id| self.models.by_id(*id)).collect()
     }
 
-    /// Budget first (it does not replenish), then tokens per minute (checked now, paid
-    /// when the answer's size is known), then requests per minute (taken now).
-    fn admit(&self, key: &KeyEntry) -> Result<(), GatewayError> {
+    /// The key's team, which must be usable and allow the model.
+    fn team_for(&self, key: &KeyEntry, model: &Route) -> Result<Option<Arc<TeamEntry>>, GatewayError> {
+        let Some(team_id) = key.team_id else { return Ok(None) };
+        let team = self.teams.get(team_id).filter(|t| t.org_active).ok_or_else(GatewayError::team_unavailable)?;
+        if !team.allows(model.id) {
+            return Err(GatewayError::model_not_allowed(&model.name));
+        }
+        Ok(Some(team))
+    }
+
+    /// Budgets first (they do not replenish), then tokens per minute (checked now, paid
+    /// when the answer's size is known), then requests per minute (taken now; given back
+    /// if the other limit refuses). The key's limits and its team's both apply.
+    fn admit(&self, key: &KeyEntry, team: Option<&TeamEntry>) -> Result<(), GatewayError> {
+        let now = self.services.now();
         if key.max_budget.is_some_and(|budget| key.spend() >= budget) {
             return Err(GatewayError::budget_exceeded());
         }
-        let now = self.services.now().as_millis();
+        if let Some(team) = team
+            && team.budget.is_some_and(|budget| team.counters.spend.current(now) >= budget)
+        {
+            return Err(GatewayError::team_budget_exceeded(&team.name));
+        }
+        let ms = now.as_millis();
+        let key_limit = |what, bucket: &crate::limits::Bucket, wait| {
+            GatewayError::rate_limited("this API key", what, bucket.limit(), wait)
+        };
+        let team_limit = |what, bucket: &crate::limits::Bucket, wait| {
+            GatewayError::rate_limited("its team", what, bucket.limit(), wait)
+        };
         if let Some(tpm) = &key.counters.tpm {
-            tpm.check(now).map_err(|ms| GatewayError::rate_limited("tokens per minute", tpm.limit(), ms))?;
+            tpm.check(ms).map_err(|wait| key_limit("tokens per minute", tpm, wait))?;
+        }
+        if let Some(tpm) = team.and_then(|t| t.counters.tpm.as_ref()) {
+            tpm.check(ms).map_err(|wait| team_limit("tokens per minute", tpm, wait))?;
         }
         if let Some(rpm) = &key.counters.rpm {
-            rpm.take(1, now).map_err(|ms| GatewayError::rate_limited("requests per minute", rpm.limit(), ms))?;
+            rpm.take(1, ms).map_err(|wait| key_limit("requests per minute", rpm, wait))?;
+        }
+        if let Some(rpm) = team.and_then(|t| t.counters.rpm.as_ref())
+            && let Err(wait) = rpm.take(1, ms)
+        {
+            if let Some(key_rpm) = &key.counters.rpm {
+                key_rpm.refund(1, ms);
+            }
+            return Err(team_limit("requests per minute", rpm, wait));
         }
         Ok(())
     }
@@ -189,7 +232,8 @@ impl Gateway {
         if !route.capabilities.contains(&endpoint.capability()) {
             return Err(GatewayError::unsupported(&model_name, endpoint.path()));
         }
-        self.admit(&key)?;
+        let team = self.team_for(&key, &route)?;
+        self.admit(&key, team.as_deref())?;
 
         let streamed = endpoint.can_stream() && request.get("stream") == Some(&Value::Bool(true));
         let client_wants_usage =
@@ -209,6 +253,7 @@ impl Gateway {
         let metering = Metering {
             gateway: Arc::clone(&self),
             key,
+            team,
             route: Arc::clone(&route),
             endpoint,
             request_id,

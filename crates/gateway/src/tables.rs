@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use purser_domain::model::{Capability, ProviderKind};
+use purser_domain::org::BudgetPeriod;
 use purser_domain::{Id, Timestamp, TokenPrice, Usd};
 use purser_services::crypto::digest_bytes;
-use purser_services::feed::RoutedModel;
+use purser_services::feed::{GatewayTeam, RoutedModel};
 use purser_store::api_keys::GatewayKey;
 
 use crate::limits::Bucket;
@@ -29,6 +30,7 @@ pub struct KeyCounters {
 pub struct KeyEntry {
     pub id: Id,
     pub user_id: Id,
+    pub team_id: Option<Id>,
     pub model_ids: Vec<Id>,
     pub max_budget: Option<Usd>,
     pub expires_at: Option<Timestamp>,
@@ -135,12 +137,138 @@ impl KeyTable {
         let entry = KeyEntry {
             id: k.id,
             user_id: k.user_id,
+            team_id: k.team_id,
             model_ids: k.model_ids.clone(),
             max_budget: k.max_budget,
             expires_at: k.expires_at,
             counters,
         };
         Some((digest, Arc::new(entry)))
+    }
+}
+
+/// A team's spend in its current budget period.
+#[derive(Debug)]
+pub struct PeriodSpend {
+    period: Option<BudgetPeriod>,
+    /// `(start of the period the spend belongs to, spend in nano-dollars)`.
+    state: Mutex<(Timestamp, i64)>,
+}
+
+impl PeriodSpend {
+    fn new(period: Option<BudgetPeriod>, start: Timestamp, spend: Usd) -> Self {
+        Self { period, state: Mutex::new((start, spend.nanos())) }
+    }
+
+    /// Spend so far in the period containing `now` (a new period starts at zero).
+    pub fn current(&self, now: Timestamp) -> Usd {
+        let mut state = self.state.lock().expect("team spend poisoned");
+        self.roll(&mut state, now);
+        Usd::from_nanos(state.1)
+    }
+
+    pub fn add(&self, cost: Usd, now: Timestamp) {
+        let mut state = self.state.lock().expect("team spend poisoned");
+        self.roll(&mut state, now);
+        state.1 = state.1.saturating_add(cost.nanos());
+    }
+
+    fn roll(&self, state: &mut (Timestamp, i64), now: Timestamp) {
+        if let Some(period) = self.period {
+            let start = period.start(now);
+            if start > state.0 {
+                *state = (start, 0);
+            }
+        }
+    }
+}
+
+/// Counters that belong to a team for as long as the process runs.
+#[derive(Debug)]
+pub struct TeamCounters {
+    pub spend: PeriodSpend,
+    pub rpm: Option<Bucket>,
+    pub tpm: Option<Bucket>,
+}
+
+#[derive(Debug)]
+pub struct TeamEntry {
+    pub id: Id,
+    pub name: String,
+    pub org_active: bool,
+    /// Empty: every model.
+    pub model_ids: Vec<Id>,
+    pub budget: Option<Usd>,
+    pub counters: Arc<TeamCounters>,
+}
+
+impl TeamEntry {
+    pub fn allows(&self, model: Id) -> bool {
+        self.model_ids.is_empty() || self.model_ids.contains(&model)
+    }
+
+    fn from_feed(t: GatewayTeam, previous: Option<&TeamEntry>, now: Timestamp) -> Self {
+        let team = t.team;
+        let counters = match previous {
+            // Same limits and period: keep the live counters (they are ahead of the database).
+            Some(p)
+                if bucket_limit(&p.counters.rpm) == team.rpm_limit
+                    && bucket_limit(&p.counters.tpm) == team.tpm_limit
+                    && p.counters.spend.period == team.budget_period =>
+            {
+                Arc::clone(&p.counters)
+            }
+            _ => Arc::new(TeamCounters {
+                spend: PeriodSpend::new(team.budget_period, t.period_start, t.spend),
+                rpm: team.rpm_limit.map(|l| Bucket::new(l, now.as_millis())),
+                tpm: team.tpm_limit.map(|l| Bucket::new(l, now.as_millis())),
+            }),
+        };
+        Self {
+            id: team.id,
+            name: team.name,
+            org_active: t.org_active,
+            model_ids: team.model_ids,
+            budget: team.budget,
+            counters,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct TeamTable {
+    teams: RwLock<HashMap<Id, Arc<TeamEntry>>>,
+}
+
+impl TeamTable {
+    pub fn get(&self, id: Id) -> Option<Arc<TeamEntry>> {
+        self.teams.read().expect("team table poisoned").get(&id).cloned()
+    }
+
+    pub fn replace_all(&self, teams: Vec<GatewayTeam>, now: Timestamp) {
+        let old = self.teams.read().expect("team table poisoned").clone();
+        let fresh = teams
+            .into_iter()
+            .map(|t| {
+                let id = t.team.id;
+                (id, Arc::new(TeamEntry::from_feed(t, old.get(&id).map(Arc::as_ref), now)))
+            })
+            .collect();
+        *self.teams.write().expect("team table poisoned") = fresh;
+    }
+
+    /// Puts a live team in place, or removes one that is gone.
+    pub fn apply(&self, id: Id, team: Option<GatewayTeam>, now: Timestamp) {
+        let mut teams = self.teams.write().expect("team table poisoned");
+        match team {
+            Some(t) => {
+                let entry = TeamEntry::from_feed(t, teams.get(&id).map(Arc::as_ref), now);
+                teams.insert(id, Arc::new(entry));
+            }
+            None => {
+                teams.remove(&id);
+            }
+        }
     }
 }
 

@@ -57,6 +57,7 @@ pub struct Config {
     pub bootstrap: BootstrapConfig,
     pub gateway: GatewaySettings,
     pub mail: MailConfig,
+    pub tenancy: TenancyConfig,
     pub log: LogConfig,
 }
 
@@ -71,6 +72,7 @@ impl Default for Config {
             bootstrap: BootstrapConfig::default(),
             gateway: GatewaySettings::default(),
             mail: MailConfig::default(),
+            tenancy: TenancyConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -197,6 +199,19 @@ pub struct MailConfig {
 impl Default for MailConfig {
     fn default() -> Self {
         Self { smtp_url: None, from: "Purser <purser@localhost>".into(), outbox: None }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenancyConfig {
+    /// How long a deleted organization's data is kept before it may be purged.
+    pub deletion_grace_days: u32,
+}
+
+impl Default for TenancyConfig {
+    fn default() -> Self {
+        Self { deletion_grace_days: 30 }
     }
 }
 

@@ -106,7 +106,8 @@ pub fn services(config: &Config, store: Store, clock: Arc<dyn Clock>) -> anyhow:
         access_token_ttl_secs: config.auth.access_token_ttl_secs,
         refresh_token_ttl_secs: config.auth.refresh_token_ttl_secs,
     };
-    let settings = Settings { auth, public_url: config.public_url() };
+    let settings =
+        Settings { auth, public_url: config.public_url(), org_deletion_grace_days: config.tenancy.deletion_grace_days };
     Ok(Arc::new(Services::new(store, clock, ids, &master_key(config)?, settings, mailer(config)?)))
 }
 
@@ -127,6 +128,7 @@ impl Purser {
         let services = services(config, store, clock)?;
         let holder = format!("{}:{}", hostname(), std::process::id());
         let lease = services.lease_worker_id(holder).await.context("cannot lease a worker id")?;
+        services.ensure_default_organization().await.context("cannot set up the default organization")?;
 
         if let (Some(email), Some(password)) = (&config.bootstrap.admin_email, &config.bootstrap.admin_password) {
             let (user, outcome) = services

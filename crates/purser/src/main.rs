@@ -102,6 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin { command: AdminCommand::Create { email, password, name } } => {
             let store = purser::open_store(&config).await?;
             let services = purser::services(&config, store, Arc::new(SystemClock))?;
+            services.ensure_default_organization().await.context("cannot set up the default organization")?;
             let (user, outcome) = services
                 .ensure_admin(&email, password, name, &purser_services::ClientInfo::system())
                 .await

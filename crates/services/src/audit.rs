@@ -38,6 +38,28 @@ pub enum AuditAction {
     SubscriptionReview,
     ApiKeyCreate,
     ApiKeyRevoke,
+    OrgCreate,
+    OrgUpdate,
+    OrgDelete,
+    OrgSuspend,
+    OrgResume,
+    MemberJoin,
+    MemberRoleChange,
+    MemberRemove,
+    MemberLeave,
+    OwnershipTransfer,
+    InvitationCreate,
+    InvitationRevoke,
+    InvitationAccept,
+    TeamCreate,
+    TeamUpdate,
+    TeamDelete,
+    TeamPermissions,
+    TeamMemberAdd,
+    TeamMemberUpdate,
+    TeamMemberRemove,
+    UserUpdate,
+    SessionRevoke,
 }
 
 impl AuditAction {
@@ -62,6 +84,28 @@ impl AuditAction {
             Self::SubscriptionReview => "subscription.review",
             Self::ApiKeyCreate => "api_key.create",
             Self::ApiKeyRevoke => "api_key.revoke",
+            Self::OrgCreate => "organization.create",
+            Self::OrgUpdate => "organization.update",
+            Self::OrgDelete => "organization.delete",
+            Self::OrgSuspend => "organization.suspend",
+            Self::OrgResume => "organization.resume",
+            Self::MemberJoin => "member.join",
+            Self::MemberRoleChange => "member.role_change",
+            Self::MemberRemove => "member.remove",
+            Self::MemberLeave => "member.leave",
+            Self::OwnershipTransfer => "organization.transfer_ownership",
+            Self::InvitationCreate => "invitation.create",
+            Self::InvitationRevoke => "invitation.revoke",
+            Self::InvitationAccept => "invitation.accept",
+            Self::TeamCreate => "team.create",
+            Self::TeamUpdate => "team.update",
+            Self::TeamDelete => "team.delete",
+            Self::TeamPermissions => "team.permissions",
+            Self::TeamMemberAdd => "team_member.add",
+            Self::TeamMemberUpdate => "team_member.update",
+            Self::TeamMemberRemove => "team_member.remove",
+            Self::UserUpdate => "user.update",
+            Self::SessionRevoke => "session.revoke",
         }
     }
 
@@ -78,6 +122,18 @@ impl AuditAction {
             Self::ModelCreate | Self::ModelUpdate | Self::ModelDelete => "model",
             Self::SubscriptionCreate | Self::SubscriptionCancel | Self::SubscriptionReview => "subscription",
             Self::ApiKeyCreate | Self::ApiKeyRevoke => "api_key",
+            Self::OrgCreate
+            | Self::OrgUpdate
+            | Self::OrgDelete
+            | Self::OrgSuspend
+            | Self::OrgResume
+            | Self::OwnershipTransfer => "organization",
+            Self::MemberJoin | Self::MemberRoleChange | Self::MemberRemove | Self::MemberLeave => "member",
+            Self::InvitationCreate | Self::InvitationRevoke | Self::InvitationAccept => "invitation",
+            Self::TeamCreate | Self::TeamUpdate | Self::TeamDelete | Self::TeamPermissions => "team",
+            Self::TeamMemberAdd | Self::TeamMemberUpdate | Self::TeamMemberRemove => "team_member",
+            Self::UserUpdate => "user",
+            Self::SessionRevoke => "session",
         }
     }
 }

@@ -107,6 +107,7 @@ impl Services {
                 }
                 other => other?,
             }
+            self.join_default(&mut tx, user.id, now).await?;
             let token = self.new_verification_token(&mut tx, user.id, primary.id).await?;
             let entry =
                 AuditEntry::new(AuditAction::UserRegister, Some(user.id)).resource(user.id).after(views::user(&user));
@@ -325,6 +326,7 @@ impl Services {
                 };
                 users::insert(&mut tx, &admin, Some(&hash)).await?;
                 emails::insert(&mut tx, &primary_email(&admin, self.ids.next_id(), Some(now))).await?;
+                self.join_default(&mut tx, admin.id, now).await?;
                 (admin, AdminOutcome::Created)
             }
         };

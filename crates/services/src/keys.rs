@@ -3,10 +3,11 @@
 use std::collections::HashSet;
 
 use purser_domain::api_key::{self, ApiKey, MAX_KEY_NAME_CHARS, MAX_MODELS_PER_KEY};
+use purser_domain::org::Team;
 use purser_domain::page::{Page, PageRequest};
 use purser_domain::policy::{Action, authorize};
-use purser_domain::{Id, Principal, Timestamp, Usd, Validator};
-use purser_store::{StoreError, api_keys, subscriptions};
+use purser_domain::{Id, OrgAction, Principal, Timestamp, Usd, Validator};
+use purser_store::{AnyConnection, StoreError, api_keys, subscriptions, teams};
 
 use crate::audit::{AuditAction, AuditEntry};
 use crate::crypto::{digest, random_bytes};
@@ -19,6 +20,8 @@ pub const MAX_RPM_LIMIT: u32 = 10_000_000;
 #[derive(Debug, Clone, Default)]
 pub struct NewApiKey {
     pub name: String,
+    /// The team to bill; default the caller's Default Team.
+    pub team_id: Option<Id>,
     pub model_ids: Vec<Id>,
     pub max_budget: Option<Usd>,
     pub tpm_limit: Option<u32>,
@@ -47,6 +50,24 @@ fn new_secret() -> String {
 }
 
 impl Services {
+    /// The team a new key is billed to: the one asked for, which the caller must be able to
+    /// spend from, or the caller's Default Team.
+    async fn billable_team(&self, conn: &mut AnyConnection, actor: &Actor, team_id: Option<Id>) -> Result<Team> {
+        let missing = || Error::invalid_field("teamId", "is not a team you can bill keys to");
+        let team = match team_id {
+            Some(id) => teams::by_id(conn, id).await?.ok_or_else(missing)?,
+            None => teams::default_team(conn)
+                .await?
+                .ok_or_else(|| Error::invalid_field("teamId", "is required: there is no Default Team"))?,
+        };
+        let at = self.in_org(conn, actor, team.org_id).await.map_err(|_| missing())?;
+        match self.allow(actor, &at, OrgAction::UseTeam(team.id)) {
+            Ok(()) => Ok(team),
+            Err(e) if e.code == "organization_suspended" => Err(e),
+            Err(_) => Err(missing()),
+        }
+    }
+
     pub async fn create_api_key(&self, actor: &Actor, input: NewApiKey) -> Result<CreatedKey> {
         let attempt = AuditEntry::new(AuditAction::ApiKeyCreate, Some(actor.user_id));
         self.audited(&actor.client, attempt, self.create_key_inner(actor, input)).await
@@ -79,15 +100,17 @@ impl Services {
         v.finish()?;
 
         let mut tx = self.store.begin().await?;
+        let team = self.billable_team(&mut tx, actor, input.team_id).await?;
         let subscribed: HashSet<Id> =
             subscriptions::active_model_ids(&mut tx, principal.user_id, &input.model_ids).await?.into_iter().collect();
         let mut v = Validator::new();
         for (i, model_id) in input.model_ids.iter().enumerate() {
-            v.check(
-                subscribed.contains(model_id),
-                &format!("modelIds[{i}]"),
-                format!("you have no active subscription to model {model_id}"),
-            );
+            let field = format!("modelIds[{i}]");
+            if !subscribed.contains(model_id) {
+                v.error(&field, format!("you have no active subscription to model {model_id}"));
+            } else if !team.model_ids.is_empty() && !team.model_ids.contains(model_id) {
+                v.error(&field, format!("the team {:?} may not use model {model_id}", team.name));
+            }
         }
         v.finish()?;
 
@@ -96,6 +119,7 @@ impl Services {
         let key = ApiKey {
             id: self.ids.next_id(),
             user_id: principal.user_id,
+            team_id: Some(team.id),
             name: input.name,
             prefix,
             last4,

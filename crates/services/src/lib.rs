@@ -10,10 +10,13 @@ pub mod catalog;
 pub mod crypto;
 mod error;
 pub mod feed;
+pub mod invitations;
 pub mod keys;
 pub mod mail;
+pub mod orgs;
 pub mod passwords;
 pub mod subscriptions;
+pub mod teams;
 pub mod tokens;
 pub mod usage;
 mod views;
@@ -43,6 +46,8 @@ pub enum Change {
     ApiKey(Id),
     Model(Id),
     User(Id),
+    Organization(Id),
+    Team(Id),
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +68,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Base URL of this deployment as users reach it, for links in mails.
     pub public_url: String,
+    /// How long a deleted organization's data is kept.
+    pub org_deletion_grace_days: u32,
 }
 
 pub struct Services {
@@ -70,6 +77,7 @@ pub struct Services {
     mailer: Arc<dyn mail::Mailer>,
     /// Base URL of this deployment, for links in mails.
     public_url: String,
+    org_deletion_grace_days: u32,
     clock: Arc<dyn Clock>,
     ids: Arc<IdGenerator>,
     secrets: SecretBox,
@@ -87,11 +95,12 @@ impl Services {
         settings: Settings,
         mailer: Arc<dyn mail::Mailer>,
     ) -> Self {
-        let Settings { auth, public_url } = settings;
+        let Settings { auth, public_url, org_deletion_grace_days } = settings;
         Self {
             store,
             mailer,
             public_url: public_url.trim_end_matches('/').to_owned(),
+            org_deletion_grace_days,
             tokens: TokenIssuer::new(master_key, &auth.issuer, auth.access_token_ttl_secs),
             secrets: SecretBox::new(master_key),
             clock,

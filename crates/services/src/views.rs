@@ -28,8 +28,34 @@ pub fn subscription(s: &Subscription) -> Value {
 /// Keys appear by prefix and last four characters, never whole.
 pub fn api_key(k: &ApiKey) -> Value {
     json!({
-        "id": k.id, "userId": k.user_id, "name": k.name, "keyPrefix": k.prefix, "keyLast4": k.last4,
+        "id": k.id, "userId": k.user_id, "teamId": k.team_id, "name": k.name, "keyPrefix": k.prefix, "keyLast4": k.last4,
         "modelIds": k.model_ids, "maxBudget": k.max_budget, "tpmLimit": k.tpm_limit, "rpmLimit": k.rpm_limit,
         "expiresAt": k.expires_at, "revokedAt": k.revoked_at,
+    })
+}
+
+pub fn organization(o: &purser_domain::org::Organization) -> Value {
+    json!({
+        "id": o.id, "name": o.name, "isDefault": o.is_default, "status": o.status,
+        "maxMembers": o.max_members, "maxTeams": o.max_teams,
+    })
+}
+
+pub fn member(m: &purser_domain::org::Member) -> Value {
+    json!({ "orgId": m.org_id, "userId": m.user_id, "email": m.email, "role": m.role })
+}
+
+pub fn team(t: &purser_domain::org::Team) -> Value {
+    json!({
+        "id": t.id, "orgId": t.org_id, "name": t.name, "description": t.description, "budget": t.budget,
+        "budgetPeriod": t.budget_period, "tpmLimit": t.tpm_limit, "rpmLimit": t.rpm_limit, "modelIds": t.model_ids,
+        "permissions": t.permissions,
+    })
+}
+
+pub fn invitation(i: &purser_domain::org::Invitation) -> Value {
+    json!({
+        "id": i.id, "orgId": i.org_id, "email": i.email, "role": i.role, "expiresAt": i.expires_at,
+        "acceptedAt": i.accepted_at, "revokedAt": i.revoked_at,
     })
 }

@@ -11,13 +11,14 @@ use sqlx::{AnyConnection, Row};
 use crate::Result;
 use crate::rows::{count, id, opt_ts, opt_u32, ts};
 
-const COLUMNS: &str = "id, user_id, name, prefix, last4, max_budget, spend, tpm_limit, rpm_limit, \
+const COLUMNS: &str = "id, user_id, team_id, name, prefix, last4, max_budget, spend, tpm_limit, rpm_limit, \
     expires_at, revoked_at, last_used_at, created_at, updated_at";
 
 fn api_key(row: &AnyRow) -> Result<ApiKey> {
     Ok(ApiKey {
         id: id(row, "id")?,
         user_id: id(row, "user_id")?,
+        team_id: row.try_get::<Option<i64>, _>("team_id")?.map(Id::from_i64),
         name: row.try_get("name")?,
         prefix: row.try_get("prefix")?,
         last4: row.try_get("last4")?,
@@ -61,10 +62,11 @@ async fn attach_models(conn: &mut AnyConnection, keys: &mut [ApiKey]) -> Result<
 pub async fn insert(conn: &mut AnyConnection, key: &ApiKey, secret_hash: &str) -> Result<()> {
     sqlx::query(&format!(
         "INSERT INTO api_keys ({COLUMNS}, secret_hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     ))
     .bind(key.id.as_i64())
     .bind(key.user_id.as_i64())
+    .bind(key.team_id.map(Id::as_i64))
     .bind(&key.name)
     .bind(&key.prefix)
     .bind(&key.last4)
@@ -207,4 +209,18 @@ pub async fn gateway_key(conn: &mut AnyConnection, key_id: Id) -> Result<Option<
     let secret_hash: String = row.try_get("secret_hash")?;
     let owner_active = crate::rows::flag(&row, "owner_active")?;
     Ok(by_id(conn, key_id).await?.map(|key| GatewayKey { key, secret_hash, owner_active }))
+}
+
+/// Revokes the user's usable keys billed to teams of `org` (when they leave it); returns their ids.
+pub async fn revoke_for_member(conn: &mut AnyConnection, user: Id, org: Id, now: Timestamp) -> Result<Vec<Id>> {
+    let rows = sqlx::query(
+        "UPDATE api_keys SET revoked_at = $1, updated_at = $1 WHERE user_id = $2 AND revoked_at IS NULL \
+         AND team_id IN (SELECT id FROM teams WHERE org_id = $3) RETURNING id",
+    )
+    .bind(now.as_millis())
+    .bind(user.as_i64())
+    .bind(org.as_i64())
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| id(r, "id")).collect()
 }

@@ -16,10 +16,13 @@ mod rows;
 pub mod api_keys;
 pub mod audit;
 pub mod emails;
+pub mod invitations;
 pub mod leases;
 pub mod models;
+pub mod orgs;
 pub mod sessions;
 pub mod subscriptions;
+pub mod teams;
 pub mod usage;
 pub mod users;
 

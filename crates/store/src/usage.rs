@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, Row};
 use crate::Result;
 use crate::rows::{id, u64_of};
 
-const COLUMNS: usize = 14;
+const COLUMNS: usize = 15;
 /// Rows per INSERT statement; keeps every statement under PostgreSQL's 65,535 parameters.
 const ROWS_PER_STATEMENT: usize = 500;
 
@@ -33,7 +33,7 @@ pub async fn insert_batch(conn: &mut AnyConnection, records: &[UsageRecord]) -> 
             .collect();
         let sql = format!(
             "INSERT INTO usage_records (id, request_id, key_id, user_id, model_id, model_name, endpoint, \
-             prompt_tokens, completion_tokens, cost, latency_ms, status, streamed, created_at) VALUES {} \
+             prompt_tokens, completion_tokens, cost, latency_ms, status, streamed, created_at, team_id) VALUES {} \
              ON CONFLICT (id) DO NOTHING RETURNING key_id, cost, created_at",
             rows.join(", ")
         );
@@ -53,7 +53,8 @@ pub async fn insert_batch(conn: &mut AnyConnection, records: &[UsageRecord]) -> 
                 .bind(as_i64(r.latency_ms))
                 .bind(i64::from(r.status))
                 .bind(r.streamed)
-                .bind(r.created_at.as_millis());
+                .bind(r.created_at.as_millis())
+                .bind(r.team_id.map(Id::as_i64));
         }
         for row in query.fetch_all(&mut *conn).await? {
             inserted += 1;
@@ -141,4 +142,16 @@ pub async fn count_for_key(conn: &mut AnyConnection, key_id: Id) -> Result<u64> 
         .fetch_one(conn)
         .await?;
     crate::rows::count(&row)
+}
+
+/// Spend per team since `since` (for budgets with a period).
+pub async fn team_spend_since(conn: &mut AnyConnection, since: Timestamp) -> Result<HashMap<Id, i64>> {
+    let rows = sqlx::query(
+        "SELECT team_id, CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS spend FROM usage_records \
+         WHERE team_id IS NOT NULL AND created_at >= $1 GROUP BY team_id",
+    )
+    .bind(since.as_millis())
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((id(r, "team_id")?, r.try_get::<i64, _>("spend")?))).collect()
 }

@@ -35,6 +35,7 @@ async fn create_key(
     let input = NewApiKey {
         name: b.name,
         model_ids: b.model_ids,
+        team_id: b.team_id,
         max_budget: b.max_budget,
         tpm_limit: b.tpm_limit,
         rpm_limit: b.rpm_limit,

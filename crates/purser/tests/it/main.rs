@@ -34,6 +34,8 @@ mod auth;
 mod gateway;
 mod harness;
 mod models;
+mod orgs;
 mod platform;
 mod subscriptions;
+mod teams;
 mod usage;

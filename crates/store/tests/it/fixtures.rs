@@ -63,6 +63,7 @@ pub fn api_key(user: &User, models: &[&Model]) -> ApiKey {
     ApiKey {
         id: next_id(),
         user_id: user.id,
+        team_id: None,
         name: "ci".into(),
         prefix: "sk-prs-abcd".into(),
         last4: "wxyz".into(),

@@ -9,6 +9,7 @@ fn record(key: Id, user: Id, model: Id, at: Timestamp, prompt: u64, completion: 
         id: next_id(),
         request_id: format!("req-{}", at.as_millis()),
         key_id: key,
+        team_id: None,
         user_id: user,
         model_id: model,
         model_name: "m".into(),
