@@ -109,8 +109,9 @@ mod tests {
         assert_eq!(lines[0]["text"], "line one\nline two");
     }
 
-    #[test]
-    fn bad_smtp_settings_are_refused() {
+    // The transport's connection pool lives on the Tokio runtime.
+    #[tokio::test]
+    async fn bad_smtp_settings_are_refused() {
         assert!(SmtpMailer::new("http://not-smtp", "purser@example.com").is_err());
         assert!(SmtpMailer::new("smtp://localhost:2525", "not an address").is_err());
         assert!(SmtpMailer::new("smtp://user:pw@localhost:2525", "Purser <purser@example.com>").is_ok());
