@@ -48,6 +48,8 @@ impl Mailer for FileMailer {
                 .await
                 .map_err(|e| MailError(format!("{}: {e}", self.path.display())))?;
             file.write_all(format!("{line}\n").as_bytes()).await.map_err(|e| MailError(e.to_string()))?;
+            // tokio writes in the background: without this a mail could be lost on drop.
+            file.flush().await.map_err(|e| MailError(e.to_string()))?;
             tracing::info!(to = %mail.to, subject = %mail.subject, file = %self.path.display(), "mail written to the outbox file");
             Ok(())
         })
