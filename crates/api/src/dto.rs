@@ -803,3 +803,31 @@ impl From<purser_domain::org::TeamMember> for TeamMemberDto {
         }
     }
 }
+
+// ---------------------------------------------------------------- users and sessions
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    pub role: Option<PlatformRole>,
+    /// `false` deactivates: sessions end and keys stop at once.
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDto {
+    pub id: Id,
+    /// The session this request was made with.
+    pub current: bool,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokedSessions {
+    pub revoked: u64,
+}

@@ -140,6 +140,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::subscriptions::router())
         .merge(routes::api_keys::router())
         .merge(routes::usage::router())
+        .merge(routes::users::router())
         .merge(routes::system::router())
         .merge(purser_gateway::router())
 }

@@ -173,7 +173,13 @@ impl Gateway {
             Change::Organization(_) => {
                 self.teams.replace_all(self.services.gateway_all_teams().await?, self.services.now())
             }
-            Change::User(_) => {}
+            // Deactivating (or reactivating) a user removes (or restores) all their keys.
+            Change::User(id) => {
+                let now = self.services.now();
+                for key in self.services.gateway_keys_of_user(id).await? {
+                    self.keys.upsert(key, now);
+                }
+            }
         }
         Ok(())
     }

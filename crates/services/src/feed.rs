@@ -101,6 +101,12 @@ impl Services {
         Ok(api_keys::gateway_key(&mut conn, key_id).await?)
     }
 
+    /// Every unrevoked key of a user (when the user is deactivated or comes back).
+    pub async fn gateway_keys_of_user(&self, user_id: Id) -> Result<Vec<GatewayKey>> {
+        let mut conn = self.store.conn().await?;
+        Ok(api_keys::gateway_keys_of_user(&mut conn, user_id).await?)
+    }
+
     /// The model if it is live, `None` if it was deleted.
     pub async fn gateway_model(&self, model_id: Id) -> Result<Option<RoutedModel>> {
         let mut conn = self.store.conn().await?;

@@ -160,7 +160,10 @@ impl Services {
             match invitation.status(now) {
                 InvitationStatus::Pending => {}
                 InvitationStatus::Expired => {
-                    return Err(Error::conflict("invitation_expired", "this invitation has expired; ask for a new one"));
+                    return Err(Error::conflict(
+                        "invitation_expired",
+                        "this invitation has expired; ask for a new one",
+                    ));
                 }
                 _ => {
                     return Err(Error::conflict(

@@ -19,6 +19,7 @@ pub mod subscriptions;
 pub mod teams;
 pub mod tokens;
 pub mod usage;
+pub mod users;
 mod views;
 pub mod workers;
 

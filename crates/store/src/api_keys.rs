@@ -224,3 +224,21 @@ pub async fn revoke_for_member(conn: &mut AnyConnection, user: Id, org: Id, now:
     .await?;
     rows.iter().map(|r| id(r, "id")).collect()
 }
+
+/// Every key of one user, whatever its state (for the gateway, when the user changes).
+pub async fn gateway_keys_of_user(conn: &mut AnyConnection, user: Id) -> Result<Vec<GatewayKey>> {
+    let ids = sqlx::query("SELECT id FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id")
+        .bind(user.as_i64())
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| id(r, "id"))
+        .collect::<Result<Vec<_>>>()?;
+    let mut keys = Vec::with_capacity(ids.len());
+    for key_id in ids {
+        if let Some(key) = gateway_key(conn, key_id).await? {
+            keys.push(key);
+        }
+    }
+    Ok(keys)
+}

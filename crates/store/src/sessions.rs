@@ -140,3 +140,28 @@ pub async fn revoke_all_for_user(conn: &mut AnyConnection, user: Id, keep: Optio
             .await?;
     Ok(done.rows_affected())
 }
+
+/// A user's sessions that are neither revoked nor expired, newest first.
+pub async fn live_for_user(conn: &mut AnyConnection, user: Id, now: Timestamp) -> Result<Vec<Session>> {
+    sqlx::query(
+        "SELECT id, user_id, user_agent, ip, created_at, expires_at, revoked_at FROM sessions \
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY id DESC",
+    )
+    .bind(user.as_i64())
+    .bind(now.as_millis())
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(session)
+    .collect()
+}
+
+pub async fn by_id(conn: &mut AnyConnection, session_id: Id) -> Result<Option<Session>> {
+    sqlx::query("SELECT id, user_id, user_agent, ip, created_at, expires_at, revoked_at FROM sessions WHERE id = $1")
+        .bind(session_id.as_i64())
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(session)
+        .transpose()
+}

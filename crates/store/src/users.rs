@@ -90,3 +90,58 @@ pub async fn count_with_role(conn: &mut AnyConnection, role: PlatformRole) -> Re
     let row = sqlx::query("SELECT COUNT(*) FROM users WHERE role = $1").bind(role.as_str()).fetch_one(conn).await?;
     crate::rows::count(&row)
 }
+
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Case-insensitive text in the email or name.
+    pub search: Option<String>,
+    pub role: Option<PlatformRole>,
+}
+
+/// Users matching the filter, oldest first.
+pub async fn list(
+    conn: &mut AnyConnection,
+    filter: &UserFilter,
+    page: purser_domain::page::PageRequest,
+) -> Result<purser_domain::page::Page<User>> {
+    use crate::rows::{Arg, Filter, contains_pattern};
+    let mut conditions = Filter::default();
+    if let Some(search) = &filter.search {
+        let pattern = contains_pattern(search);
+        conditions.and(
+            "(LOWER(email) LIKE ? ESCAPE '\\' OR LOWER(name) LIKE ? ESCAPE '\\')",
+            [Arg::Text(pattern.clone()), Arg::Text(pattern)],
+        );
+    }
+    if let Some(role) = filter.role {
+        conditions.and("role = ?", [Arg::Text(role.as_str().to_owned())]);
+    }
+    let where_sql = conditions.sql();
+    let total = crate::rows::count(
+        &conditions.bind(sqlx::query(&format!("SELECT COUNT(*) FROM users{where_sql}"))).fetch_one(&mut *conn).await?,
+    )?;
+    let n = conditions.next_placeholder();
+    let sql = format!("SELECT {COLUMNS} FROM users{where_sql} ORDER BY id LIMIT ${} OFFSET ${}", n, n + 1);
+    let rows =
+        conditions.bind(sqlx::query(&sql)).bind(i64::from(page.limit)).bind(page.offset()).fetch_all(conn).await?;
+    Ok(purser_domain::page::Page { items: rows.iter().map(user).collect::<Result<_>>()?, page, total })
+}
+
+pub async fn set_active(conn: &mut AnyConnection, user_id: Id, active: bool, now: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3")
+        .bind(active)
+        .bind(now.as_millis())
+        .bind(user_id.as_i64())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Active users with a role.
+pub async fn count_active_with_role(conn: &mut AnyConnection, role: PlatformRole) -> Result<u64> {
+    let row = sqlx::query("SELECT COUNT(*) FROM users WHERE role = $1 AND active = TRUE")
+        .bind(role.as_str())
+        .fetch_one(conn)
+        .await?;
+    crate::rows::count(&row)
+}

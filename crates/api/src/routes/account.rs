@@ -10,8 +10,8 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{
-    ChangePasswordRequest, EmailRequest, MailSent, ResetPasswordRequest, SendVerificationRequest, TokenRequest,
-    UserDto, UserEmailDto,
+    ChangePasswordRequest, EmailRequest, MailSent, ResetPasswordRequest, RevokedSessions, SendVerificationRequest,
+    SessionDto, TokenRequest, UserDto, UserEmailDto,
 };
 use crate::error::{ApiResult, Problem};
 use crate::extract::{Auth, Client, IdPath, ValidJson};
@@ -26,6 +26,57 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_emails, add_email))
         .routes(routes!(remove_email))
         .routes(routes!(make_primary))
+        .routes(routes!(list_sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(revoke_other_sessions))
+}
+
+/// Your live sessions (sign-ins), newest first.
+#[utoipa::path(
+    get, path = "/api/v1/auth/sessions", tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Your sessions", body = Vec<SessionDto>))
+)]
+async fn list_sessions(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Vec<SessionDto>>> {
+    let sessions = state.services.list_sessions(&actor).await?;
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|s| SessionDto {
+                current: s.id == actor.session_id,
+                id: s.id,
+                ip: s.ip,
+                user_agent: s.user_agent,
+                created_at: s.created_at,
+                expires_at: s.expires_at,
+            })
+            .collect(),
+    ))
+}
+
+/// End one of your sessions: its tokens stop working at once.
+#[utoipa::path(
+    delete, path = "/api/v1/auth/sessions/{id}", tag = "auth",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Session id")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 404, description = "No such session of yours", body = Problem),
+    )
+)]
+async fn revoke_session(State(state): State<AppState>, Auth(actor): Auth, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+    state.services.revoke_session(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End every session but this one.
+#[utoipa::path(
+    post, path = "/api/v1/auth/sessions/revoke-others", tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, description = "How many sessions ended", body = RevokedSessions))
+)]
+async fn revoke_other_sessions(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<RevokedSessions>> {
+    Ok(Json(RevokedSessions { revoked: state.services.revoke_other_sessions(&actor).await? }))
 }
 
 /// Mail a verification link to one of your addresses (default: the primary one).

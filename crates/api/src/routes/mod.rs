@@ -9,3 +9,4 @@ pub mod subscriptions;
 pub mod system;
 pub mod teams;
 pub mod usage;
+pub mod users;

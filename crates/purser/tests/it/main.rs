@@ -39,3 +39,4 @@ mod platform;
 mod subscriptions;
 mod teams;
 mod usage;
+mod users;
