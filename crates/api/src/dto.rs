@@ -60,6 +60,16 @@ pub struct LoginRequest {
     pub password: String,
 }
 
+/// A browser sign-in. The session lives in an HttpOnly cookie; send `csrfToken` back in
+/// the `X-CSRF-Token` header on every request that changes something.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowserSessionResponse {
+    pub user: UserDto,
+    pub csrf_token: String,
+    pub expires_at: Timestamp,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshRequest {

@@ -192,6 +192,24 @@ impl<S: Send + Sync> FromRequestParts<S> for IdTriple {
 /// came from.
 pub struct Auth(pub Actor);
 
+/// The browser session cookie and the CSRF header that must accompany it on writes.
+pub const SESSION_COOKIE: &str = "purser_session";
+pub const CSRF_COOKIE: &str = "purser_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The value of a cookie in the request.
+pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
@@ -203,7 +221,14 @@ impl FromRequestParts<AppState> for Auth {
                 "sign in and send the access token as 'Authorization: Bearer <token>'",
             )
         };
-        let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(missing)?;
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            // No bearer token: a browser session cookie will do.
+            let secret = cookie(parts, SESSION_COOKIE).ok_or_else(missing)?;
+            let csrf = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            let writes = !parts.method.is_safe();
+            let principal = state.services.authenticate_cookie(secret, csrf, writes).await?;
+            return Ok(Self(Actor { principal, client: client_info(parts) }));
+        };
         let token = value
             .to_str()
             .ok()

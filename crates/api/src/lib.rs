@@ -66,6 +66,9 @@ pub struct AppState {
     pub services: Arc<Services>,
     pub gateway: Arc<Gateway>,
     pub metrics: Arc<Metrics>,
+    /// Mark browser session cookies `Secure` (sent over HTTPS only; browsers treat
+    /// http://localhost as secure too).
+    pub secure_cookies: bool,
 }
 
 impl FromRef<AppState> for Arc<Gateway> {

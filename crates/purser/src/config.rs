@@ -88,6 +88,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How long shutdown waits for requests in flight (streams included) before cutting them.
     pub shutdown_grace_secs: u64,
+    /// Mark browser session cookies `Secure` (HTTPS only; browsers count http://localhost
+    /// as secure). Turn off only behind plain HTTP on another host name.
+    pub secure_cookies: bool,
 }
 
 impl Default for ServerConfig {
@@ -97,6 +100,7 @@ impl Default for ServerConfig {
             public_url: None,
             max_body_bytes: 1024 * 1024,
             shutdown_grace_secs: 30,
+            secure_cookies: true,
         }
     }
 }

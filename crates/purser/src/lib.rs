@@ -148,6 +148,7 @@ impl Purser {
             services: Arc::clone(&services),
             gateway: Arc::clone(&gateway),
             metrics: Arc::new(Metrics { registry, http: http_metrics }),
+            secure_cookies: config.server.secure_cookies,
         };
         let router = purser_api::app(state, &HttpConfig { max_body_bytes: config.server.max_body_bytes });
         Ok(Self {

@@ -32,6 +32,20 @@ pub struct TokenPair {
     pub user: User,
 }
 
+/// A browser session: the cookie's secret, and the CSRF token the page must send back.
+#[derive(Debug, Clone)]
+pub struct CookieSession {
+    pub user: User,
+    pub secret: String,
+    pub csrf_token: String,
+    pub expires_at: purser_domain::Timestamp,
+}
+
+enum SignedIn {
+    Tokens(TokenPair),
+    Cookie(CookieSession),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdminOutcome {
     Created,
@@ -120,12 +134,29 @@ impl Services {
         .await
     }
 
+    /// Signs in for API use: a short-lived access token and a single-use refresh token.
     pub async fn login(&self, input: Credentials, client: &ClientInfo) -> Result<TokenPair> {
-        let attempt = AuditEntry::new(AuditAction::UserLogin, None).after(serde_json::json!({ "email": input.email }));
-        self.audited(client, attempt, self.login_inner(input, client)).await
+        match self.sign_in(input, client, false).await? {
+            SignedIn::Tokens(pair) => Ok(pair),
+            SignedIn::Cookie(_) => Err(Error::internal("a token sign-in produced a cookie session")),
+        }
     }
 
-    async fn login_inner(&self, input: Credentials, client: &ClientInfo) -> Result<TokenPair> {
+    /// Signs in a browser: a session held by an HttpOnly cookie, and the CSRF token that
+    /// every state-changing request made with that cookie must carry.
+    pub async fn login_with_cookie(&self, input: Credentials, client: &ClientInfo) -> Result<CookieSession> {
+        match self.sign_in(input, client, true).await? {
+            SignedIn::Cookie(session) => Ok(session),
+            SignedIn::Tokens(_) => Err(Error::internal("a cookie sign-in produced tokens")),
+        }
+    }
+
+    async fn sign_in(&self, input: Credentials, client: &ClientInfo, cookie: bool) -> Result<SignedIn> {
+        let attempt = AuditEntry::new(AuditAction::UserLogin, None).after(serde_json::json!({ "email": input.email }));
+        self.audited(client, attempt, self.sign_in_inner(input, client, cookie)).await
+    }
+
+    async fn sign_in_inner(&self, input: Credentials, client: &ClientInfo, cookie: bool) -> Result<SignedIn> {
         let mut v = Validator::new();
         v.check(!input.email.trim().is_empty(), "email", "must not be empty");
         v.check(input.email.chars().count() <= MAX_EMAIL_CHARS, "email", "is too long");
@@ -159,19 +190,69 @@ impl Services {
         };
         let mut tx = self.store.begin().await?;
         sessions::insert(&mut tx, &session).await?;
-        let refresh_token = self.new_refresh_token(&mut tx, session.id).await?;
+        let (refresh_token, cookie_secret) = if cookie {
+            let secret = random_token(REFRESH_TOKEN_BYTES);
+            sessions::set_cookie(&mut tx, session.id, &digest(&secret)).await?;
+            (None, Some(secret))
+        } else {
+            (Some(self.new_refresh_token(&mut tx, session.id).await?), None)
+        };
         let entry = AuditEntry::new(AuditAction::UserLogin, Some(user.id))
             .resource(user.id)
-            .after(serde_json::json!({ "sessionId": session.id }));
+            .after(serde_json::json!({ "sessionId": session.id, "browser": cookie }));
         self.audit(&mut tx, client, entry).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
-        Ok(TokenPair {
-            access_token: self.tokens.issue(user.id, session.id, now)?,
-            refresh_token,
-            expires_in: self.tokens.ttl_secs(),
-            user,
+        tracing::info!(user_id = %user.id, session_id = %session.id, browser = cookie, "logged in");
+        Ok(match (refresh_token, cookie_secret) {
+            (Some(refresh_token), _) => SignedIn::Tokens(TokenPair {
+                access_token: self.tokens.issue(user.id, session.id, now)?,
+                refresh_token,
+                expires_in: self.tokens.ttl_secs(),
+                user,
+            }),
+            (None, secret) => SignedIn::Cookie(CookieSession {
+                csrf_token: self.csrf_token(session.id),
+                secret: secret.unwrap_or_default(),
+                expires_at: session.expires_at,
+                user,
+            }),
         })
+    }
+
+    /// The CSRF token of a session: recomputed, never stored.
+    pub fn csrf_token(&self, session_id: Id) -> String {
+        crate::crypto::mac(&self.csrf_key, session_id.to_string().as_bytes())
+    }
+
+    /// The principal behind a browser session cookie. A state-changing request (`unsafe`)
+    /// must also present the session's CSRF token, which another site cannot read.
+    pub async fn authenticate_cookie(
+        &self,
+        secret: &str,
+        csrf: Option<&str>,
+        unsafe_method: bool,
+    ) -> Result<Principal> {
+        let ended = || Error::unauthenticated("session_ended", "the session has ended; sign in again");
+        if secret.is_empty() || secret.len() > 256 {
+            return Err(ended());
+        }
+        let mut conn = self.store.conn().await?;
+        let session_id = sessions::by_cookie(&mut conn, &digest(secret)).await?.ok_or_else(ended)?;
+        let (session, user) = sessions::with_user(&mut conn, session_id).await?.ok_or_else(ended)?;
+        if !session.is_live(self.now()) {
+            return Err(ended());
+        }
+        if !user.active {
+            return Err(account_disabled());
+        }
+        if unsafe_method && !csrf.is_some_and(|token| crate::crypto::same_secret(token, &self.csrf_token(session.id))) {
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                "csrf_failed",
+                "send the session's CSRF token in the X-CSRF-Token header",
+            ));
+        }
+        Ok(Principal { user_id: user.id, role: user.role, session_id: session.id })
     }
 
     async fn new_refresh_token(&self, conn: &mut AnyConnection, session_id: Id) -> Result<String> {

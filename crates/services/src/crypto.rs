@@ -162,3 +162,17 @@ mod tests {
         assert_ne!(key.derive("a"), key.derive("b"));
     }
 }
+
+/// HMAC-SHA256 of `message` under `key`, base64url: tokens a server can recompute (such as
+/// a CSRF token bound to a session) without storing them.
+pub fn mac(key: &[u8; 32], message: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

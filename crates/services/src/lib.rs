@@ -83,6 +83,7 @@ pub struct Services {
     ids: Arc<IdGenerator>,
     secrets: SecretBox,
     tokens: TokenIssuer,
+    csrf_key: [u8; 32],
     auth: AuthSettings,
     listeners: RwLock<Vec<Arc<dyn ChangeListener>>>,
 }
@@ -104,6 +105,7 @@ impl Services {
             org_deletion_grace_days,
             tokens: TokenIssuer::new(master_key, &auth.issuer, auth.access_token_ttl_secs),
             secrets: SecretBox::new(master_key),
+            csrf_key: master_key.derive("purser/csrf/v1"),
             clock,
             ids,
             auth,

@@ -165,3 +165,20 @@ pub async fn by_id(conn: &mut AnyConnection, session_id: Id) -> Result<Option<Se
         .map(session)
         .transpose()
 }
+
+/// Marks a session as a browser session held by a cookie whose secret digests to `cookie_hash`.
+pub async fn set_cookie(conn: &mut AnyConnection, session_id: Id, cookie_hash: &str) -> Result<()> {
+    sqlx::query("UPDATE sessions SET cookie_hash = $1 WHERE id = $2")
+        .bind(cookie_hash)
+        .bind(session_id.as_i64())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The session a browser cookie stands for.
+pub async fn by_cookie(conn: &mut AnyConnection, cookie_hash: &str) -> Result<Option<Id>> {
+    let row =
+        sqlx::query("SELECT id FROM sessions WHERE cookie_hash = $1").bind(cookie_hash).fetch_optional(conn).await?;
+    row.map(|r| id(&r, "id")).transpose()
+}

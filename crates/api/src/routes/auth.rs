@@ -2,20 +2,22 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use purser_services::auth::{Credentials, Registration};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserDto};
+use crate::dto::{BrowserSessionResponse, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserDto};
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Auth, Client, ValidJson};
+use crate::extract::{Auth, CSRF_COOKIE, Client, SESSION_COOKIE, ValidJson};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(login))
+        .routes(routes!(browser_login))
         .routes(routes!(refresh))
         .routes(routes!(logout))
         .routes(routes!(me))
@@ -62,6 +64,46 @@ async fn login(
     Ok(Json(pair.into()))
 }
 
+/// Sign in a browser: the session is kept in an HttpOnly, SameSite=Lax cookie (no token
+/// for scripts to steal), and requests that change something must carry the returned
+/// `csrfToken` in the `X-CSRF-Token` header (also set as the readable `purser_csrf` cookie).
+#[utoipa::path(
+    post, path = "/api/v1/auth/login/cookie", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set", body = BrowserSessionResponse),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = Problem),
+    )
+)]
+async fn browser_login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ValidJson(body): ValidJson<LoginRequest>,
+) -> ApiResult<Response> {
+    let session =
+        state.services.login_with_cookie(Credentials { email: body.email, password: body.password }, &client).await?;
+    let remaining_ms = (session.expires_at.as_millis() - state.services.now().as_millis()).max(0);
+    let max_age = (remaining_ms + 999) / 1000;
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let cookies = [
+        format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}", session.secret),
+        format!("{CSRF_COOKIE}={}; Path=/; SameSite=Lax; Max-Age={max_age}{secure}", session.csrf_token),
+    ];
+    let body = BrowserSessionResponse {
+        user: session.user.into(),
+        csrf_token: session.csrf_token,
+        expires_at: session.expires_at,
+    };
+    let mut response = Json(body).into_response();
+    for cookie in cookies {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&cookie).map_err(|_| purser_services::Error::internal("bad cookie"))?,
+        );
+    }
+    Ok(response)
+}
+
 /// Exchange a refresh token for a new access and refresh token. Each refresh token works
 /// once; reusing one ends its session (`refresh_token_reused`).
 #[utoipa::path(
@@ -89,9 +131,16 @@ async fn refresh(
         (status = 401, description = "Not signed in", body = Problem),
     )
 )]
-async fn logout(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<StatusCode> {
+async fn logout(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Response> {
     state.services.logout(&actor).await?;
-    Ok(StatusCode::NO_CONTENT)
+    // Browsers also drop the session cookies (harmless for token clients).
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    for name in [SESSION_COOKIE, CSRF_COOKIE] {
+        if let Ok(value) = HeaderValue::from_str(&format!("{name}=; Path=/; Max-Age=0")) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
 }
 
 /// The signed-in user.

@@ -90,6 +90,50 @@ both! {
         assert_eq!(missing.fields[0].field, "password", "a new admin needs a password");
     }
 
+    async fn browsers_sign_in_with_a_cookie_and_writes_need_the_csrf_token(app: TestApp) {
+        app.register("ada@example.com").await;
+        let response = app
+            .http
+            .post(format!("{}/api/v1/auth/login/cookie", app.base))
+            .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let cookies: Vec<String> = response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+        let session = cookies.iter().find(|c| c.starts_with("purser_session=")).unwrap();
+        for attribute in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age=604800"] {
+            assert!(session.contains(attribute), "{attribute} missing from {session}");
+        }
+        assert!(!cookies.iter().find(|c| c.starts_with("purser_csrf=")).unwrap().contains("HttpOnly"), "pages must read the CSRF cookie");
+        let body: serde_json::Value = response.json().await.unwrap();
+        let csrf = body["csrfToken"].as_str().unwrap().to_owned();
+        assert!(body.get("accessToken").is_none(), "no token for scripts to steal");
+        let cookie = session.split(';').next().unwrap().to_owned();
+
+        let send = |method: reqwest::Method, path: &str, csrf: Option<&str>| {
+            let mut request = app.http.request(method, format!("{}{path}", app.base)).header("cookie", cookie.clone());
+            if let Some(csrf) = csrf {
+                request = request.header("x-csrf-token", csrf);
+            }
+            async move { request.json(&json!({ "email": "second@example.com" })).send().await.unwrap() }
+        };
+        assert_eq!(send(reqwest::Method::GET, "/api/v1/auth/me", None).await.status().as_u16(), 200, "reads need no CSRF token");
+        let forged = send(reqwest::Method::POST, "/api/v1/auth/emails", None).await;
+        assert_eq!(forged.status().as_u16(), 403);
+        assert_eq!(forged.json::<serde_json::Value>().await.unwrap()["code"], "csrf_failed");
+        assert_eq!(send(reqwest::Method::POST, "/api/v1/auth/emails", Some("guess")).await.status().as_u16(), 403);
+        let other = app.http.post(format!("{}/api/v1/auth/login/cookie", app.base)).json(&json!({ "email": "ada@example.com", "password": PASSWORD })).send().await.unwrap();
+        let other_csrf = other.json::<serde_json::Value>().await.unwrap()["csrfToken"].as_str().unwrap().to_owned();
+        assert_eq!(send(reqwest::Method::POST, "/api/v1/auth/emails", Some(&other_csrf)).await.status().as_u16(), 403, "tokens are bound to their session");
+        assert_eq!(send(reqwest::Method::POST, "/api/v1/auth/emails", Some(&csrf)).await.status().as_u16(), 201);
+
+        let out = send(reqwest::Method::POST, "/api/v1/auth/logout", Some(&csrf)).await;
+        assert_eq!(out.status().as_u16(), 204);
+        assert!(out.headers().get_all("set-cookie").iter().any(|v| v.to_str().unwrap().starts_with("purser_session=; ")));
+        assert_eq!(send(reqwest::Method::GET, "/api/v1/auth/me", None).await.status().as_u16(), 401);
+    }
+
     async fn bad_tokens_are_refused(app: TestApp) {
         for header in ["", "Bearer", "Bearer nonsense", "Basic abc", "Bearer a.b.c"] {
             let reply = app

@@ -96,6 +96,7 @@ fn openapi_covers_every_route() {
     let expected = [
         ("post", "/api/v1/auth/register"),
         ("post", "/api/v1/auth/login"),
+        ("post", "/api/v1/auth/login/cookie"),
         ("post", "/api/v1/auth/refresh"),
         ("post", "/api/v1/auth/logout"),
         ("get", "/api/v1/auth/me"),
