@@ -130,6 +130,20 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
     buf
 }
 
+/// HMAC-SHA256 of `message` under `key`, base64url: tokens a server can recompute (such as
+/// a CSRF token bound to a session) without storing them.
+pub fn mac(key: &[u8; 32], message: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +162,16 @@ mod tests {
     }
 
     #[test]
+    fn macs_are_keyed_and_comparisons_exact() {
+        let (a, b) = (MasterKey::generate().derive("x"), MasterKey::generate().derive("x"));
+        assert_eq!(mac(&a, b"session-1"), mac(&a, b"session-1"));
+        assert_ne!(mac(&a, b"session-1"), mac(&a, b"session-2"));
+        assert_ne!(mac(&a, b"session-1"), mac(&b, b"session-1"));
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd") && !same_secret("abc", "abcd"));
+    }
+
+    #[test]
     fn another_master_key_cannot_open() {
         let blob = SecretBox::new(&MasterKey::generate()).seal("x", "c");
         assert_eq!(SecretBox::new(&MasterKey::generate()).open(&blob, "c"), Err(DecryptError));
@@ -161,18 +185,4 @@ mod tests {
         assert!(!format!("{key:?}").contains(&key.to_hex()));
         assert_ne!(key.derive("a"), key.derive("b"));
     }
-}
-
-/// HMAC-SHA256 of `message` under `key`, base64url: tokens a server can recompute (such as
-/// a CSRF token bound to a session) without storing them.
-pub fn mac(key: &[u8; 32], message: &[u8]) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(message);
-    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-}
-
-/// Compares secrets in time independent of where they differ.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
