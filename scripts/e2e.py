@@ -76,6 +76,31 @@ def wait_ready(base, process, seconds=60):
     raise SystemExit("purser did not become ready")
 
 
+def two_processes_share_limits(purser_bin, data_dir, env):
+    """Two Purser processes on one database and one Redis enforce one sign-in limit."""
+    env = dict(env)
+    env["PURSER__LIMITS__REDIS_URL"] = os.environ.get("PURSER_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+    env["PURSER__LIMITS__REDIS_PREFIX"] = "purser-e2e-" + secrets.token_hex(6) + ":"
+    env["PURSER__LIMITS__LOGIN_PER_IP__LIMIT"] = "3"
+    servers, bases = [], []
+    try:
+        for _ in range(2):
+            port = free_port()
+            log = open(os.path.join(data_dir, f"purser-{port}.log"), "w")
+            servers.append(subprocess.Popen([purser_bin, "serve", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}"], env=env, stdout=log, stderr=log))
+            bases.append(f"http://127.0.0.1:{port}")
+        for base, server in zip(bases, servers):
+            wait_ready(base, server)
+        attempt = {"email": "mallory@example.com", "password": "guessing password"}
+        statuses = [api(base, "POST", "/api/v1/auth/login", attempt)[0] for base in (bases[0], bases[1], bases[0], bases[1])]
+        check("two processes sharing Redis enforce one sign-in limit", statuses == [401, 401, 401, 429], str(statuses))
+    finally:
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+        for server in servers:
+            server.wait(timeout=30)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server to create a fresh database on")
@@ -248,6 +273,7 @@ def main():
         code = server.wait(timeout=30)
         check("SIGTERM stops purser cleanly", code == 0, f"exit code {code}")
         server = None
+        two_processes_share_limits(purser_bin, data_dir, env)
     finally:
         if server is not None:
             server.kill()

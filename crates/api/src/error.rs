@@ -1,7 +1,7 @@
 //! Every management API error leaves as RFC 9457 `application/problem+json` with a stable
 //! `code` and the request id. This is the one place where error kinds become statuses.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use purser_domain::FieldError;
 use purser_services::{Error, ErrorKind};
@@ -35,13 +35,20 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     errors: Vec<FieldError>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), errors: Vec::new() }
+        Self { status, code, detail: detail.into(), errors: Vec::new(), headers: Vec::new() }
+    }
+
+    /// Extra response headers (e.g. `Retry-After`).
+    pub fn with_headers(mut self, headers: Vec<(HeaderName, HeaderValue)>) -> Self {
+        self.headers = headers;
+        self
     }
 
     pub fn bad_request(code: &'static str, field: Option<String>, detail: impl Into<String>) -> Self {
@@ -69,7 +76,7 @@ const fn status_of(kind: ErrorKind) -> StatusCode {
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        Self { status: status_of(e.kind), code: e.code, detail: e.message, errors: e.fields }
+        Self { status: status_of(e.kind), code: e.code, detail: e.message, errors: e.fields, headers: Vec::new() }
     }
 }
 
@@ -94,6 +101,7 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
+        headers.extend(self.headers);
         response
     }
 }

@@ -6,6 +6,7 @@ mod context;
 mod dto;
 mod error;
 mod extract;
+mod limits;
 mod routes;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use context::REQUEST_ID;
 pub use error::{ApiError, Problem};
+pub use limits::{Limits, RateRules};
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -66,6 +68,7 @@ pub struct AppState {
     pub services: Arc<Services>,
     pub gateway: Arc<Gateway>,
     pub metrics: Arc<Metrics>,
+    pub limits: Arc<Limits>,
     /// Mark browser session cookies `Secure` (sent over HTTPS only; browsers treat
     /// http://localhost as secure too).
     pub secure_cookies: bool,

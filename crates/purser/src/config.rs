@@ -58,6 +58,7 @@ pub struct Config {
     pub gateway: GatewaySettings,
     pub mail: MailConfig,
     pub tenancy: TenancyConfig,
+    pub limits: LimitsConfig,
     pub log: LogConfig,
 }
 
@@ -73,6 +74,7 @@ impl Default for Config {
             gateway: GatewaySettings::default(),
             mail: MailConfig::default(),
             tenancy: TenancyConfig::default(),
+            limits: LimitsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -219,6 +221,89 @@ impl Default for TenancyConfig {
     }
 }
 
+/// `limit` requests per `window_secs`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub limit: u32,
+    pub window_secs: u64,
+}
+
+impl RuleConfig {
+    const fn new(limit: u32, window_secs: u64) -> Self {
+        Self { limit, window_secs }
+    }
+
+    pub fn rule(self) -> purser_limits::Rule {
+        purser_limits::Rule { limit: self.limit, window: Duration::from_secs(self.window_secs) }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// `redis://...`: count in Redis so every replica shares the limits. Without it,
+    /// each process counts on its own.
+    pub redis_url: Option<Secret>,
+    /// Prefix of every Redis key Purser writes.
+    pub redis_prefix: String,
+    pub login_per_ip: RuleConfig,
+    pub login_per_account: RuleConfig,
+    pub register_per_ip: RuleConfig,
+    pub verify_per_account: RuleConfig,
+    pub reset_per_ip: RuleConfig,
+    pub reset_per_email: RuleConfig,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            redis_prefix: "purser:".into(),
+            login_per_ip: RuleConfig::new(60, 60),
+            login_per_account: RuleConfig::new(10, 900),
+            register_per_ip: RuleConfig::new(20, 3600),
+            verify_per_account: RuleConfig::new(5, 3600),
+            reset_per_ip: RuleConfig::new(20, 3600),
+            reset_per_email: RuleConfig::new(3, 3600),
+        }
+    }
+}
+
+impl LimitsConfig {
+    pub fn rules(&self) -> purser_api::RateRules {
+        purser_api::RateRules {
+            login_per_ip: self.login_per_ip.rule(),
+            login_per_account: self.login_per_account.rule(),
+            register_per_ip: self.register_per_ip.rule(),
+            verify_per_account: self.verify_per_account.rule(),
+            reset_per_ip: self.reset_per_ip.rule(),
+            reset_per_email: self.reset_per_email.rule(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.redis_url
+            && !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://"))
+        {
+            return Err(ConfigError("limits.redis_url: must start with redis:// or rediss://".into()));
+        }
+        for (name, rule) in [
+            ("login_per_ip", self.login_per_ip),
+            ("login_per_account", self.login_per_account),
+            ("register_per_ip", self.register_per_ip),
+            ("verify_per_account", self.verify_per_account),
+            ("reset_per_ip", self.reset_per_ip),
+            ("reset_per_email", self.reset_per_email),
+        ] {
+            if rule.limit == 0 || rule.window_secs == 0 {
+                return Err(ConfigError(format!("limits.{name}: limit and window_secs must be at least 1")));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
@@ -321,6 +406,7 @@ impl Config {
         if !purser_mail::is_mailbox(&self.mail.from) {
             return fail("mail.from", "must be an address such as \"Purser <purser@example.com>\"");
         }
+        self.limits.validate()?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return fail("log.format", "must be text or json");
         }

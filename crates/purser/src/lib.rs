@@ -12,9 +12,10 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use prometheus_client::registry::Registry;
-use purser_api::{AppState, HttpConfig, HttpMetrics, Metrics};
+use purser_api::{AppState, HttpConfig, HttpMetrics, Limits, Metrics};
 use purser_domain::{Clock, IdGenerator};
 use purser_gateway::Gateway;
+use purser_limits::{MemoryLimiter, RateLimiter, RedisLimiter};
 use purser_mail::{FileMailer, SmtpMailer};
 use purser_services::crypto::MasterKey;
 use purser_services::mail::Mailer;
@@ -111,6 +112,18 @@ pub fn services(config: &Config, store: Store, clock: Arc<dyn Clock>) -> anyhow:
     Ok(Arc::new(Services::new(store, clock, ids, &master_key(config)?, settings, mailer(config)?)))
 }
 
+/// Redis when configured (limits shared by every replica), otherwise this process's memory.
+async fn limiter(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn RateLimiter>> {
+    Ok(match &config.limits.redis_url {
+        Some(url) => Arc::new(
+            RedisLimiter::connect(url.expose(), &config.limits.redis_prefix)
+                .await
+                .context("limits.redis_url: cannot reach Redis")?,
+        ),
+        None => Arc::new(MemoryLimiter::new(clock)),
+    })
+}
+
 /// SMTP when configured, otherwise the outbox file.
 fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
     Ok(match &config.mail.smtp_url {
@@ -148,6 +161,10 @@ impl Purser {
             services: Arc::clone(&services),
             gateway: Arc::clone(&gateway),
             metrics: Arc::new(Metrics { registry, http: http_metrics }),
+            limits: Arc::new(Limits {
+                limiter: limiter(config, Arc::clone(services.clock())).await?,
+                rules: config.limits.rules(),
+            }),
             secure_cookies: config.server.secure_cookies,
         };
         let router = purser_api::app(state, &HttpConfig { max_body_bytes: config.server.max_body_bytes });

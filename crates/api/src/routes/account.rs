@@ -15,6 +15,7 @@ use crate::dto::{
 };
 use crate::error::{ApiResult, Problem};
 use crate::extract::{Auth, Client, IdPath, ValidJson};
+use crate::limits::Limited;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -88,16 +89,19 @@ async fn revoke_other_sessions(State(state): State<AppState>, Auth(actor): Auth)
         (status = 202, description = "Mail sent", body = MailSent),
         (status = 404, description = "No such address of yours", body = Problem),
         (status = 409, description = "Already verified (`email_already_verified`)", body = Problem),
+        (status = 429, description = "Too many attempts; see Retry-After", body = Problem),
     )
 )]
 async fn send_verification(
     State(state): State<AppState>,
     Auth(actor): Auth,
     body: Option<ValidJson<SendVerificationRequest>>,
-) -> ApiResult<(StatusCode, Json<MailSent>)> {
+) -> ApiResult<Limited<(StatusCode, Json<MailSent>)>> {
+    let account = actor.user_id.to_string();
+    let rate = state.limits.check(&[("verify:account", state.limits.rules.verify_per_account, &account)]).await?;
     let email_id = body.and_then(|ValidJson(b)| b.email_id);
     let email_sent = state.services.send_verification(&actor, email_id).await?;
-    Ok((StatusCode::ACCEPTED, Json(MailSent { email_sent })))
+    Ok(Limited(rate, (StatusCode::ACCEPTED, Json(MailSent { email_sent }))))
 }
 
 /// Confirm an address with the token from the verification mail (no sign-in needed).
@@ -125,17 +129,26 @@ async fn verify_email(
     responses(
         (status = 202, description = "If the address belongs to an account, a link is on its way"),
         (status = 422, description = "Not an email address", body = Problem),
+        (status = 429, description = "Too many attempts; see Retry-After", body = Problem),
     )
 )]
 async fn request_password_reset(
     State(state): State<AppState>,
+    Client(client): Client,
     ValidJson(b): ValidJson<EmailRequest>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Limited<StatusCode>> {
     let mut v = Validator::new();
     validate_email(&mut v, "email", &b.email);
     v.finish().map_err(purser_services::Error::from)?;
+    let rules = state.limits.rules;
+    let ip = client.ip.clone().unwrap_or_default();
+    let address = purser_domain::user::normalize_email(&b.email);
+    let rate = state
+        .limits
+        .check(&[("reset:ip", rules.reset_per_ip, &ip), ("reset:email", rules.reset_per_email, &address)])
+        .await?;
     state.services.request_password_reset(&b.email);
-    Ok(StatusCode::ACCEPTED)
+    Ok(Limited(rate, StatusCode::ACCEPTED))
 }
 
 /// Set a new password with the token from the reset mail. Every session of the account ends.

@@ -12,6 +12,7 @@ use crate::AppState;
 use crate::dto::{BrowserSessionResponse, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserDto};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{Auth, CSRF_COOKIE, Client, SESSION_COOKIE, ValidJson};
+use crate::limits::{Limited, RateHeaders};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -31,18 +32,33 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 201, description = "Account created", body = UserDto),
         (status = 409, description = "The email is taken (`email_taken`)", body = Problem),
         (status = 422, description = "Invalid email, password under 12 characters, or bad name", body = Problem),
+        (status = 429, description = "Too many attempts; see Retry-After", body = Problem),
     )
 )]
 async fn register(
     State(state): State<AppState>,
     Client(client): Client,
     ValidJson(body): ValidJson<RegisterRequest>,
-) -> ApiResult<(StatusCode, Json<UserDto>)> {
+) -> ApiResult<Limited<(StatusCode, Json<UserDto>)>> {
+    let rules = state.limits.rules;
+    let ip = client.ip.clone().unwrap_or_default();
+    let rate = state.limits.check(&[("register:ip", rules.register_per_ip, &ip)]).await?;
     let user = state
         .services
         .register(Registration { email: body.email, password: body.password, name: body.name }, &client)
         .await?;
-    Ok((StatusCode::CREATED, Json(user.into())))
+    Ok(Limited(rate, (StatusCode::CREATED, Json(user.into()))))
+}
+
+/// Counts a sign-in attempt against the caller's address and the account it names.
+async fn limit_sign_in(state: &AppState, client: &purser_services::ClientInfo, email: &str) -> ApiResult<RateHeaders> {
+    let rules = state.limits.rules;
+    let ip = client.ip.clone().unwrap_or_default();
+    let account = purser_domain::user::normalize_email(email);
+    state
+        .limits
+        .check(&[("login:ip", rules.login_per_ip, &ip), ("login:account", rules.login_per_account, &account)])
+        .await
 }
 
 /// Sign in with email and password.
@@ -53,15 +69,17 @@ async fn register(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = Problem),
         (status = 403, description = "The account is deactivated (`account_disabled`)", body = Problem),
+        (status = 429, description = "Too many attempts; see Retry-After", body = Problem),
     )
 )]
 async fn login(
     State(state): State<AppState>,
     Client(client): Client,
     ValidJson(body): ValidJson<LoginRequest>,
-) -> ApiResult<Json<TokenResponse>> {
+) -> ApiResult<Limited<Json<TokenResponse>>> {
+    let rate = limit_sign_in(&state, &client, &body.email).await?;
     let pair = state.services.login(Credentials { email: body.email, password: body.password }, &client).await?;
-    Ok(Json(pair.into()))
+    Ok(Limited(rate, Json(pair.into())))
 }
 
 /// Sign in a browser: the session is kept in an HttpOnly, SameSite=Lax cookie (no token
@@ -73,13 +91,15 @@ async fn login(
     responses(
         (status = 200, description = "Signed in; the session cookie is set", body = BrowserSessionResponse),
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = Problem),
+        (status = 429, description = "Too many attempts; see Retry-After", body = Problem),
     )
 )]
 async fn browser_login(
     State(state): State<AppState>,
     Client(client): Client,
     ValidJson(body): ValidJson<LoginRequest>,
-) -> ApiResult<Response> {
+) -> ApiResult<Limited<Response>> {
+    let rate = limit_sign_in(&state, &client, &body.email).await?;
     let session =
         state.services.login_with_cookie(Credentials { email: body.email, password: body.password }, &client).await?;
     let remaining_ms = (session.expires_at.as_millis() - state.services.now().as_millis()).max(0);
@@ -101,7 +121,7 @@ async fn browser_login(
             HeaderValue::from_str(&cookie).map_err(|_| purser_services::Error::internal("bad cookie"))?,
         );
     }
-    Ok(response)
+    Ok(Limited(rate, response))
 }
 
 /// Exchange a refresh token for a new access and refresh token. Each refresh token works

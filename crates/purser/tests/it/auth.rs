@@ -154,13 +154,10 @@ both! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bootstrap_admin_is_created_from_configuration() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let options = Options {
-            tweak: |c| {
-                c.bootstrap.admin_email = Some("boss@example.com".into());
-                c.bootstrap.admin_password = Some(purser::config::Secret::from(PASSWORD));
-            },
-            ..Options::default()
-        };
+        let options = Options::tweak(|c| {
+            c.bootstrap.admin_email = Some("boss@example.com".into());
+            c.bootstrap.admin_password = Some(purser::config::Secret::from(PASSWORD));
+        });
         let app = TestApp::start_with(backend, options).await;
         let session = app.login("boss@example.com").await;
         let me = app.get("/api/v1/auth/me", Some(&session.token)).await.expect(200);

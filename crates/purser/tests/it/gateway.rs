@@ -234,7 +234,7 @@ async fn rate_limits_answer_429_with_retry_after_and_refill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_gateway_bodies_are_refused_in_openai_shape() {
-    let options = Options { tweak: |c| c.gateway.max_request_bytes = 2048, ..Options::default() };
+    let options = Options::tweak(|c| c.gateway.max_request_bytes = 2048);
     let app = TestApp::start_with(Backend::Sqlite, options).await;
     let admin = app.admin().await;
     let model = app.model(&admin, json!({})).await;
@@ -270,13 +270,10 @@ async fn expired_keys_stop_working_when_they_expire() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_upstreams_time_out_and_cut_streams_are_metered() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let options = Options {
-            tweak: |c| {
-                c.gateway.response_timeout_secs = 1;
-                c.gateway.stream_idle_timeout_secs = 1;
-            },
-            ..Options::default()
-        };
+        let options = Options::tweak(|c| {
+            c.gateway.response_timeout_secs = 1;
+            c.gateway.stream_idle_timeout_secs = 1;
+        });
         let app = TestApp::start_with(backend, options).await;
         let upstream = MockUpstream::start(MockConfig::default()).await;
         let admin = app.admin().await;

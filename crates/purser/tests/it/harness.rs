@@ -44,12 +44,19 @@ pub struct Session {
 pub struct Options {
     /// A clock the test moves by hand; the wall clock when `None`.
     pub clock: Option<Arc<ManualClock>>,
-    pub tweak: fn(&mut Config),
+    /// Changes to the configuration.
+    pub tweak: Box<dyn Fn(&mut Config) + Send + Sync>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { clock: None, tweak: |_| {} }
+        Self { clock: None, tweak: Box::new(|_| {}) }
+    }
+}
+
+impl Options {
+    pub fn tweak(f: impl Fn(&mut Config) + Send + Sync + 'static) -> Self {
+        Self { tweak: Box::new(f), ..Self::default() }
     }
 }
 
@@ -81,6 +88,18 @@ impl TestApp {
         config.database.url = Some(Secret::from(db.url.as_str()));
         config.database.max_connections = Some(5);
         config.gateway.connect_timeout_ms = 500;
+        // Tests sign in and register many times from one address; the rate-limit tests
+        // set their own limits.
+        for rule in [
+            &mut config.limits.login_per_ip,
+            &mut config.limits.login_per_account,
+            &mut config.limits.register_per_ip,
+            &mut config.limits.verify_per_account,
+            &mut config.limits.reset_per_ip,
+            &mut config.limits.reset_per_email,
+        ] {
+            rule.limit = 100_000;
+        }
         (options.tweak)(&mut config);
         let clock: Arc<dyn Clock> = match &options.clock {
             Some(clock) => clock.clone(),

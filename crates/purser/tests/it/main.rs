@@ -33,6 +33,7 @@ mod audit;
 mod auth;
 mod gateway;
 mod harness;
+mod limits;
 mod models;
 mod orgs;
 mod platform;
