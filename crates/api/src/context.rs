@@ -39,6 +39,9 @@ pub async fn request_id_layer(mut request: Request, next: Next) -> Response {
     let header = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
     request.headers_mut().insert(REQUEST_ID, header.clone());
     let mut response = CURRENT.scope(id, next.run(request)).await;
-    response.headers_mut().insert(REQUEST_ID, header);
+    let headers = response.headers_mut();
+    headers.insert(REQUEST_ID, header);
+    // Bodies are JSON (or event streams); never let a browser guess they are HTML.
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     response
 }

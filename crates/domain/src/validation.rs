@@ -46,6 +46,16 @@ impl Validator {
         }
     }
 
+    /// Free text such as a description: line breaks and tabs are fine, other control
+    /// characters are not; at most `max` characters.
+    pub fn text(&mut self, field: &str, value: &str, max: usize) {
+        if value.chars().count() > max {
+            self.error(field, format!("must be at most {max} characters"));
+        } else if value.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c)) {
+            self.error(field, "must not contain control characters");
+        }
+    }
+
     /// An identifier-like string: 1..=max characters from `allowed`.
     pub fn token(&mut self, field: &str, value: &str, max: usize, allowed: fn(char) -> bool, what: &str) {
         let count = value.chars().count();
@@ -73,13 +83,18 @@ impl Validator {
     }
 }
 
+/// Characters that reorder how text is displayed; in a name they serve only to disguise it.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
 pub fn check_label(value: &str, max: usize) -> Result<(), String> {
     let count = value.chars().count();
     if value.trim().is_empty() {
         Err("must not be blank".into())
     } else if count > max {
         Err(format!("must be at most {max} characters"))
-    } else if value.chars().any(char::is_control) {
+    } else if value.chars().any(|c| c.is_control() || is_bidi_control(c)) {
         Err("must not contain control characters".into())
     } else {
         Ok(())
@@ -96,6 +111,7 @@ mod tests {
         assert!(check_label("   ", 100).is_err());
         assert!(check_label("a\u{0}b", 100).is_err());
         assert!(check_label("line\nbreak", 100).is_err());
+        assert!(check_label("evil\u{202e}gnp.exe", 100).is_err(), "right-to-left override");
         assert!(check_label("ééé", 3).is_ok());
         assert!(check_label("éééé", 3).is_err());
     }

@@ -51,21 +51,12 @@ struct Checked {
     capabilities: Vec<Capability>,
 }
 
-fn free_text_ok(text: &str) -> bool {
-    !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
-}
-
 /// Validates fields that do not involve the stored upstream key.
 fn check(v: &mut Validator, input: &ModelInput) -> Checked {
     model::validate_name(v, "name", &input.name);
     model::validate_provider(v, "provider", &input.provider);
     if let Some(description) = &input.description {
-        v.check(
-            description.chars().count() <= model::MAX_DESCRIPTION_CHARS,
-            "description",
-            format!("must be at most {} characters", model::MAX_DESCRIPTION_CHARS),
-        );
-        v.check(free_text_ok(description), "description", "must not contain control characters");
+        v.text("description", description, model::MAX_DESCRIPTION_CHARS);
     }
     let upstream_url = match (ProviderKind::of(&input.provider), &input.upstream_url) {
         (ProviderKind::Mock, Some(_)) => {

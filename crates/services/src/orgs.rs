@@ -316,10 +316,13 @@ impl Services {
             let now = self.now();
             let mut tx = self.store.begin().await?;
             let at = self.in_org(&mut tx, actor, org_id).await?;
-            self.allow(actor, &at, OrgAction::Read)?;
+            // Leaving needs no target's role, so it is decided before the lookup.
+            self.allow(actor, &at, if leaving { OrgAction::Leave } else { OrgAction::Read })?;
             orgs::lock(&mut tx, org_id).await?;
             let member = orgs::member_of(&mut tx, org_id, user_id).await?.ok_or_else(member_not_found)?;
-            self.allow(actor, &at, if leaving { OrgAction::Leave } else { OrgAction::RemoveMember(member.role) })?;
+            if !leaving {
+                self.allow(actor, &at, OrgAction::RemoveMember(member.role))?;
+            }
             if at.org.is_default {
                 return Err(default_org());
             }

@@ -58,16 +58,7 @@ impl Services {
         let mut v = Validator::new();
         v.label("name", &t.name, MAX_TEAM_NAME_CHARS);
         if let Some(d) = &t.description {
-            v.check(
-                d.chars().count() <= MAX_TEAM_DESCRIPTION_CHARS,
-                "description",
-                format!("must be at most {MAX_TEAM_DESCRIPTION_CHARS} characters"),
-            );
-            v.check(
-                !d.chars().any(|c| c.is_control() && c != '\n'),
-                "description",
-                "must not contain control characters",
-            );
+            v.text("description", d, MAX_TEAM_DESCRIPTION_CHARS);
         }
         match (t.budget, t.budget_period) {
             (Some(_), None) => v.error("budgetPeriod", "is required with a budget (daily, weekly or monthly)"),

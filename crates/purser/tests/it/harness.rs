@@ -46,11 +46,13 @@ pub struct Options {
     pub clock: Option<Arc<ManualClock>>,
     /// Changes to the configuration.
     pub tweak: Box<dyn Fn(&mut Config) + Send + Sync>,
+    /// Run on another app's database (a second replica) instead of a fresh one.
+    pub database_url: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { clock: None, tweak: Box::new(|_| {}) }
+        Self { clock: None, tweak: Box::new(|_| {}), database_url: None }
     }
 }
 
@@ -83,9 +85,10 @@ impl TestApp {
     pub async fn start_with(backend: Backend, options: Options) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let db = TestDatabase::create(backend).await;
+        let database_url = options.database_url.clone().unwrap_or_else(|| db.url.clone());
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config { data_dir: dir.path().to_owned(), ..Config::default() };
-        config.database.url = Some(Secret::from(db.url.as_str()));
+        config.database.url = Some(Secret::from(database_url.as_str()));
         config.database.max_connections = Some(5);
         config.gateway.connect_timeout_ms = 500;
         // Tests sign in and register many times from one address; the rate-limit tests
@@ -118,7 +121,7 @@ impl TestApp {
             http: reqwest::Client::new(),
             services,
             gateway,
-            database_url: db.url.clone(),
+            database_url,
             stop: Some(stop),
             server: Some(server),
             _db: db,
@@ -236,9 +239,9 @@ impl TestApp {
         self.login("root@example.com").await
     }
 
-    /// A signed-in user with the given platform role (set directly in the store).
+    /// A signed-in, verified user with the given platform role (set directly in the store).
     pub async fn with_role(&self, email: &str, role: PlatformRole) -> Session {
-        let session = self.user(email).await;
+        let session = self.verified_user(email).await;
         let mut conn = self.services.store().conn().await.unwrap();
         purser_store::users::set_role(&mut conn, session.id.parse().unwrap(), role, self.services.now()).await.unwrap();
         session

@@ -1,0 +1,352 @@
+//! The role matrix: every management route, tried by every platform role and every
+//! organization role, answers as the policy says: allowed, 403, or (for someone with no
+//! standing in the organization) 404. Each attempt runs against fresh resources.
+
+use purser_domain::model::{Capability, Model};
+use purser_domain::org::{INVITATION_TTL_SECS, Invitation, OrgRole, OrgStatus, Organization, Team};
+use purser_domain::subscription::{Subscription, SubscriptionStatus};
+use purser_domain::{Id, PlatformRole, TokenPrice};
+use purser_store::{invitations, models, orgs, subscriptions, teams};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{Session, TestApp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Actor {
+    Admin,
+    Readonly,
+    Outsider,
+    Owner,
+    OrgAdmin,
+    Member,
+    Viewer,
+}
+
+const ACTORS: [Actor; 7] =
+    [Actor::Admin, Actor::Readonly, Actor::Outsider, Actor::Owner, Actor::OrgAdmin, Actor::Member, Actor::Viewer];
+
+/// Who a route is for.
+#[derive(Debug, Clone, Copy)]
+enum Who {
+    AnySignedIn,
+    PlatformReader,
+    PlatformAdmin,
+    OrgRead,
+    OrgAdminRead,
+    OrgAdmin,
+    OrgOwner,
+    OrgOwnerRead,
+    OrgMember,
+    OrgPlatformAdmin,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Expect {
+    Allowed,
+    Forbidden,
+    Hidden,
+}
+
+fn expect(who: Who, actor: Actor) -> Expect {
+    use Actor::*;
+    let allowed: &[Actor] = match who {
+        Who::AnySignedIn => &ACTORS,
+        Who::PlatformReader => &[Admin, Readonly],
+        Who::PlatformAdmin | Who::OrgPlatformAdmin => &[Admin],
+        Who::OrgRead => &[Admin, Readonly, Owner, OrgAdmin, Member, Viewer],
+        Who::OrgAdminRead => &[Admin, Readonly, Owner, OrgAdmin],
+        Who::OrgAdmin => &[Admin, Owner, OrgAdmin],
+        Who::OrgOwner => &[Admin, Owner],
+        Who::OrgOwnerRead => &[Admin, Readonly, Owner],
+        Who::OrgMember => &[Admin, Owner, OrgAdmin, Member, Viewer],
+    };
+    let org_route = !matches!(who, Who::AnySignedIn | Who::PlatformReader | Who::PlatformAdmin);
+    if allowed.contains(&actor) {
+        Expect::Allowed
+    } else if org_route && actor == Outsider {
+        Expect::Hidden
+    } else {
+        Expect::Forbidden
+    }
+}
+
+/// Fresh resources for one attempt.
+struct Fixture {
+    org: Id,
+    team: Id,
+    target: Id,
+    invitation: Id,
+    model: Id,
+    pending: Id,
+}
+
+struct Cast {
+    sessions: Vec<(Actor, Session)>,
+    target: Session,
+}
+
+impl Cast {
+    fn id(&self, actor: Actor) -> Id {
+        self.sessions.iter().find(|(a, _)| *a == actor).unwrap().1.id.parse().unwrap()
+    }
+}
+
+async fn fixture(app: &TestApp, cast: &Cast) -> Fixture {
+    let services = &app.services;
+    let now = services.now();
+    let next = || services.ids().next_id();
+    let mut tx = services.store().begin().await.unwrap();
+    let org = Organization {
+        id: next(),
+        name: "Matrix".into(),
+        is_default: false,
+        status: OrgStatus::Active,
+        max_members: None,
+        max_teams: None,
+        created_at: now,
+        updated_at: now,
+    };
+    orgs::insert(&mut tx, &org).await.unwrap();
+    let target: Id = cast.target.id.parse().unwrap();
+    for (actor, role) in [
+        (Actor::Owner, OrgRole::Owner),
+        (Actor::OrgAdmin, OrgRole::Admin),
+        (Actor::Member, OrgRole::Member),
+        (Actor::Viewer, OrgRole::Viewer),
+    ] {
+        orgs::add_member(&mut tx, org.id, cast.id(actor), role, now).await.unwrap();
+    }
+    orgs::add_member(&mut tx, org.id, target, OrgRole::Member, now).await.unwrap();
+    let team = Team {
+        id: next(),
+        org_id: org.id,
+        name: format!("Team {}", org.id),
+        description: None,
+        is_default: false,
+        budget: None,
+        budget_period: None,
+        tpm_limit: None,
+        rpm_limit: None,
+        model_ids: vec![],
+        permissions: vec![],
+        created_at: now,
+        updated_at: now,
+    };
+    teams::insert(&mut tx, &team).await.unwrap();
+    teams::add_member(&mut tx, team.id, cast.id(Actor::Member), false, now).await.unwrap();
+    teams::add_member(&mut tx, team.id, target, false, now).await.unwrap();
+    let invitation = Invitation {
+        id: next(),
+        org_id: org.id,
+        email: format!("invited-{}@example.com", org.id),
+        role: OrgRole::Member,
+        invited_by: cast.id(Actor::Owner),
+        created_at: now,
+        expires_at: now.plus_secs(INVITATION_TTL_SECS),
+        accepted_at: None,
+        accepted_by: None,
+        revoked_at: None,
+    };
+    invitations::insert(&mut tx, &invitation, &format!("digest-{}", invitation.id)).await.unwrap();
+    let model = Model {
+        id: next(),
+        name: format!("model-{}", org.id),
+        provider: "mock".into(),
+        description: None,
+        upstream_url: None,
+        upstream_model: "m".into(),
+        upstream_api_key: None,
+        input_cost_per_token: TokenPrice::ZERO,
+        output_cost_per_token: TokenPrice::ZERO,
+        context_length: None,
+        capabilities: vec![Capability::Chat],
+        restricted: true,
+        created_at: now,
+        updated_at: now,
+    };
+    models::insert(&mut tx, &model).await.unwrap();
+    let pending = Subscription {
+        id: next(),
+        user_id: target,
+        model_id: model.id,
+        model_name: model.name.clone(),
+        status: SubscriptionStatus::Pending,
+        status_reason: None,
+        created_at: now,
+        updated_at: now,
+    };
+    subscriptions::insert(&mut tx, &pending).await.unwrap();
+    tx.commit().await.unwrap();
+    Fixture { org: org.id, team: team.id, target, invitation: invitation.id, model: model.id, pending: pending.id }
+}
+
+/// The routes, with who they are for and a valid body; `{...}` are filled from a fixture.
+fn routes(f: &Fixture, n: usize) -> Vec<(&'static str, &'static str, Who, Option<Value>)> {
+    use Who::*;
+    let model = json!({ "name": format!("new-model-{n}"), "provider": "mock", "inputCostPerToken": "0", "outputCostPerToken": "0", "capabilities": ["chat"] });
+    vec![
+        ("get", "/api/v1/auth/me", AnySignedIn, None),
+        ("post", "/api/v1/auth/logout", AnySignedIn, None),
+        ("post", "/api/v1/auth/verify-email/send", AnySignedIn, None),
+        (
+            "post",
+            "/api/v1/auth/password",
+            AnySignedIn,
+            Some(json!({ "currentPassword": "not the password", "newPassword": "another long password" })),
+        ),
+        ("get", "/api/v1/auth/emails", AnySignedIn, None),
+        ("post", "/api/v1/auth/emails", AnySignedIn, Some(json!({ "email": format!("extra-{n}@example.com") }))),
+        ("delete", "/api/v1/auth/emails/{id}", AnySignedIn, None),
+        ("post", "/api/v1/auth/emails/{id}/primary", AnySignedIn, None),
+        ("get", "/api/v1/auth/sessions", AnySignedIn, None),
+        ("delete", "/api/v1/auth/sessions/{id}", AnySignedIn, None),
+        ("post", "/api/v1/auth/sessions/revoke-others", AnySignedIn, None),
+        ("get", "/api/v1/models", AnySignedIn, None),
+        ("get", "/api/v1/models/{id}", AnySignedIn, None),
+        ("post", "/api/v1/subscriptions", AnySignedIn, Some(json!({ "modelId": f.model }))),
+        ("get", "/api/v1/subscriptions", AnySignedIn, None),
+        ("get", "/api/v1/subscriptions/{id}", AnySignedIn, None),
+        ("post", "/api/v1/subscriptions/{id}/cancel", AnySignedIn, None),
+        ("post", "/api/v1/api-keys", AnySignedIn, Some(json!({ "name": "k", "modelIds": [f.model] }))),
+        ("get", "/api/v1/api-keys", AnySignedIn, None),
+        ("get", "/api/v1/api-keys/{id}", AnySignedIn, None),
+        ("delete", "/api/v1/api-keys/{id}", AnySignedIn, None),
+        ("get", "/api/v1/usage/summary", AnySignedIn, None),
+        ("get", "/api/v1/invitations", AnySignedIn, None),
+        ("post", "/api/v1/invitations/accept", AnySignedIn, Some(json!({ "token": "unknown" }))),
+        ("post", "/api/v1/organizations", AnySignedIn, Some(json!({ "name": "Mine" }))),
+        ("get", "/api/v1/organizations", AnySignedIn, None),
+        ("post", "/api/v1/admin/models", PlatformAdmin, Some(model)),
+        ("patch", "/api/v1/admin/models/{id}", PlatformAdmin, Some(json!({ "description": "changed" }))),
+        ("delete", "/api/v1/admin/models/{id}", PlatformAdmin, None),
+        ("get", "/api/v1/admin/subscriptions", PlatformReader, None),
+        ("post", "/api/v1/admin/subscriptions/{id}/approve", PlatformAdmin, None),
+        ("post", "/api/v1/admin/subscriptions/{id}/deny", PlatformAdmin, None),
+        ("get", "/api/v1/admin/audit", PlatformReader, None),
+        ("get", "/api/v1/users", PlatformReader, None),
+        ("get", "/api/v1/users/{id}", PlatformReader, None),
+        ("patch", "/api/v1/users/{id}", PlatformAdmin, Some(json!({ "role": "user" }))),
+        ("get", "/api/v1/organizations/{org}", OrgRead, None),
+        ("patch", "/api/v1/organizations/{org}", OrgAdmin, Some(json!({ "name": "Renamed" }))),
+        ("delete", "/api/v1/organizations/{org}", OrgOwner, None),
+        ("post", "/api/v1/organizations/{org}/suspend", OrgPlatformAdmin, None),
+        ("post", "/api/v1/organizations/{org}/resume", OrgPlatformAdmin, None),
+        ("get", "/api/v1/organizations/{org}/members", OrgRead, None),
+        ("get", "/api/v1/organizations/{org}/members/{user}", OrgRead, None),
+        ("patch", "/api/v1/organizations/{org}/members/{user}", OrgAdmin, Some(json!({ "role": "viewer" }))),
+        ("delete", "/api/v1/organizations/{org}/members/{user}", OrgAdmin, None),
+        ("post", "/api/v1/organizations/{org}/transfer-ownership", OrgOwner, Some(json!({ "userId": f.target }))),
+        ("post", "/api/v1/organizations/{org}/leave", OrgMember, None),
+        ("get", "/api/v1/organizations/{org}/audit-logs", OrgOwnerRead, None),
+        (
+            "post",
+            "/api/v1/organizations/{org}/invitations",
+            OrgAdmin,
+            Some(json!({ "email": format!("guest-{n}@example.com"), "role": "member" })),
+        ),
+        ("get", "/api/v1/organizations/{org}/invitations", OrgAdminRead, None),
+        ("delete", "/api/v1/organizations/{org}/invitations/{invitation}", OrgAdmin, None),
+        ("post", "/api/v1/organizations/{org}/teams", OrgAdmin, Some(json!({ "name": format!("New team {n}") }))),
+        ("get", "/api/v1/organizations/{org}/teams", OrgRead, None),
+        ("get", "/api/v1/organizations/{org}/teams/{team}", OrgRead, None),
+        ("patch", "/api/v1/organizations/{org}/teams/{team}", OrgAdmin, Some(json!({ "description": "changed" }))),
+        ("delete", "/api/v1/organizations/{org}/teams/{team}", OrgAdmin, None),
+        (
+            "put",
+            "/api/v1/organizations/{org}/teams/{team}/permissions",
+            OrgOwner,
+            Some(json!({ "permissions": ["manageTeams"] })),
+        ),
+        ("post", "/api/v1/organizations/{org}/teams/{team}/members", OrgAdmin, Some(json!({ "userId": "VIEWER" }))),
+        ("get", "/api/v1/organizations/{org}/teams/{team}/members", OrgRead, None),
+        (
+            "patch",
+            "/api/v1/organizations/{org}/teams/{team}/members/{user}",
+            OrgAdmin,
+            Some(json!({ "manager": true })),
+        ),
+        ("delete", "/api/v1/organizations/{org}/teams/{team}/members/{user}", OrgAdmin, None),
+    ]
+}
+
+/// Routes anyone may call signed out; they have no role dimension.
+const PUBLIC: [&str; 7] = [
+    "/api/v1/auth/register",
+    "/api/v1/auth/login",
+    "/api/v1/auth/login/cookie",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/verify-email",
+    "/api/v1/auth/password-reset/request",
+    "/api/v1/auth/password-reset",
+];
+
+both! {
+    async fn every_route_answers_every_role_as_the_policy_says(app: TestApp) {
+        let mut sessions = Vec::new();
+        for actor in ACTORS {
+            let email = format!("{actor:?}@example.com").to_lowercase();
+            let session = match actor {
+                Actor::Admin => app.admin().await,
+                Actor::Readonly => app.with_role(&email, PlatformRole::AdminReadonly).await,
+                _ => app.verified_user(&email).await,
+            };
+            sessions.push((actor, session));
+        }
+        let cast = Cast { sessions, target: app.user("target@example.com").await };
+
+        // Every management route of the real route table is in the matrix.
+        let spec = serde_json::to_value(purser_api::openapi()).unwrap();
+        let probe = fixture(&app, &cast).await;
+        let table = routes(&probe, 0);
+        for (path, operations) in spec["paths"].as_object().unwrap() {
+            if !path.starts_with("/api/v1/") || PUBLIC.contains(&path.as_str()) {
+                continue;
+            }
+            for method in operations.as_object().unwrap().keys() {
+                assert!(table.iter().any(|(m, p, _, _)| m == method && p == path), "{method} {path} is not in the role matrix");
+            }
+        }
+
+        let mut n = 0;
+        for index in 0..table.len() {
+            for (actor, session) in &cast.sessions {
+                n += 1;
+                let f = fixture(&app, &cast).await;
+                let (method, template, who, body) = routes(&f, n).swap_remove(index);
+                let id = if template.starts_with("/api/v1/admin/models") {
+                    f.model.to_string()
+                } else if template.starts_with("/api/v1/admin/subscriptions") {
+                    f.pending.to_string()
+                } else if template.starts_with("/api/v1/users/") {
+                    f.target.to_string()
+                } else {
+                    "1".into() // the actor's own resources: none with this id
+                };
+                let path = template
+                    .replace("{org}", &f.org.to_string())
+                    .replace("{team}", &f.team.to_string())
+                    .replace("{user}", &f.target.to_string())
+                    .replace("{invitation}", &f.invitation.to_string())
+                    .replace("{id}", &id);
+                let body = body.map(|b| serde_json::from_str(&b.to_string().replace("VIEWER", &cast.id(Actor::Viewer).to_string())).unwrap());
+                // Signing out ends the session; use a fresh one for that.
+                let token = if template == "/api/v1/auth/logout" {
+                    let email = format!("{actor:?}@example.com").to_lowercase();
+                    app.login(if *actor == Actor::Admin { "root@example.com" } else { &email }).await.token
+                } else {
+                    session.token.clone()
+                };
+                let reply = app.call(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(), &path, Some(&token), body).await;
+                let got = match (reply.status.as_u16(), reply.code()) {
+                    (403, _) => Expect::Forbidden,
+                    (404, "organization_not_found") => Expect::Hidden,
+                    (401, _) => panic!("{actor:?} {method} {template}: signed out? {}", reply.body),
+                    (500.., _) => panic!("{actor:?} {method} {template}: {}", reply.body),
+                    _ => Expect::Allowed,
+                };
+                assert_eq!(got, expect(who, *actor), "{actor:?} {method} {template} answered {}: {}", reply.status, reply.body);
+            }
+        }
+    }
+}
