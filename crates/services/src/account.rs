@@ -82,18 +82,30 @@ impl Services {
 
     /// Starts verification of the caller's address (`email_id`, or the primary one).
     pub async fn send_verification(&self, actor: &Actor, email_id: Option<Id>) -> Result<bool> {
-        let mut tx = self.store.begin().await?;
-        let addresses = emails::for_user(&mut tx, actor.user_id).await?;
-        let address = match email_id {
-            Some(id) => addresses.into_iter().find(|e| e.id == id).ok_or_else(email_not_found)?,
-            None => addresses.into_iter().find(|e| e.is_primary).ok_or_else(email_not_found)?,
-        };
-        if address.is_verified() {
-            return Err(Error::conflict("email_already_verified", format!("{} is already verified", address.email)));
-        }
-        let token = self.new_email_token(&mut tx, TokenPurpose::VerifyEmail, actor.user_id, Some(address.id)).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        Ok(self.deliver(self.verification_mail(&address.email, &token)).await)
+        let attempt = AuditEntry::new(AuditAction::UserVerificationSent, Some(actor.user_id));
+        self.audited(&actor.client, attempt, async {
+            let mut tx = self.store.begin().await?;
+            let addresses = emails::for_user(&mut tx, actor.user_id).await?;
+            let address = match email_id {
+                Some(id) => addresses.into_iter().find(|e| e.id == id).ok_or_else(email_not_found)?,
+                None => addresses.into_iter().find(|e| e.is_primary).ok_or_else(email_not_found)?,
+            };
+            if address.is_verified() {
+                return Err(Error::conflict(
+                    "email_already_verified",
+                    format!("{} is already verified", address.email),
+                ));
+            }
+            let token =
+                self.new_email_token(&mut tx, TokenPurpose::VerifyEmail, actor.user_id, Some(address.id)).await?;
+            let entry = AuditEntry::new(AuditAction::UserVerificationSent, Some(actor.user_id))
+                .resource(address.id)
+                .after(json!({ "email": address.email }));
+            self.audit(&mut tx, &actor.client, entry).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            Ok(self.deliver(self.verification_mail(&address.email, &token)).await)
+        })
+        .await
     }
 
     /// Confirms an address with the token mailed to it. Needs no sign-in: the token is the proof.
@@ -220,23 +232,37 @@ impl Services {
 
     /// Mails a reset link if `address` is a verified address of an active user. The answer
     /// is the same, and as fast, whether or not it is: the work happens in the background.
-    pub fn request_password_reset(self: &std::sync::Arc<Self>, address: &str) {
+    pub fn request_password_reset(self: &std::sync::Arc<Self>, address: &str, client: &ClientInfo) {
         let services = std::sync::Arc::clone(self);
         let address = user::normalize_email(address);
+        let client = client.clone();
         tokio::spawn(async move {
-            if let Err(e) = services.send_reset(&address).await {
+            if let Err(e) = services.send_reset(&address, &client).await {
                 tracing::warn!(error = %e, "could not start a password reset");
             }
         });
     }
 
-    async fn send_reset(&self, address: &str) -> Result<()> {
+    async fn send_reset(&self, address: &str, client: &ClientInfo) -> Result<()> {
         let mut tx = self.store.begin().await?;
-        let Some(email) = emails::by_address(&mut tx, address).await?.filter(UserEmail::is_verified) else {
+        let email = emails::by_address(&mut tx, address).await?.filter(UserEmail::is_verified);
+        let user = match &email {
+            Some(e) => users::by_id(&mut tx, e.user_id).await?.filter(|u| u.active),
+            None => None,
+        };
+        let (Some(email), Some(user)) = (email, user) else {
+            // Recorded for security review; the caller is told nothing either way.
+            let entry = AuditEntry::new(AuditAction::UserPasswordResetRequested, None)
+                .after(json!({ "email": address, "mailed": false }));
+            self.audit(&mut tx, client, entry).await?;
+            tx.commit().await.map_err(StoreError::from)?;
             return Ok(());
         };
-        let Some(user) = users::by_id(&mut tx, email.user_id).await?.filter(|u| u.active) else { return Ok(()) };
         let token = self.new_email_token(&mut tx, TokenPurpose::ResetPassword, user.id, Some(email.id)).await?;
+        let entry = AuditEntry::new(AuditAction::UserPasswordResetRequested, None)
+            .resource(user.id)
+            .after(json!({ "email": email.email, "mailed": true }));
+        self.audit(&mut tx, client, entry).await?;
         tx.commit().await.map_err(StoreError::from)?;
         let mail = Mail {
             to: email.email.clone(),

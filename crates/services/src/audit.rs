@@ -22,8 +22,11 @@ pub enum AuditAction {
     UserRegister,
     UserLogin,
     UserLogout,
+    UserRefresh,
     UserRefreshReuse,
     UserEnsureAdmin,
+    UserVerificationSent,
+    UserPasswordResetRequested,
     UserEmailAdd,
     UserEmailRemove,
     UserEmailVerify,
@@ -68,7 +71,10 @@ impl AuditAction {
             Self::UserRegister => "user.register",
             Self::UserLogin => "user.login",
             Self::UserLogout => "user.logout",
+            Self::UserRefresh => "user.refresh",
             Self::UserRefreshReuse => "user.refresh_token_reuse",
+            Self::UserVerificationSent => "user.email_verification_sent",
+            Self::UserPasswordResetRequested => "user.password_reset_requested",
             Self::UserEnsureAdmin => "user.ensure_admin",
             Self::UserEmailAdd => "user.email_add",
             Self::UserEmailRemove => "user.email_remove",
@@ -114,11 +120,17 @@ impl AuditAction {
             Self::UserRegister
             | Self::UserLogin
             | Self::UserLogout
+            | Self::UserRefresh
             | Self::UserRefreshReuse
+            | Self::UserPasswordResetRequested
             | Self::UserEnsureAdmin
             | Self::UserPasswordChange
             | Self::UserPasswordReset => "user",
-            Self::UserEmailAdd | Self::UserEmailRemove | Self::UserEmailVerify | Self::UserEmailPrimary => "user_email",
+            Self::UserEmailAdd
+            | Self::UserEmailRemove
+            | Self::UserEmailVerify
+            | Self::UserEmailPrimary
+            | Self::UserVerificationSent => "user_email",
             Self::ModelCreate | Self::ModelUpdate | Self::ModelDelete => "model",
             Self::SubscriptionCreate | Self::SubscriptionCancel | Self::SubscriptionReview => "subscription",
             Self::ApiKeyCreate | Self::ApiKeyRevoke => "api_key",

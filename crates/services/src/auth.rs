@@ -121,7 +121,7 @@ impl Services {
                 }
                 other => other?,
             }
-            self.join_default(&mut tx, user.id, now).await?;
+            self.join_default(&mut tx, user.id, now, client).await?;
             let token = self.new_verification_token(&mut tx, user.id, primary.id).await?;
             let entry =
                 AuditEntry::new(AuditAction::UserRegister, Some(user.id)).resource(user.id).after(views::user(&user));
@@ -304,6 +304,10 @@ impl Services {
         }
         let refresh_token = self.new_refresh_token(&mut tx, session.id).await?;
         sessions::extend(&mut tx, session.id, now.plus_secs(self.auth.refresh_token_ttl_secs)).await?;
+        let entry = AuditEntry::new(AuditAction::UserRefresh, Some(user.id))
+            .resource(user.id)
+            .after(serde_json::json!({ "sessionId": session.id, "rotated": true }));
+        self.audit(&mut tx, client, entry).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(TokenPair {
             access_token: self.tokens.issue(user.id, session.id, now)?,
@@ -407,7 +411,7 @@ impl Services {
                 };
                 users::insert(&mut tx, &admin, Some(&hash)).await?;
                 emails::insert(&mut tx, &primary_email(&admin, self.ids.next_id(), Some(now))).await?;
-                self.join_default(&mut tx, admin.id, now).await?;
+                self.join_default(&mut tx, admin.id, now, client).await?;
                 (admin, AdminOutcome::Created)
             }
         };

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::audit::{AuditAction, AuditEntry};
 use crate::error::{Error, ErrorKind, Result};
-use crate::{Actor, Change, Services, views};
+use crate::{Actor, Change, ClientInfo, Services, views};
 
 pub const MAX_QUOTA: u32 = 100_000;
 
@@ -418,6 +418,11 @@ impl Services {
                     updated_at: now,
                 };
                 orgs::insert(&mut tx, &org).await?;
+                let entry = AuditEntry::new(AuditAction::OrgCreate, None)
+                    .resource(org.id)
+                    .org(org.id)
+                    .after(views::organization(&org));
+                self.audit(&mut tx, &ClientInfo::system(), entry).await?;
                 org
             }
         };
@@ -440,11 +445,20 @@ impl Services {
                     updated_at: now,
                 };
                 teams::insert(&mut tx, &team).await?;
+                let entry = AuditEntry::new(AuditAction::TeamCreate, None)
+                    .resource(team.id)
+                    .org(org.id)
+                    .after(views::team(&team));
+                self.audit(&mut tx, &ClientInfo::system(), entry).await?;
                 team
             }
         };
         let joined = orgs::add_everyone(&mut tx, org.id, OrgRole::Member, now).await?;
         teams::add_all_org_members(&mut tx, &team, now).await?;
+        if joined > 0 {
+            let entry = AuditEntry::new(AuditAction::MemberJoin, None).org(org.id).after(json!({ "joined": joined }));
+            self.audit(&mut tx, &ClientInfo::system(), entry).await?;
+        }
         tx.commit().await.map_err(StoreError::from)?;
         if joined > 0 {
             tracing::info!(joined, "users joined the default organization");
@@ -453,10 +467,20 @@ impl Services {
     }
 
     /// Puts a new user into the default organization and its Default Team.
-    pub(crate) async fn join_default(&self, conn: &mut AnyConnection, user_id: Id, now: Timestamp) -> Result<()> {
+    pub(crate) async fn join_default(
+        &self,
+        conn: &mut AnyConnection,
+        user_id: Id,
+        now: Timestamp,
+        client: &ClientInfo,
+    ) -> Result<()> {
         let Some(team) = teams::default_team(conn).await? else { return Ok(()) };
         orgs::add_member(conn, team.org_id, user_id, OrgRole::Member, now).await?;
         teams::add_member(conn, team.id, user_id, false, now).await?;
-        Ok(())
+        let entry = AuditEntry::new(AuditAction::MemberJoin, Some(user_id))
+            .resource(user_id)
+            .org(team.org_id)
+            .after(json!({ "role": OrgRole::Member, "teamId": team.id }));
+        self.audit(conn, client, entry).await
     }
 }

@@ -147,7 +147,7 @@ async fn request_password_reset(
         .limits
         .check(&[("reset:ip", rules.reset_per_ip, &ip), ("reset:email", rules.reset_per_email, &address)])
         .await?;
-    state.services.request_password_reset(&b.email);
+    state.services.request_password_reset(&b.email, &client);
     Ok(Limited(rate, StatusCode::ACCEPTED))
 }
 

@@ -270,6 +270,14 @@ fn routes(f: &Fixture, n: usize) -> Vec<(&'static str, &'static str, Who, Option
     ]
 }
 
+/// How many audit entries there are, and whether the newest records a success.
+async fn newest_audit(app: &TestApp) -> (u64, bool) {
+    let mut conn = app.services.store().conn().await.unwrap();
+    let page = purser_domain::page::PageRequest { page: 1, limit: 1 };
+    let newest = purser_store::audit::list(&mut conn, &Default::default(), page).await.unwrap();
+    (newest.total, newest.items.first().is_some_and(|e| e.success))
+}
+
 /// Routes anyone may call signed out; they have no role dimension.
 const PUBLIC: [&str; 7] = [
     "/api/v1/auth/register",
@@ -337,6 +345,7 @@ both! {
                 } else {
                     session.token.clone()
                 };
+                let audit_before = newest_audit(&app).await;
                 let reply = app.call(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(), &path, Some(&token), body).await;
                 let got = match (reply.status.as_u16(), reply.code()) {
                     (403, _) => Expect::Forbidden,
@@ -346,6 +355,12 @@ both! {
                     _ => Expect::Allowed,
                 };
                 assert_eq!(got, expect(who, *actor), "{actor:?} {method} {template} answered {}: {}", reply.status, reply.body);
+                // Every change, and every refused attempt at one, leaves an audit entry.
+                if method != "get" {
+                    let (total, success) = newest_audit(&app).await;
+                    assert!(total > audit_before.0, "{actor:?} {method} {template} left no audit entry");
+                    assert_eq!(success, reply.status.is_success(), "{actor:?} {method} {template}: the entry's outcome");
+                }
             }
         }
     }
