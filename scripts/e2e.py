@@ -76,6 +76,40 @@ def wait_ready(base, process, seconds=60):
     raise SystemExit("purser did not become ready")
 
 
+def mail_goes_out_over_smtp(purser_bin, data_dir, env):
+    """With mail.smtp_url set, the verification mail goes to a real SMTP server (aiosmtpd)."""
+    import mailbox
+    smtp_port, port = free_port(), free_port()
+    maildir = os.path.join(data_dir, "maildir")
+    smtp = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}", "-c", "aiosmtpd.handlers.Mailbox", maildir])
+    env = dict(env)
+    env["PURSER__MAIL__SMTP_URL"] = f"smtp://127.0.0.1:{smtp_port}"
+    env["PURSER__MAIL__FROM"] = "Purser <purser@e2e.example>"
+    log = open(os.path.join(data_dir, "purser-smtp.log"), "w")
+    server = subprocess.Popen([purser_bin, "serve", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}"], env=env, stdout=log, stderr=log)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, server)
+        status, _ = api(base, "POST", "/api/v1/auth/register", {"email": "smtp@e2e.example", "password": "correct horse battery", "name": "Mail"})
+        check("registration over SMTP", status == 201)
+        messages = []
+        for _ in range(100):
+            if os.path.isdir(os.path.join(maildir, "new")):
+                messages = list(mailbox.Maildir(maildir, create=False))
+            if messages:
+                break
+            time.sleep(0.1)
+        check("the verification mail reached the SMTP server", len(messages) == 1 and messages[0]["To"] == "smtp@e2e.example", str([m["To"] for m in messages]))
+        body = messages[0].get_payload(decode=True).decode()
+        token = body.split("token=")[1].split()[0]
+        status, verified = api(base, "POST", "/api/v1/auth/verify-email", {"token": token})
+        check("its token verifies the address", status == 200 and verified["verified"] is True, str(verified))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        smtp.kill()
+
+
 def two_processes_share_limits(purser_bin, data_dir, env):
     """Two Purser processes on one database and one Redis enforce one sign-in limit."""
     env = dict(env)
@@ -274,6 +308,7 @@ def main():
         check("SIGTERM stops purser cleanly", code == 0, f"exit code {code}")
         server = None
         two_processes_share_limits(purser_bin, data_dir, env)
+        mail_goes_out_over_smtp(purser_bin, data_dir, env)
     finally:
         if server is not None:
             server.kill()
