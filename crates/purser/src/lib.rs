@@ -33,6 +33,7 @@ pub struct Purser {
     router: Router,
     lease: WorkerLease,
     resync: tokio::task::JoinHandle<()>,
+    housekeeping: tokio::task::JoinHandle<()>,
     shutdown_grace: Duration,
 }
 
@@ -157,6 +158,7 @@ impl Purser {
         let http_metrics = HttpMetrics::register(&mut registry);
         let gateway = Gateway::start(Arc::clone(&services), config.gateway.to_gateway_config(), &mut registry).await?;
         let resync = gateway.spawn_resync();
+        let housekeeping = spawn_housekeeping(Arc::clone(&services));
         let state = AppState {
             services: Arc::clone(&services),
             gateway: Arc::clone(&gateway),
@@ -174,6 +176,7 @@ impl Purser {
             router,
             lease,
             resync,
+            housekeeping,
             shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
         })
     }
@@ -218,6 +221,7 @@ impl Purser {
     /// Flushes usage and releases resources (also for embedders that never called `serve`).
     pub async fn shutdown(self) {
         self.resync.abort();
+        self.housekeeping.abort();
         self.gateway.shutdown().await;
         self.lease.release().await;
         self.services.store().close().await;
@@ -227,6 +231,20 @@ impl Purser {
     pub fn router(&self) -> Router {
         self.router.clone()
     }
+}
+
+/// Periodic chores: purging organizations past their deletion grace period. They are
+/// idempotent, so every replica may run them.
+fn spawn_housekeeping(services: Arc<Services>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = services.purge_deleted_organizations().await {
+                tracing::warn!(error = %e, "could not purge deleted organizations");
+            }
+        }
+    })
 }
 
 fn hostname() -> String {

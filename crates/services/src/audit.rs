@@ -44,6 +44,7 @@ pub enum AuditAction {
     OrgCreate,
     OrgUpdate,
     OrgDelete,
+    OrgPurge,
     OrgSuspend,
     OrgResume,
     MemberJoin,
@@ -93,6 +94,7 @@ impl AuditAction {
             Self::OrgCreate => "organization.create",
             Self::OrgUpdate => "organization.update",
             Self::OrgDelete => "organization.delete",
+            Self::OrgPurge => "organization.purge",
             Self::OrgSuspend => "organization.suspend",
             Self::OrgResume => "organization.resume",
             Self::MemberJoin => "member.join",
@@ -137,6 +139,7 @@ impl AuditAction {
             Self::OrgCreate
             | Self::OrgUpdate
             | Self::OrgDelete
+            | Self::OrgPurge
             | Self::OrgSuspend
             | Self::OrgResume
             | Self::OwnershipTransfer => "organization",

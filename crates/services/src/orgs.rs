@@ -235,6 +235,24 @@ impl Services {
         .await
     }
 
+    /// Deletes for good the organizations whose grace period has passed. Idempotent, so
+    /// every replica may run it.
+    pub async fn purge_deleted_organizations(&self) -> Result<usize> {
+        let cutoff = self.now().plus_secs(-i64::from(self.org_deletion_grace_days) * 86_400);
+        let mut tx = self.store.begin().await?;
+        let purged = orgs::purge_deleted_before(&mut tx, cutoff).await?;
+        for org in &purged {
+            let entry =
+                AuditEntry::new(AuditAction::OrgPurge, None).resource(org).org(*org).after(json!({ "purged": true }));
+            self.audit(&mut tx, &ClientInfo::system(), entry).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        if !purged.is_empty() {
+            tracing::info!(count = purged.len(), "purged organizations past their deletion grace period");
+        }
+        Ok(purged.len())
+    }
+
     /// Suspends or resumes an organization (platform admins).
     pub async fn set_organization_suspended(&self, actor: &Actor, org_id: Id, suspended: bool) -> Result<Organization> {
         let action = if suspended { AuditAction::OrgSuspend } else { AuditAction::OrgResume };

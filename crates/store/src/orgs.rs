@@ -309,3 +309,24 @@ pub async fn active_keys(conn: &mut AnyConnection, org: Id, now: Timestamp) -> R
         .await?,
     )
 }
+
+/// Deletes for good the organizations deleted before `cutoff`, with their members,
+/// invitations and teams. Keys that were billed to those teams keep their history and
+/// lose the team. Returns the ids purged.
+pub async fn purge_deleted_before(conn: &mut AnyConnection, cutoff: Timestamp) -> Result<Vec<Id>> {
+    let ids = sqlx::query("SELECT id FROM organizations WHERE deleted_at IS NOT NULL AND deleted_at < $1 ORDER BY id")
+        .bind(cutoff.as_millis())
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| id(r, "id"))
+        .collect::<Result<Vec<_>>>()?;
+    for org in &ids {
+        sqlx::query("UPDATE api_keys SET team_id = NULL WHERE team_id IN (SELECT id FROM teams WHERE org_id = $1)")
+            .bind(org.as_i64())
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM organizations WHERE id = $1").bind(org.as_i64()).execute(&mut *conn).await?;
+    }
+    Ok(ids)
+}

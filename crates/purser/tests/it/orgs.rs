@@ -222,3 +222,41 @@ async fn invitations_expire_after_seven_days() {
         .expect(201);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_organizations_are_purged_after_the_grace_period() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let clock = Arc::new(ManualClock::new(T0));
+        let app = TestApp::start_with(backend, Options { clock: Some(clock.clone()), ..Options::default() }).await;
+        let platform = app.admin().await;
+        let model = app.model(&platform, json!({})).await;
+        let (owner, org) = org_with_owner(&app, "ada@example.com", "Lab").await;
+        let team = app
+            .post(&format!("/api/v1/organizations/{org}/teams"), Some(&owner.token), json!({ "name": "T" }))
+            .await
+            .expect(201);
+        let team = team["id"].as_str().unwrap();
+        app.post(
+            &format!("/api/v1/organizations/{org}/teams/{team}/members"),
+            Some(&owner.token),
+            json!({ "userId": owner.id }),
+        )
+        .await
+        .expect(201);
+        let (key, _) = app.key(&owner, &[model["id"].as_str().unwrap()], json!({ "teamId": team })).await;
+        app.delete(&format!("/api/v1/api-keys/{key}"), Some(&owner.token)).await;
+        app.delete(&format!("/api/v1/organizations/{org}"), Some(&owner.token)).await.expect(200);
+
+        clock.advance_secs(29 * 86_400);
+        assert_eq!(app.services.purge_deleted_organizations().await.unwrap(), 0, "{backend:?}: kept for 30 days");
+        clock.advance_secs(2 * 86_400);
+        assert_eq!(app.services.purge_deleted_organizations().await.unwrap(), 1, "{backend:?}");
+        assert_eq!(app.services.purge_deleted_organizations().await.unwrap(), 0, "purging twice is harmless");
+        let owner = app.login("ada@example.com").await;
+        let kept = app.get(&format!("/api/v1/api-keys/{key}"), Some(&owner.token)).await.expect(200);
+        assert_eq!(kept["teamId"], Value::Null, "the key's history stays; its team is gone");
+        let platform = app.login("root@example.com").await;
+        let log = app.get("/api/v1/admin/audit?action=organization.purge", Some(&platform.token)).await.expect(200);
+        assert_eq!(log["data"][0]["resourceId"].as_str(), Some(org.as_str()));
+    }
+}
