@@ -101,8 +101,7 @@ impl Services {
             let entry = AuditEntry::new(AuditAction::UserVerificationSent, Some(actor.user_id))
                 .resource(address.id)
                 .after(json!({ "email": address.email }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             Ok(self.deliver(self.verification_mail(&address.email, &token)).await)
         })
         .await
@@ -126,8 +125,7 @@ impl Services {
             let entry = AuditEntry::new(AuditAction::UserEmailVerify, Some(record.user_id))
                 .resource(email.id)
                 .after(json!({ "email": email.email, "verified": true }));
-            self.audit(&mut tx, client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, client, entry).await?;
             Ok(email)
         })
         .await
@@ -172,8 +170,7 @@ impl Services {
             let entry = AuditEntry::new(AuditAction::UserEmailAdd, Some(actor.user_id))
                 .resource(email.id)
                 .after(json!({ "email": email.email }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             self.deliver(self.verification_mail(&email.email, &token)).await;
             Ok(email)
         })
@@ -195,8 +192,7 @@ impl Services {
             let entry = AuditEntry::new(AuditAction::UserEmailRemove, Some(actor.user_id))
                 .resource(email_id)
                 .before(json!({ "email": email.email }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             Ok(())
         })
         .await
@@ -223,8 +219,7 @@ impl Services {
                 .resource(email_id)
                 .before(json!({ "primary": before }))
                 .after(json!({ "primary": user.email }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             Ok(user)
         })
         .await
@@ -254,16 +249,14 @@ impl Services {
             // Recorded for security review; the caller is told nothing either way.
             let entry = AuditEntry::new(AuditAction::UserPasswordResetRequested, None)
                 .after(json!({ "email": address, "mailed": false }));
-            self.audit(&mut tx, client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, client, entry).await?;
             return Ok(());
         };
         let token = self.new_email_token(&mut tx, TokenPurpose::ResetPassword, user.id, Some(email.id)).await?;
         let entry = AuditEntry::new(AuditAction::UserPasswordResetRequested, None)
             .resource(user.id)
             .after(json!({ "email": email.email, "mailed": true }));
-        self.audit(&mut tx, client, entry).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        self.commit_audited(tx, client, entry).await?;
         let mail = Mail {
             to: email.email.clone(),
             subject: "Reset your Purser password".into(),
@@ -301,8 +294,7 @@ impl Services {
             let entry = AuditEntry::new(AuditAction::UserPasswordReset, Some(record.user_id))
                 .resource(record.user_id)
                 .after(json!({ "passwordChanged": true, "sessionsEnded": ended }));
-            self.audit(&mut tx, client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, client, entry).await?;
             Ok(())
         })
         .await
@@ -332,8 +324,7 @@ impl Services {
             let entry = AuditEntry::new(AuditAction::UserPasswordChange, Some(actor.user_id))
                 .resource(actor.user_id)
                 .after(json!({ "passwordChanged": true, "otherSessionsEnded": ended }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             Ok(())
         })
         .await

@@ -216,6 +216,18 @@ impl Services {
         Ok(())
     }
 
+    /// Finishes a change: writes its audit entry in its transaction, then commits both.
+    pub(crate) async fn commit_audited(
+        &self,
+        mut tx: purser_store::Tx,
+        client: &ClientInfo,
+        entry: AuditEntry,
+    ) -> Result<()> {
+        self.audit(&mut tx, client, entry).await?;
+        tx.commit().await.map_err(purser_store::StoreError::from)?;
+        Ok(())
+    }
+
     /// Runs a use case; if it fails, records the failed attempt (`entry` says what was
     /// attempted). Denials and invalid input are recorded too: they are attempts to change.
     pub(crate) async fn audited<T>(

@@ -125,8 +125,7 @@ impl Services {
             let token = self.new_verification_token(&mut tx, user.id, primary.id).await?;
             let entry =
                 AuditEntry::new(AuditAction::UserRegister, Some(user.id)).resource(user.id).after(views::user(&user));
-            self.audit(&mut tx, client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, client, entry).await?;
             tracing::info!(user_id = %user.id, "user registered");
             self.deliver(self.verification_mail(&user.email, &token)).await;
             Ok(user)
@@ -200,8 +199,7 @@ impl Services {
         let entry = AuditEntry::new(AuditAction::UserLogin, Some(user.id))
             .resource(user.id)
             .after(serde_json::json!({ "sessionId": session.id, "browser": cookie }));
-        self.audit(&mut tx, client, entry).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        self.commit_audited(tx, client, entry).await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, browser = cookie, "logged in");
         Ok(match (refresh_token, cookie_secret) {
             (Some(refresh_token), _) => SignedIn::Tokens(TokenPair {
@@ -288,8 +286,7 @@ impl Services {
             let record = AuditEntry::new(AuditAction::UserRefreshReuse, Some(user.id))
                 .resource(user.id)
                 .after(serde_json::json!({ "sessionId": session.id, "sessionRevoked": true }));
-            self.audit(&mut tx, client, record).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, client, record).await?;
             tracing::warn!(user_id = %user.id, session_id = %session.id, "refresh token reused; session revoked");
             return Err(Error::unauthenticated(
                 "refresh_token_reused",
@@ -307,8 +304,7 @@ impl Services {
         let entry = AuditEntry::new(AuditAction::UserRefresh, Some(user.id))
             .resource(user.id)
             .after(serde_json::json!({ "sessionId": session.id, "rotated": true }));
-        self.audit(&mut tx, client, entry).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        self.commit_audited(tx, client, entry).await?;
         Ok(TokenPair {
             access_token: self.tokens.issue(user.id, session.id, now)?,
             refresh_token,
@@ -324,8 +320,7 @@ impl Services {
         let entry = AuditEntry::new(AuditAction::UserLogout, Some(actor.user_id))
             .resource(actor.user_id)
             .after(serde_json::json!({ "sessionId": actor.session_id }));
-        self.audit(&mut tx, &actor.client, entry).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        self.commit_audited(tx, &actor.client, entry).await?;
         tracing::info!(user_id = %actor.user_id, session_id = %actor.session_id, "logged out");
         Ok(())
     }
@@ -418,8 +413,7 @@ impl Services {
         let mut entry =
             AuditEntry::new(AuditAction::UserEnsureAdmin, None).resource(outcome.0.id).after(views::user(&outcome.0));
         entry.before = before;
-        self.audit(&mut tx, client, entry).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        self.commit_audited(tx, client, entry).await?;
         self.notify(crate::Change::User(outcome.0.id)).await;
         Ok(outcome)
     }

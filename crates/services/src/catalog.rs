@@ -130,8 +130,7 @@ impl Services {
             let entry = AuditEntry::new(AuditAction::ModelCreate, Some(actor.user_id))
                 .resource(model.id)
                 .after(views::model(&model));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             tracing::info!(model_id = %model.id, name = %model.name, "model created");
             self.notify(Change::Model(model.id)).await;
             Ok(model)
@@ -194,8 +193,7 @@ impl Services {
                 .resource(model.id)
                 .before(views::model(&current))
                 .after(views::model(&model));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             tracing::info!(model_id = %model.id, "model updated");
             self.notify(Change::Model(model.id)).await;
             Ok(model)
@@ -219,8 +217,7 @@ impl Services {
                 .resource(model_id)
                 .before(views::model(&current))
                 .after(serde_json::json!({ "deleted": true, "subscriptionsCancelled": cancelled }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             tracing::info!(%model_id, cancelled, "model deleted");
             self.notify(Change::Model(model_id)).await;
             Ok(())

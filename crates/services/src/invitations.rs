@@ -4,7 +4,7 @@
 use purser_domain::org::{INVITATION_TTL_SECS, Invitation, InvitationStatus, Member, OrgRole, Organization};
 use purser_domain::page::{Page, PageRequest};
 use purser_domain::{Id, OrgAction, Principal, Validator, user};
-use purser_store::{AnyConnection, StoreError, emails, invitations, orgs};
+use purser_store::{AnyConnection, emails, invitations, orgs};
 use serde_json::json;
 
 use crate::audit::{AuditAction, AuditEntry};
@@ -86,8 +86,7 @@ impl Services {
                 .resource(invitation.id)
                 .org(org_id)
                 .after(views::invitation(&invitation));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             let inviter = self.me(actor).await?;
             let mail = Mail {
                 to: invitation.email.clone(),
@@ -136,8 +135,7 @@ impl Services {
                 .resource(invitation_id)
                 .org(org_id)
                 .before(views::invitation(&invitation));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             Ok(())
         })
         .await
@@ -197,8 +195,7 @@ impl Services {
                 .resource(invitation.id)
                 .org(org.id)
                 .after(json!({ "member": views::member(&member) }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             Ok(member)
         })
         .await

@@ -138,8 +138,7 @@ impl Services {
         let entry = AuditEntry::new(AuditAction::ApiKeyCreate, Some(actor.user_id))
             .resource(key.id)
             .after(views::api_key(&key));
-        self.audit(&mut tx, &actor.client, entry).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        self.commit_audited(tx, &actor.client, entry).await?;
         tracing::info!(key_id = %key.id, user_id = %key.user_id, "API key created");
         self.notify(Change::ApiKey(key.id)).await;
         Ok(CreatedKey { key, secret })

@@ -112,8 +112,7 @@ impl Services {
                 .resource(org.id)
                 .org(org.id)
                 .after(views::organization(&org));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             Ok(org)
         })
         .await
@@ -193,8 +192,7 @@ impl Services {
                 .org(org_id)
                 .before(views::organization(&before))
                 .after(views::organization(&org));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             Ok(org)
         })
         .await
@@ -227,8 +225,7 @@ impl Services {
                 .org(org_id)
                 .before(views::organization(&at.org))
                 .after(json!({ "deleted": true, "purgeAfter": purge_after }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             self.notify(Change::Organization(org_id)).await;
             Ok(purge_after)
         })
@@ -274,8 +271,7 @@ impl Services {
                 .org(org_id)
                 .before(views::organization(&before))
                 .after(views::organization(&org));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             self.notify(Change::Organization(org_id)).await;
             Ok(org)
         })
@@ -318,8 +314,7 @@ impl Services {
                 .org(org_id)
                 .before(views::member(&member))
                 .after(views::member(&changed));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             Ok(changed)
         })
         .await
@@ -354,8 +349,7 @@ impl Services {
                 .org(org_id)
                 .before(views::member(&member))
                 .after(json!({ "removed": true, "apiKeysRevoked": revoked }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             for key in revoked {
                 self.notify(Change::ApiKey(key)).await;
             }
@@ -387,8 +381,7 @@ impl Services {
                 .org(org_id)
                 .before(json!({ "owner": actor.user_id, "newOwnerRole": target.role }))
                 .after(json!({ "owner": to, "previousOwnerRole": "admin" }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             Ok(())
         })
         .await

@@ -87,8 +87,7 @@ impl Services {
             .resource(id)
             .after(views::subscription(&subscription));
         entry.before = before;
-        self.audit(&mut tx, &actor.client, entry).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        self.commit_audited(tx, &actor.client, entry).await?;
         tracing::info!(subscription_id = %id, %model_id, status = %subscription.status, "subscribed");
         Ok(subscription)
     }
@@ -209,8 +208,7 @@ impl Services {
             .resource(id)
             .before(views::subscription(&subscription))
             .after(views::subscription(&reviewed));
-        self.audit(&mut tx, &actor.client, entry).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        self.commit_audited(tx, &actor.client, entry).await?;
         let subscription = reviewed;
         tracing::info!(subscription_id = %id, status = %subscription.status, reviewer = %principal.user_id, "subscription reviewed");
         Ok(subscription)

@@ -125,8 +125,7 @@ impl Services {
                 .resource(team.id)
                 .org(org_id)
                 .after(views::team(&team));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             self.notify(Change::Team(team.id)).await;
             Ok(team)
         })
@@ -187,8 +186,7 @@ impl Services {
                 .org(org_id)
                 .before(views::team(&before))
                 .after(views::team(&team));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             self.notify(Change::Team(team_id)).await;
             Ok(team)
         })
@@ -219,8 +217,7 @@ impl Services {
                 .resource(team_id)
                 .org(org_id)
                 .before(views::team(&team));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             self.notify(Change::Team(team_id)).await;
             Ok(())
         })
@@ -251,8 +248,7 @@ impl Services {
                 .org(org_id)
                 .before(json!({ "permissions": before.permissions }))
                 .after(json!({ "permissions": team.permissions }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             Ok(team)
         })
         .await
@@ -308,8 +304,7 @@ impl Services {
                 .resource(user_id)
                 .org(org_id)
                 .after(json!({ "teamId": team_id, "userId": user_id, "manager": manager }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             Ok(member)
         })
         .await
@@ -340,8 +335,7 @@ impl Services {
                 .org(org_id)
                 .before(json!({ "teamId": team_id, "manager": before.manager }))
                 .after(json!({ "teamId": team_id, "manager": manager }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             Ok(member)
         })
         .await
@@ -365,8 +359,7 @@ impl Services {
                 .resource(user_id)
                 .org(org_id)
                 .before(json!({ "teamId": team_id, "userId": user_id, "manager": member.manager }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             Ok(())
         })
         .await

@@ -78,8 +78,7 @@ impl Services {
                 .resource(user_id)
                 .before(views::user(&before))
                 .after(json!({ "user": views::user(&after), "sessionsEnded": ended }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             self.notify(Change::User(user_id)).await;
             Ok(after)
         })
@@ -123,8 +122,7 @@ impl Services {
             let entry = AuditEntry::new(AuditAction::SessionRevoke, Some(actor.user_id))
                 .resource(actor.user_id)
                 .after(json!({ "otherSessionsEnded": ended }));
-            self.audit(&mut tx, &actor.client, entry).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            self.commit_audited(tx, &actor.client, entry).await?;
             Ok(ended)
         })
         .await
