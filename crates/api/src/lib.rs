@@ -148,12 +148,13 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::usage::router())
         .merge(routes::users::router())
         .merge(routes::system::router())
-        .merge(purser_gateway::router())
 }
 
-/// The OpenAPI document, generated from the route table.
+/// The OpenAPI document, generated from the route tables.
 pub fn openapi() -> OpenApiDoc {
-    routes().split_for_parts().1
+    let mut doc = routes().split_for_parts().1;
+    doc.merge(OpenApiRouter::<AppState>::new().merge(purser_gateway::router()).split_for_parts().1);
+    doc
 }
 
 async fn not_found() -> ApiError {
@@ -186,14 +187,17 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// The whole application.
+///
+/// The management API gets per-route metrics and an access log; the gateway's `/v1`
+/// routes skip both (they keep their own per-model metrics) because they carry every
+/// model request and each microsecond there counts.
 pub fn app(state: AppState, config: &HttpConfig) -> Router {
-    let (router, openapi) = routes().split_for_parts();
-    router
+    let (management, mut openapi) = routes().split_for_parts();
+    let (gateway, gateway_doc) = OpenApiRouter::new().merge(purser_gateway::router()).split_for_parts();
+    openapi.merge(gateway_doc);
+    management
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(Arc::clone(&state.metrics), track))
         .layer(
             TraceLayer::new_for_http()
@@ -203,6 +207,10 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .merge(gateway)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(context::request_id_layer))
         .with_state(state)
 }

@@ -6,21 +6,21 @@
 //! (this crate's [`ChangeListener`]) and are fully reloaded every `resync_interval` to
 //! pick up anything else (expiry housekeeping, changes made by other replicas).
 
+mod body;
 mod error;
 mod handlers;
 pub mod limits;
 pub mod meter;
+mod metrics;
 mod proxy;
 pub mod sse;
 pub mod tables;
+mod upstream;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use purser_services::{Change, ChangeListener, Services};
 use tokio::sync::Mutex;
@@ -30,7 +30,9 @@ pub use handlers::router;
 pub use proxy::MOCK_ANSWER;
 
 use crate::meter::{MeterConfig, UsageMeter};
+use crate::metrics::GatewayMetrics;
 use crate::tables::{KeyTable, ModelTable, TeamTable};
+use crate::upstream::Upstream;
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -60,42 +62,13 @@ impl Default for GatewayConfig {
     }
 }
 
-#[derive(Clone)]
-struct GatewayMetrics {
-    requests: Family<Vec<(&'static str, String)>, Counter>,
-    tokens: Family<Vec<(&'static str, String)>, Counter>,
-    duration: Histogram,
-}
-
-impl GatewayMetrics {
-    fn register(registry: &mut Registry) -> Self {
-        let metrics = Self {
-            requests: Family::default(),
-            tokens: Family::default(),
-            duration: Histogram::new(exponential_buckets(0.001, 2.0, 18)),
-        };
-        registry.register(
-            "purser_gateway_requests",
-            "Gateway requests by model and HTTP status",
-            metrics.requests.clone(),
-        );
-        registry.register("purser_gateway_tokens", "Tokens metered by model and direction", metrics.tokens.clone());
-        registry.register(
-            "purser_gateway_request_duration_seconds",
-            "Time from request to the end of the answer",
-            metrics.duration.clone(),
-        );
-        metrics
-    }
-}
-
 pub struct Gateway {
     services: Arc<Services>,
     keys: KeyTable,
     models: ModelTable,
     teams: TeamTable,
     meter: UsageMeter,
-    http: reqwest::Client,
+    upstream: Upstream,
     config: GatewayConfig,
     metrics: GatewayMetrics,
     /// Serialises table reloads so a full reload cannot overwrite a newer single change.
@@ -109,22 +82,16 @@ impl Gateway {
         config: GatewayConfig,
         registry: &mut Registry,
     ) -> purser_services::Result<Arc<Self>> {
-        // reqwest is built without a TLS backend of its own; use ring, as the rest of Purser does.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(purser_services::Error::internal)?;
+        let upstream = Upstream::new(&config).map_err(purser_services::Error::internal)?;
+        let metrics = GatewayMetrics::register(registry);
         let gateway = Arc::new(Self {
             meter: UsageMeter::start(Arc::clone(&services), config.meter.clone(), registry),
-            metrics: GatewayMetrics::register(registry),
+            metrics: metrics.clone(),
             services: Arc::clone(&services),
             keys: KeyTable::default(),
-            models: ModelTable::default(),
+            models: ModelTable::new(metrics.clone()),
             teams: TeamTable::default(),
-            http,
+            upstream,
             config,
             reload: Mutex::new(()),
         });
@@ -134,8 +101,14 @@ impl Gateway {
         Ok(gateway)
     }
 
+    /// Writes pending usage first (briefly), so spend read back from the database is current.
+    async fn settle_usage(&self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.meter.flush()).await;
+    }
+
     pub async fn reload_all(&self) -> purser_services::Result<()> {
         let _guard = self.reload.lock().await;
+        self.settle_usage().await;
         let snapshot = self.services.gateway_snapshot().await?;
         let now = self.services.now();
         self.keys.replace_all(snapshot.keys, now);
@@ -168,7 +141,10 @@ impl Gateway {
                 }
             }
             Change::Model(id) => self.models.apply(id, self.services.gateway_model(id).await?),
-            Change::Team(id) => self.teams.apply(id, self.services.gateway_team(id).await?, self.services.now()),
+            Change::Team(id) => {
+                self.settle_usage().await;
+                self.teams.apply(id, self.services.gateway_team(id).await?, self.services.now());
+            }
             // An organization's status (or deletion) concerns all of its teams.
             Change::Organization(_) => {
                 self.teams.replace_all(self.services.gateway_all_teams().await?, self.services.now())

@@ -24,18 +24,28 @@ pub struct MeterConfig {
     /// (and counted in `purser_usage_dropped_total`).
     pub capacity: usize,
     pub max_batch: usize,
+    /// How often queued records are written. Writing on a timer, not per record, keeps the
+    /// request path from waking the writer and the database from committing tiny batches.
+    pub flush_interval: Duration,
     /// How long shutdown keeps retrying a database that does not answer.
     pub shutdown_grace: Duration,
 }
 
 impl Default for MeterConfig {
     fn default() -> Self {
-        Self { capacity: 1_000_000, max_batch: 1000, shutdown_grace: Duration::from_secs(15) }
+        Self {
+            capacity: 1_000_000,
+            max_batch: 2000,
+            flush_interval: Duration::from_millis(100),
+            shutdown_grace: Duration::from_secs(15),
+        }
     }
 }
 
 #[derive(Default)]
 struct Progress {
+    /// Asks the writer to write now rather than at its next tick.
+    flush_now: Notify,
     accepted: AtomicU64,
     /// Written or given up on: everything accepted that is no longer pending.
     settled: AtomicU64,
@@ -104,6 +114,7 @@ impl UsageMeter {
     /// Waits until every record queued before this call has been written (or dropped).
     pub async fn flush(&self) {
         let target = self.progress.accepted.load(Ordering::SeqCst);
+        self.progress.flush_now.notify_one();
         loop {
             let notified = self.progress.changed.notified();
             if self.progress.settled.load(Ordering::SeqCst) >= target {
@@ -133,13 +144,25 @@ struct Writer {
 impl Writer {
     async fn run(self, mut rx: mpsc::Receiver<UsageRecord>, mut stopped: watch::Receiver<bool>) {
         let mut batch = Vec::with_capacity(self.config.max_batch);
+        let mut tick = tokio::time::interval(self.config.flush_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
                 _ = stopped.changed() => break,
-                n = rx.recv_many(&mut batch, self.config.max_batch) => if n == 0 { break },
+                _ = tick.tick() => {}
+                () = self.progress.flush_now.notified() => {}
             }
-            self.write(&mut batch, Some(&mut stopped)).await;
+            // Take what is queued, without waiting for more.
+            while let Ok(record) = rx.try_recv() {
+                batch.push(record);
+                if batch.len() == self.config.max_batch {
+                    self.write(&mut batch, Some(&mut stopped)).await;
+                }
+            }
+            if !batch.is_empty() {
+                self.write(&mut batch, Some(&mut stopped)).await;
+            }
         }
         // Shutdown: take no more, write what is queued.
         rx.close();

@@ -10,24 +10,28 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
+use http_body_util::BodyExt;
 use purser_domain::api_key::looks_like_secret;
 use purser_domain::model::{Capability, ProviderKind};
 use purser_domain::usage::UsageRecord;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::Gateway;
+use crate::body::RequestBody;
 use crate::error::GatewayError;
 use crate::sse::{SseFilter, Usage, usage_of_body};
 use crate::tables::{KeyEntry, Route, TeamEntry};
+use crate::upstream::CallError;
 
 /// The answer the built-in mock provider gives; it says what it is.
 pub const MOCK_ANSWER: &str = "This is a mock answer from Purser's built-in mock provider; no model server was called.";
 
+/// The proxied OpenAI endpoints (the discriminant indexes each deployment's URLs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
-    ChatCompletions,
-    Completions,
-    Embeddings,
+    ChatCompletions = 0,
+    Completions = 1,
+    Embeddings = 2,
 }
 
 impl Endpoint {
@@ -94,17 +98,15 @@ impl Metering {
             }
         }
         let elapsed = self.started.elapsed();
-        let metrics = &self.gateway.metrics;
-        metrics.requests.get_or_create(&vec![("model", self.route.name.clone()), ("status", status.to_string())]).inc();
-        metrics
-            .tokens
-            .get_or_create(&vec![("model", self.route.name.clone()), ("direction", "prompt".into())])
-            .inc_by(usage.prompt_tokens);
-        metrics
-            .tokens
-            .get_or_create(&vec![("model", self.route.name.clone()), ("direction", "completion".into())])
-            .inc_by(usage.completion_tokens);
-        metrics.duration.observe(elapsed.as_secs_f64());
+        let counters = &self.route.metrics;
+        if status == 200 {
+            counters.ok.inc();
+        } else {
+            self.gateway.metrics.count_status(&self.route.name, status);
+        }
+        counters.prompt_tokens.inc_by(usage.prompt_tokens);
+        counters.completion_tokens.inc_by(usage.completion_tokens);
+        self.gateway.metrics.duration.observe(elapsed.as_secs_f64());
         self.gateway.meter.record(UsageRecord {
             id: services.ids().next_id(),
             request_id: std::mem::take(&mut self.request_id),
@@ -218,37 +220,21 @@ impl Gateway {
         let key = self.authenticate(&headers)?;
         let limit = self.config.max_request_bytes;
         let body = axum::body::to_bytes(body, limit).await.map_err(|_| GatewayError::body_too_large(limit))?;
-        let mut request: Map<String, Value> = serde_json::from_slice(&body).map_err(|e| {
-            GatewayError::bad_request(format!("The request body is not a valid JSON object: {e}"), None)
-        })?;
-        let model_name = match request.get("model") {
-            Some(Value::String(name)) => name.clone(),
-            _ => return Err(GatewayError::bad_request("You must provide a model parameter.", Some("model"))),
-        };
-        let route = self.models.by_name(&model_name).ok_or_else(|| GatewayError::model_not_found(&model_name))?;
+        let request = RequestBody::parse(body)?;
+        let route = self.models.by_name(&request.model).ok_or_else(|| GatewayError::model_not_found(&request.model))?;
         if !key.allows(route.id) {
-            return Err(GatewayError::model_not_allowed(&model_name));
+            return Err(GatewayError::model_not_allowed(&request.model));
         }
         if !route.capabilities.contains(&endpoint.capability()) {
-            return Err(GatewayError::unsupported(&model_name, endpoint.path()));
+            return Err(GatewayError::unsupported(&request.model, endpoint.path()));
         }
         let team = self.team_for(&key, &route)?;
         self.admit(&key, team.as_deref())?;
 
-        let streamed = endpoint.can_stream() && request.get("stream") == Some(&Value::Bool(true));
-        let client_wants_usage =
-            request.get("stream_options").and_then(|o| o.get("include_usage")) == Some(&Value::Bool(true));
-        if streamed && !client_wants_usage {
-            // Ask for usage on the client's behalf; the extra chunk is removed on the way back.
-            let options = request.entry("stream_options").or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(options) = options {
-                options.insert("include_usage".into(), Value::Bool(true));
-            } else {
-                return Err(GatewayError::bad_request("stream_options must be an object.", Some("stream_options")));
-            }
-        }
-        request.insert("model".into(), Value::String(route.upstream_model.clone()));
-
+        let streamed = endpoint.can_stream() && request.stream;
+        // Usage of a stream comes in a last chunk the client may not have asked for: ask
+        // on its behalf, and remove that chunk on the way back.
+        let ask_usage = streamed && !request.client_wants_usage;
         let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         let metering = Metering {
             gateway: Arc::clone(&self),
@@ -264,9 +250,12 @@ impl Gateway {
         };
         let reply = match route.kind {
             ProviderKind::Mock => {
-                mock_reply(endpoint, &route, &Value::Object(request), streamed, self.services.now().as_secs())
+                let body = request.for_upstream(&route.upstream_model, ask_usage);
+                let value = serde_json::from_slice(&body).unwrap_or_default();
+                mock_reply(endpoint, &route, &value, streamed, self.services.now().as_secs())
             }
-            ProviderKind::OpenAiCompatible => match self.forward(endpoint, &route, &request, streamed).await {
+            ProviderKind::OpenAiCompatible => match self.forward(endpoint, &route, &request, streamed, ask_usage).await
+            {
                 Ok(reply) => reply,
                 Err(e) => {
                     let mut metering = metering;
@@ -275,47 +264,31 @@ impl Gateway {
                 }
             },
         };
-        Ok(self.deliver(reply, metering, !client_wants_usage))
+        Ok(self.deliver(reply, metering, ask_usage))
     }
 
     async fn forward(
         &self,
         endpoint: Endpoint,
         route: &Route,
-        request: &Map<String, Value>,
+        request: &RequestBody,
         streamed: bool,
+        ask_usage: bool,
     ) -> Result<Reply, GatewayError> {
-        let base = route.upstream_url.as_deref().ok_or_else(GatewayError::internal)?;
-        let mut call = self
-            .http
-            .post(format!("{base}/{}", endpoint.path()))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(serde_json::to_vec(request).map_err(|_| GatewayError::internal())?);
-        if let Some(authorization) = &route.upstream_authorization {
-            call = call.header(header::AUTHORIZATION, authorization);
-        }
-        let response = match tokio::time::timeout(self.config.response_timeout, call.send()).await {
-            Err(_) => return Err(GatewayError::upstream_timeout()),
-            Ok(Err(e)) if e.is_timeout() => return Err(GatewayError::upstream_timeout()),
-            Ok(Err(e)) => {
-                tracing::warn!(model = %route.name, error = %e, "upstream unreachable");
-                return Err(GatewayError::upstream_unavailable(if e.is_connect() {
-                    "connection failed"
-                } else {
-                    "request failed"
-                }));
-            }
-            Ok(Ok(response)) => response,
-        };
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .cloned()
-            .unwrap_or(HeaderValue::from_static("application/json"));
+        let deployment = route.deployments.first().ok_or_else(GatewayError::internal)?;
+        let body = request.for_upstream(&deployment.upstream_model, ask_usage);
+        let timeout = self.config.response_timeout;
+        let response = self.upstream.post(&deployment.target, endpoint, body, timeout).await.map_err(|e| {
+            tracing::warn!(model = %route.name, error = e.describe(), "model server call failed");
+            call_error(e)
+        })?;
+        let (head, body) = response.into_parts();
+        let status = head.status;
+        let content_type =
+            head.headers.get(header::CONTENT_TYPE).cloned().unwrap_or(HeaderValue::from_static("application/json"));
         if !status.is_success() {
-            let body = self.read_whole(response).await.unwrap_or_default();
-            tracing::warn!(model = %route.name, status = status.as_u16(), "upstream answered with an error");
+            let body = self.upstream.read(body, timeout).await.unwrap_or_default();
+            tracing::warn!(model = %route.name, status = status.as_u16(), "model server answered with an error");
             // The client's own mistakes (bad parameters, context too long) pass through as
             // the model server worded them; Purser's credentials or the server failing do not.
             return if status.is_client_error() && status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN
@@ -327,7 +300,7 @@ impl Gateway {
         }
         if streamed {
             let idle = self.config.stream_idle_timeout;
-            let chunks = response.bytes_stream();
+            let chunks = body.into_data_stream();
             let chunks = stream::unfold(chunks, move |mut chunks| async move {
                 match tokio::time::timeout(idle, chunks.next()).await {
                     Err(_) => Some((Err(GatewayError::upstream_timeout()), chunks)),
@@ -338,21 +311,8 @@ impl Gateway {
             });
             Ok(Reply::Stream(chunks.boxed()))
         } else {
-            let body = self.read_whole(response).await?;
+            let body = self.upstream.read(body, timeout).await.map_err(call_error)?;
             Ok(Reply::Whole { status, content_type, body })
-        }
-    }
-
-    async fn read_whole(&self, response: reqwest::Response) -> Result<Bytes, GatewayError> {
-        let limit = self.config.max_response_bytes;
-        if response.content_length().is_some_and(|n| n > limit as u64) {
-            return Err(GatewayError::upstream_unavailable("the answer is too large"));
-        }
-        match tokio::time::timeout(self.config.response_timeout, response.bytes()).await {
-            Err(_) => Err(GatewayError::upstream_timeout()),
-            Ok(Err(_)) => Err(GatewayError::upstream_unavailable("the answer broke off")),
-            Ok(Ok(body)) if body.len() > limit => Err(GatewayError::upstream_unavailable("the answer is too large")),
-            Ok(Ok(body)) => Ok(body),
         }
     }
 
@@ -404,6 +364,13 @@ impl Gateway {
                     .unwrap_or_else(|_| Response::new(Body::empty()))
             }
         }
+    }
+}
+
+fn call_error(e: CallError) -> GatewayError {
+    match e {
+        CallError::Timeout => GatewayError::upstream_timeout(),
+        other => GatewayError::upstream_unavailable(other.describe()),
     }
 }
 

@@ -10,6 +10,9 @@ use purser_domain::org::BudgetPeriod;
 use purser_domain::{Id, Timestamp, TokenPrice, Usd};
 use purser_services::crypto::digest_bytes;
 use purser_services::feed::{GatewayTeam, RoutedModel};
+
+use crate::metrics::{GatewayMetrics, ModelMetrics};
+use crate::upstream::Target;
 use purser_store::api_keys::GatewayKey;
 
 use crate::limits::Bucket;
@@ -186,7 +189,8 @@ impl PeriodSpend {
 /// Counters that belong to a team for as long as the process runs.
 #[derive(Debug)]
 pub struct TeamCounters {
-    pub spend: PeriodSpend,
+    /// Kept across limit changes while the budget period stays the same.
+    pub spend: Arc<PeriodSpend>,
     pub rpm: Option<Bucket>,
     pub tpm: Option<Bucket>,
 }
@@ -218,8 +222,11 @@ impl TeamEntry {
             {
                 Arc::clone(&p.counters)
             }
-            _ => Arc::new(TeamCounters {
-                spend: PeriodSpend::new(team.budget_period, t.period_start, t.spend),
+            previous => Arc::new(TeamCounters {
+                spend: match previous {
+                    Some(p) if p.counters.spend.period == team.budget_period => Arc::clone(&p.counters.spend),
+                    _ => Arc::new(PeriodSpend::new(team.budget_period, t.period_start, t.spend)),
+                },
                 rpm: team.rpm_limit.map(|l| Bucket::new(l, now.as_millis())),
                 tpm: team.tpm_limit.map(|l| Bucket::new(l, now.as_millis())),
             }),
@@ -276,6 +283,14 @@ fn bucket_limit(bucket: &Option<Bucket>) -> Option<u32> {
     bucket.as_ref().map(Bucket::limit)
 }
 
+/// One place a model's requests can go: an OpenAI-compatible server and the upstream
+/// model name it expects.
+#[derive(Debug)]
+pub struct Deployment {
+    pub upstream_model: String,
+    pub target: Target,
+}
+
 /// A model as the gateway routes it.
 #[derive(Debug)]
 pub struct Route {
@@ -283,14 +298,15 @@ pub struct Route {
     pub name: String,
     pub provider: String,
     pub kind: ProviderKind,
-    pub upstream_url: Option<String>,
+    /// Empty for the mock provider.
+    pub deployments: Vec<Deployment>,
+    /// The name the mock provider answers with.
     pub upstream_model: String,
-    /// `Bearer <key>`, ready to send.
-    pub upstream_authorization: Option<String>,
     pub input_cost_per_token: TokenPrice,
     pub output_cost_per_token: TokenPrice,
     pub capabilities: Vec<Capability>,
     pub created_at: Timestamp,
+    pub(crate) metrics: ModelMetrics,
 }
 
 impl Route {
@@ -298,16 +314,23 @@ impl Route {
         self.input_cost_per_token.cost(prompt_tokens).saturating_add(self.output_cost_per_token.cost(completion_tokens))
     }
 
-    fn from_routed(routed: RoutedModel) -> Self {
+    fn from_routed(routed: RoutedModel, metrics: &GatewayMetrics) -> Self {
         let m = routed.model;
+        let deployments = match (&m.upstream_url, m.kind()) {
+            (Some(base), ProviderKind::OpenAiCompatible) => Target::new(base, routed.upstream_api_key.as_deref())
+                .map(|target| Deployment { upstream_model: m.upstream_model.clone(), target })
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        };
         Self {
             id: m.id,
             kind: m.kind(),
+            metrics: metrics.for_model(&m.name),
             name: m.name,
             provider: m.provider,
-            upstream_url: m.upstream_url,
+            deployments,
             upstream_model: m.upstream_model,
-            upstream_authorization: routed.upstream_api_key.map(|k| format!("Bearer {k}")),
             input_cost_per_token: m.input_cost_per_token,
             output_cost_per_token: m.output_cost_per_token,
             capabilities: m.capabilities,
@@ -322,12 +345,16 @@ struct ModelMaps {
     by_id: HashMap<Id, Arc<Route>>,
 }
 
-#[derive(Default)]
 pub struct ModelTable {
     maps: RwLock<ModelMaps>,
+    metrics: GatewayMetrics,
 }
 
 impl ModelTable {
+    pub(crate) fn new(metrics: GatewayMetrics) -> Self {
+        Self { maps: RwLock::default(), metrics }
+    }
+
     pub fn by_name(&self, name: &str) -> Option<Arc<Route>> {
         self.maps.read().expect("model table poisoned").by_name.get(name).cloned()
     }
@@ -339,7 +366,7 @@ impl ModelTable {
     pub fn replace_all(&self, models: Vec<RoutedModel>) {
         let mut fresh = ModelMaps::default();
         for routed in models {
-            let route = Arc::new(Route::from_routed(routed));
+            let route = Arc::new(Route::from_routed(routed, &self.metrics));
             fresh.by_name.insert(route.name.clone(), Arc::clone(&route));
             fresh.by_id.insert(route.id, route);
         }
@@ -353,7 +380,7 @@ impl ModelTable {
             maps.by_name.remove(&old.name);
         }
         if let Some(routed) = routed {
-            let route = Arc::new(Route::from_routed(routed));
+            let route = Arc::new(Route::from_routed(routed, &self.metrics));
             maps.by_name.insert(route.name.clone(), Arc::clone(&route));
             maps.by_id.insert(id, route);
         }

@@ -159,6 +159,8 @@ pub struct GatewaySettings {
     pub max_request_bytes: usize,
     /// Usage records held in memory when the database is slow or down.
     pub usage_buffer: usize,
+    /// How often metered usage is written to the database, in milliseconds.
+    pub usage_flush_ms: u64,
     pub resync_interval_secs: u64,
 }
 
@@ -171,6 +173,7 @@ impl Default for GatewaySettings {
             stream_idle_timeout_secs: d.stream_idle_timeout.as_secs(),
             max_request_bytes: d.max_request_bytes,
             usage_buffer: d.meter.capacity,
+            usage_flush_ms: d.meter.flush_interval.as_millis() as u64,
             resync_interval_secs: d.resync_interval.as_secs(),
         }
     }
@@ -185,7 +188,11 @@ impl GatewaySettings {
             stream_idle_timeout: Duration::from_secs(self.stream_idle_timeout_secs),
             max_request_bytes: self.max_request_bytes,
             resync_interval: Duration::from_secs(self.resync_interval_secs),
-            meter: purser_gateway::meter::MeterConfig { capacity: self.usage_buffer, ..d.meter },
+            meter: purser_gateway::meter::MeterConfig {
+                capacity: self.usage_buffer,
+                flush_interval: Duration::from_millis(self.usage_flush_ms),
+                ..d.meter
+            },
             ..d
         }
     }
@@ -424,6 +431,9 @@ impl Config {
             || self.gateway.stream_idle_timeout_secs == 0
         {
             return fail("gateway", "timeouts must be greater than zero");
+        }
+        if !(1..=60_000).contains(&self.gateway.usage_flush_ms) {
+            return fail("gateway.usage_flush_ms", "must be between 1 and 60000");
         }
         if self.gateway.resync_interval_secs == 0 {
             return fail("gateway.resync_interval_secs", "must be at least 1");

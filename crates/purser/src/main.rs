@@ -13,6 +13,11 @@ use purser_domain::SystemClock;
 use purser_services::auth::AdminOutcome;
 use tracing_subscriber::EnvFilter;
 
+// The gateway allocates a little per request on every core; mimalloc's thread-local
+// free lists cost a fraction of glibc malloc's there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "purser", version, about = "Governed, metered access to AI models")]
 struct Cli {

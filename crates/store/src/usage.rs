@@ -1,6 +1,7 @@
 //! Usage records, written in batches by the gateway, and the sums users see.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use purser_domain::usage::{ModelUsage, UsageRecord, UsageSummary, UsageTotals};
 use purser_domain::{Id, Timestamp, Usd};
@@ -10,34 +11,59 @@ use sqlx::{AnyConnection, Row};
 use crate::Result;
 use crate::rows::{id, u64_of};
 
-const COLUMNS: usize = 15;
-/// Rows per INSERT statement; keeps every statement under PostgreSQL's 65,535 parameters.
-const ROWS_PER_STATEMENT: usize = 500;
+const COLUMNS: &str = "id, request_id, key_id, user_id, model_id, model_name, endpoint, prompt_tokens, \
+    completion_tokens, cost, latency_ms, status, streamed, created_at, team_id";
+const COLUMN_COUNT: usize = 15;
+/// Batches are written in statements of these sizes (largest first), so a handful of
+/// statement texts serve every batch size and each connection prepares them once. The
+/// largest keeps under PostgreSQL's 65,535 parameters and SQLite's 32,766.
+const STATEMENT_ROWS: [usize; 5] = [512, 128, 32, 8, 1];
+
+/// `INSERT ... VALUES (...), (...)` for `rows` rows, with numbered placeholders or, for
+/// SQLite, anonymous ones: SQLite resolves each numbered placeholder by scanning all of
+/// them, which makes a statement with thousands of `$N` quadratic to bind.
+fn insert_sql(rows: usize, anonymous: bool) -> String {
+    let mut sql = format!("INSERT INTO usage_records ({COLUMNS}) VALUES ");
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..COLUMN_COUNT {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            if anonymous {
+                sql.push('?');
+            } else {
+                sql.push_str(&format!("${}", r * COLUMN_COUNT + c + 1));
+            }
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (id) DO NOTHING");
+    sql
+}
+
+fn insert_statements(anonymous: bool) -> &'static [String; STATEMENT_ROWS.len()] {
+    static NUMBERED: LazyLock<[String; STATEMENT_ROWS.len()]> =
+        LazyLock::new(|| STATEMENT_ROWS.map(|n| insert_sql(n, false)));
+    static ANONYMOUS: LazyLock<[String; STATEMENT_ROWS.len()]> =
+        LazyLock::new(|| STATEMENT_ROWS.map(|n| insert_sql(n, true)));
+    if anonymous { &ANONYMOUS } else { &NUMBERED }
+}
 
 fn as_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// Writes usage records and adds their cost to each key's spend, in the caller's
-/// transaction. Records already stored (same id, e.g. a retried batch) are skipped and not
-/// counted twice. Returns how many records were new.
-pub async fn insert_batch(conn: &mut AnyConnection, records: &[UsageRecord]) -> Result<usize> {
-    let mut spend: HashMap<Id, (i64, i64)> = HashMap::new();
+/// Inserts the records, skipping ids already stored; returns how many rows were new.
+async fn insert_rows(conn: &mut AnyConnection, records: &[UsageRecord]) -> Result<u64> {
+    let statements = insert_statements(conn.backend_name().eq_ignore_ascii_case("sqlite"));
+    let mut rest = records;
     let mut inserted = 0;
-    for chunk in records.chunks(ROWS_PER_STATEMENT) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let cols: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", r * COLUMNS + c)).collect();
-                format!("({})", cols.join(", "))
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO usage_records (id, request_id, key_id, user_id, model_id, model_name, endpoint, \
-             prompt_tokens, completion_tokens, cost, latency_ms, status, streamed, created_at, team_id) VALUES {} \
-             ON CONFLICT (id) DO NOTHING RETURNING key_id, cost, created_at",
-            rows.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
+    while !rest.is_empty() {
+        let size = STATEMENT_ROWS.iter().position(|n| *n <= rest.len()).unwrap_or(STATEMENT_ROWS.len() - 1);
+        let (chunk, tail) = rest.split_at(STATEMENT_ROWS[size]);
+        rest = tail;
+        let mut query = sqlx::query(&statements[size]);
         for r in chunk {
             query = query
                 .bind(r.id.as_i64())
@@ -56,13 +82,51 @@ pub async fn insert_batch(conn: &mut AnyConnection, records: &[UsageRecord]) -> 
                 .bind(r.created_at.as_millis())
                 .bind(r.team_id.map(Id::as_i64));
         }
-        for row in query.fetch_all(&mut *conn).await? {
-            inserted += 1;
-            let (cost, created): (i64, i64) = (row.try_get("cost")?, row.try_get("created_at")?);
-            let entry = spend.entry(id(&row, "key_id")?).or_insert((0, created));
-            entry.0 += cost;
-            entry.1 = entry.1.max(created);
+        inserted += query.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(inserted)
+}
+
+/// The ids among `records` that are already stored.
+async fn stored_ids(conn: &mut AnyConnection, records: &[UsageRecord]) -> Result<HashSet<Id>> {
+    let mut stored = HashSet::new();
+    for chunk in records.chunks(1000) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT id FROM usage_records WHERE id IN ({})", placeholders.join(", "));
+        let mut query = sqlx::query(&sql);
+        for r in chunk {
+            query = query.bind(r.id.as_i64());
         }
+        for row in query.fetch_all(&mut *conn).await? {
+            stored.insert(id(&row, "id")?);
+        }
+    }
+    Ok(stored)
+}
+
+/// Writes usage records and adds their cost to each key's spend, in the caller's
+/// transaction. Records already stored (same id, e.g. a batch retried after a commit whose
+/// answer was lost) are skipped and not counted twice. Returns how many records were new.
+pub async fn insert_batch(conn: &mut AnyConnection, records: &[UsageRecord]) -> Result<usize> {
+    // The common case, a batch never seen before, costs one statement per chunk. If some
+    // rows were already there, undo and redo the batch without them.
+    sqlx::query("SAVEPOINT usage_batch").execute(&mut *conn).await?;
+    let inserted = insert_rows(conn, records).await?;
+    let fresh: Vec<&UsageRecord> = if inserted == records.len() as u64 {
+        records.iter().collect()
+    } else {
+        sqlx::query("ROLLBACK TO SAVEPOINT usage_batch").execute(&mut *conn).await?;
+        let stored = stored_ids(conn, records).await?;
+        let fresh: Vec<UsageRecord> = records.iter().filter(|r| !stored.contains(&r.id)).cloned().collect();
+        insert_rows(conn, &fresh).await?;
+        let fresh_ids: HashSet<Id> = fresh.iter().map(|r| r.id).collect();
+        records.iter().filter(|r| fresh_ids.contains(&r.id)).collect()
+    };
+    let mut spend: HashMap<Id, (i64, i64)> = HashMap::new();
+    for r in &fresh {
+        let entry = spend.entry(r.key_id).or_insert((0, r.created_at.as_millis()));
+        entry.0 += r.cost.nanos();
+        entry.1 = entry.1.max(r.created_at.as_millis());
     }
     for (key_id, (cost, last_used)) in spend {
         sqlx::query(
@@ -76,7 +140,7 @@ pub async fn insert_batch(conn: &mut AnyConnection, records: &[UsageRecord]) -> 
         .execute(&mut *conn)
         .await?;
     }
-    Ok(inserted)
+    Ok(fresh.len())
 }
 
 fn totals(row: &AnyRow) -> Result<UsageTotals> {

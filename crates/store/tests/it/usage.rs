@@ -39,10 +39,16 @@ contract! {
         let mut tx = store.begin().await.unwrap();
         assert_eq!(usage::insert_batch(&mut tx, &batch[..10]).await.unwrap(), 0);
         tx.commit().await.unwrap();
+        // A batch mixing stored and new records counts only the new ones.
+        let mut mixed = batch[500..503].to_vec();
+        mixed.extend((0..4).map(|i| record(key.id, u.id, m.id, T0.plus_millis(5000 + i), 1, 1, 100)));
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(usage::insert_batch(&mut tx, &mixed).await.unwrap(), 4);
+        tx.commit().await.unwrap();
         let stored = api_keys::by_id(&mut conn, key.id).await.unwrap().unwrap();
-        assert_eq!(stored.spend, Usd::from_nanos(1200 * 7));
-        assert_eq!(stored.last_used_at, Some(T0.plus_millis(1199)));
-        assert_eq!(usage::count_for_key(&mut conn, key.id).await.unwrap(), 1200);
+        assert_eq!(stored.spend, Usd::from_nanos(1200 * 7 + 400));
+        assert_eq!(stored.last_used_at, Some(T0.plus_millis(5003)));
+        assert_eq!(usage::count_for_key(&mut conn, key.id).await.unwrap(), 1204);
     }
 
     async fn summary_by_user_window_and_model(store: Store) {
