@@ -179,7 +179,7 @@ def main():
             "inputCostPerToken": "0.000001", "outputCostPerToken": "0.000002",
             "contextLength": 8192, "capabilities": ["chat"],
         }, admin_token)
-        check("admin adds an upstream model", status == 201 and upstream_model["upstream"]["hasApiKey"], str(upstream_model))
+        check("admin adds an upstream model", status == 201 and upstream_model["deployments"][0]["hasApiKey"], str(upstream_model))
         check("the upstream key is never returned", UPSTREAM_KEY not in json.dumps(upstream_model))
         status, mock_model = api(base, "POST", "/api/v1/admin/models", {
             "name": "mock-e2e", "provider": "mock", "inputCostPerToken": 0.0000005,

@@ -2,12 +2,13 @@
 //! RFC 3339 times. Request types refuse unknown fields so a typo is an error, not a no-op.
 
 use purser_domain::api_key::{ApiKey, KeyStatus};
-use purser_domain::model::{Capability, Model};
+use purser_domain::model::{Capability, Deployment, Model};
 use purser_domain::page::Page;
 use purser_domain::subscription::{Subscription, SubscriptionStatus};
 use purser_domain::usage::{ModelUsage, UsageSummary, UsageTotals};
 use purser_domain::user::User;
 use purser_domain::{Id, PlatformRole, Timestamp, TokenPrice, Usd};
+use purser_services::catalog::{DeploymentInput, DeploymentPatch};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
@@ -209,12 +210,15 @@ pub struct CreateModelRequest {
     #[schema(example = "vllm")]
     pub provider: String,
     pub description: Option<String>,
-    /// OpenAI-compatible base URL, e.g. `http://vllm:8000/v1`. Not used with `mock`.
+    /// Shorthand for a model served by one deployment: its OpenAI-compatible base URL,
+    /// e.g. `http://vllm:8000/v1`. Not used with `mock`, nor together with `deployments`.
     pub upstream_url: Option<String>,
-    /// The model name the upstream expects; defaults to `name`.
+    /// With `upstreamUrl`: the model name the upstream expects; defaults to `name`.
     pub upstream_model: Option<String>,
-    /// Sent to the upstream as a bearer token. Encrypted at rest, never returned.
+    /// With `upstreamUrl`: sent to the upstream as a bearer token. Encrypted at rest, never returned.
     pub upstream_api_key: Option<String>,
+    /// The servers that answer this model (up to 16); requests are spread by weight.
+    pub deployments: Option<Vec<CreateDeploymentRequest>>,
     pub input_cost_per_token: TokenPrice,
     pub output_cost_per_token: TokenPrice,
     pub context_length: Option<u32>,
@@ -232,14 +236,6 @@ pub struct UpdateModelRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub upstream_url: Option<Option<String>>,
-    pub upstream_model: Option<String>,
-    /// A new key, or `null` to remove it.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub upstream_api_key: Option<Option<String>>,
     pub input_cost_per_token: Option<TokenPrice>,
     pub output_cost_per_token: Option<TokenPrice>,
     #[serde(default, deserialize_with = "nullable")]
@@ -265,28 +261,108 @@ pub struct ModelDto {
     pub restricted: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-    /// Admins only.
+    /// Where the gateway sends the model's requests. Admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub upstream: Option<UpstreamDto>,
+    pub deployments: Option<Vec<DeploymentDto>>,
 }
 
-/// Where the gateway sends a model's requests (shown to admins and read-only admins).
+/// One server that answers a model (shown to admins and read-only admins).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct UpstreamDto {
-    pub url: Option<String>,
-    pub model: String,
+pub struct DeploymentDto {
+    pub id: Id,
+    pub upstream_url: String,
+    pub upstream_model: String,
     /// Whether an upstream API key is stored (the key itself is never shown).
     pub has_api_key: bool,
+    pub weight: u32,
+    pub rpm_limit: Option<u32>,
+    pub tpm_limit: Option<u32>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<&Deployment> for DeploymentDto {
+    fn from(d: &Deployment) -> Self {
+        Self {
+            id: d.id,
+            upstream_url: d.upstream_url.clone(),
+            upstream_model: d.upstream_model.clone(),
+            has_api_key: d.upstream_api_key.is_some(),
+            weight: d.weight,
+            rpm_limit: d.rpm_limit,
+            tpm_limit: d.tpm_limit,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateDeploymentRequest {
+    /// OpenAI-compatible base URL, e.g. `http://vllm:8000/v1`.
+    pub upstream_url: String,
+    /// The model name this server expects; defaults to the model's name.
+    pub upstream_model: Option<String>,
+    /// Sent to the server as a bearer token. Encrypted at rest, never returned.
+    pub upstream_api_key: Option<String>,
+    /// Share of the model's traffic relative to its other deployments (1 to 1000, default 1).
+    pub weight: Option<u32>,
+    /// This server's own requests-per-minute limit.
+    pub rpm_limit: Option<u32>,
+    /// This server's own tokens-per-minute limit.
+    pub tpm_limit: Option<u32>,
+}
+
+impl From<CreateDeploymentRequest> for DeploymentInput {
+    fn from(b: CreateDeploymentRequest) -> Self {
+        Self {
+            upstream_url: b.upstream_url,
+            upstream_model: b.upstream_model,
+            upstream_api_key: b.upstream_api_key,
+            weight: b.weight,
+            rpm_limit: b.rpm_limit,
+            tpm_limit: b.tpm_limit,
+        }
+    }
+}
+
+/// Absent fields stay; `null` clears an optional one.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateDeploymentRequest {
+    pub upstream_url: Option<String>,
+    pub upstream_model: Option<String>,
+    /// A new key, or `null` to remove it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub upstream_api_key: Option<Option<String>>,
+    pub weight: Option<u32>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
+    pub rpm_limit: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
+    pub tpm_limit: Option<Option<u32>>,
+}
+
+impl From<UpdateDeploymentRequest> for DeploymentPatch {
+    fn from(b: UpdateDeploymentRequest) -> Self {
+        Self {
+            upstream_url: b.upstream_url,
+            upstream_model: b.upstream_model,
+            upstream_api_key: b.upstream_api_key,
+            weight: b.weight,
+            rpm_limit: b.rpm_limit,
+            tpm_limit: b.tpm_limit,
+        }
+    }
 }
 
 impl ModelDto {
-    pub fn new(m: Model, with_upstream: bool) -> Self {
-        let upstream = with_upstream.then(|| UpstreamDto {
-            url: m.upstream_url.clone(),
-            model: m.upstream_model.clone(),
-            has_api_key: m.upstream_api_key.is_some(),
-        });
+    pub fn new(m: Model, internals: bool) -> Self {
+        let deployments = internals.then(|| m.deployments.iter().map(DeploymentDto::from).collect());
         Self {
             mock: m.kind() == purser_domain::model::ProviderKind::Mock,
             id: m.id,
@@ -300,7 +376,7 @@ impl ModelDto {
             restricted: m.restricted,
             created_at: m.created_at,
             updated_at: m.updated_at,
-            upstream,
+            deployments,
         }
     }
 }

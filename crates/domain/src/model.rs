@@ -17,6 +17,10 @@ pub const MAX_URL_CHARS: usize = 2048;
 pub const MAX_DESCRIPTION_CHARS: usize = 2000;
 pub const MAX_UPSTREAM_KEY_CHARS: usize = 4096;
 pub const MAX_CONTEXT_LENGTH: u32 = 100_000_000;
+/// Deployments one model may have.
+pub const MAX_DEPLOYMENTS: usize = 16;
+/// A deployment's share of its model's traffic is `weight / sum of weights`.
+pub const MAX_WEIGHT: u32 = 1000;
 /// The provider whose models Purser answers itself with canned text, for demos and tests.
 pub const MOCK_PROVIDER: &str = "mock";
 
@@ -84,11 +88,8 @@ pub struct Model {
     pub name: String,
     pub provider: String,
     pub description: Option<String>,
-    /// OpenAI-compatible base URL such as `http://vllm:8000/v1`; none for the mock provider.
-    pub upstream_url: Option<String>,
-    pub upstream_model: String,
-    /// The upstream API key, encrypted; never shown.
-    pub upstream_api_key: Option<Vec<u8>>,
+    /// Where the gateway sends the model's requests; none for the mock provider.
+    pub deployments: Vec<Deployment>,
     pub input_cost_per_token: TokenPrice,
     pub output_cost_per_token: TokenPrice,
     pub context_length: Option<u32>,
@@ -102,6 +103,26 @@ impl Model {
     pub fn kind(&self) -> ProviderKind {
         ProviderKind::of(&self.provider)
     }
+}
+
+/// One server that answers a model's requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub id: Id,
+    pub model_id: Id,
+    /// OpenAI-compatible base URL such as `http://vllm:8000/v1`.
+    pub upstream_url: String,
+    /// The model name this server expects.
+    pub upstream_model: String,
+    /// The server's API key, encrypted; never shown.
+    pub upstream_api_key: Option<Vec<u8>>,
+    /// Share of the model's traffic, relative to its other deployments (1 to 1000).
+    pub weight: u32,
+    /// This server's own limits, on top of the keys' and teams'.
+    pub rpm_limit: Option<u32>,
+    pub tpm_limit: Option<u32>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 pub fn is_model_name_char(c: char) -> bool {

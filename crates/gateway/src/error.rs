@@ -144,6 +144,18 @@ impl GatewayError {
         )
     }
 
+    pub fn model_unavailable(model: &str, retry_after_ms: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_ms.div_ceil(1000).max(1)),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "upstream_error",
+                "model_unavailable",
+                format!("No server of the model `{model}` can take a request now; try again shortly."),
+            )
+        }
+    }
+
     pub fn upstream_timeout() -> Self {
         Self::new(
             StatusCode::GATEWAY_TIMEOUT,

@@ -13,6 +13,7 @@ pub mod limits;
 pub mod meter;
 mod metrics;
 mod proxy;
+mod routing;
 pub mod sse;
 pub mod tables;
 mod upstream;
@@ -28,6 +29,7 @@ use tokio::sync::Mutex;
 pub use error::GatewayError;
 pub use handlers::router;
 pub use proxy::MOCK_ANSWER;
+pub use routing::BreakerPolicy;
 
 use crate::meter::{MeterConfig, UsageMeter};
 use crate::metrics::GatewayMetrics;
@@ -39,9 +41,17 @@ pub struct GatewayConfig {
     pub connect_timeout: Duration,
     /// Until the upstream's response headers arrive (for a non-streamed answer, that is
     /// the whole generation).
-    pub response_timeout: Duration,
+    pub first_byte_timeout: Duration,
     /// Longest silence between two chunks of a streamed answer.
     pub stream_idle_timeout: Duration,
+    /// Longest a request may take from arrival to the end of its answer, retries included.
+    pub total_timeout: Duration,
+    /// Further attempts after a failure that reached the client with nothing yet (connection
+    /// refused or broken, timeout, HTTP 429 or 5xx), on another deployment when there is one.
+    pub retries: u32,
+    /// The first pause before trying a deployment again; doubles each time, with jitter.
+    pub retry_backoff: Duration,
+    pub breaker: BreakerPolicy,
     pub max_request_bytes: usize,
     pub max_response_bytes: usize,
     pub resync_interval: Duration,
@@ -52,8 +62,12 @@ impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(5),
-            response_timeout: Duration::from_secs(600),
+            first_byte_timeout: Duration::from_secs(600),
             stream_idle_timeout: Duration::from_secs(120),
+            total_timeout: Duration::from_secs(1800),
+            retries: 2,
+            retry_backoff: Duration::from_millis(100),
+            breaker: BreakerPolicy::default(),
             max_request_bytes: 32 * 1024 * 1024,
             max_response_bytes: 64 * 1024 * 1024,
             resync_interval: Duration::from_secs(30),
@@ -112,7 +126,7 @@ impl Gateway {
         let snapshot = self.services.gateway_snapshot().await?;
         let now = self.services.now();
         self.keys.replace_all(snapshot.keys, now);
-        self.models.replace_all(snapshot.models);
+        self.models.replace_all(snapshot.models, now);
         self.teams.replace_all(snapshot.teams, now);
         Ok(())
     }
@@ -140,7 +154,7 @@ impl Gateway {
                     self.keys.upsert(key, self.services.now());
                 }
             }
-            Change::Model(id) => self.models.apply(id, self.services.gateway_model(id).await?),
+            Change::Model(id) => self.models.apply(id, self.services.gateway_model(id).await?, self.services.now()),
             Change::Team(id) => {
                 self.settle_usage().await;
                 self.teams.apply(id, self.services.gateway_team(id).await?, self.services.now());

@@ -55,6 +55,14 @@ impl Bucket {
         }
     }
 
+    /// Like [`Bucket::take`], but only looks.
+    pub fn peek(&self, amount: u64, now_ms: i64) -> Result<(), u64> {
+        let mut state = self.state.lock().expect("bucket poisoned");
+        self.refill(&mut state, now_ms);
+        let need = i64::try_from(amount).unwrap_or(i64::MAX).saturating_mul(SCALE);
+        if state.level >= need { Ok(()) } else { Err(self.wait_ms(need - state.level)) }
+    }
+
     /// Succeeds while anything is left (for limits whose cost is known only afterwards).
     pub fn check(&self, now_ms: i64) -> Result<(), u64> {
         let mut state = self.state.lock().expect("bucket poisoned");

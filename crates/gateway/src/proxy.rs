@@ -3,22 +3,25 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
-use http_body_util::BodyExt;
+use http_body_util::{BodyDataStream, BodyExt};
+use hyper::body::Incoming;
 use purser_domain::api_key::looks_like_secret;
 use purser_domain::model::{Capability, ProviderKind};
 use purser_domain::usage::UsageRecord;
+use rand::Rng;
 use serde_json::Value;
 
 use crate::Gateway;
 use crate::body::RequestBody;
 use crate::error::GatewayError;
+use crate::routing::{self, DeploymentLimits};
 use crate::sse::{SseFilter, Usage, usage_of_body};
 use crate::tables::{KeyEntry, Route, TeamEntry};
 use crate::upstream::CallError;
@@ -73,6 +76,8 @@ struct Metering {
     request_id: String,
     started: Instant,
     streamed: bool,
+    /// The limits of the deployment that answered, which are owed its tokens.
+    deployment: Option<Arc<DeploymentLimits>>,
     usage: Option<Usage>,
     done: bool,
 }
@@ -89,6 +94,9 @@ impl Metering {
         let now = services.now();
         let tokens = usage.prompt_tokens + usage.completion_tokens;
         if let Some(tpm) = &self.key.counters.tpm {
+            tpm.debit(tokens, now.as_millis());
+        }
+        if let Some(tpm) = self.deployment.as_ref().and_then(|d| d.tpm.as_ref()) {
             tpm.debit(tokens, now.as_millis());
         }
         if let Some(team) = &self.team {
@@ -236,7 +244,7 @@ impl Gateway {
         // on its behalf, and remove that chunk on the way back.
         let ask_usage = streamed && !request.client_wants_usage;
         let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        let metering = Metering {
+        let mut metering = Metering {
             gateway: Arc::clone(&self),
             key,
             team,
@@ -245,28 +253,36 @@ impl Gateway {
             request_id,
             started,
             streamed,
+            deployment: None,
             usage: None,
             done: false,
         };
         let reply = match route.kind {
             ProviderKind::Mock => {
-                let body = request.for_upstream(&route.upstream_model, ask_usage);
+                let body = request.for_upstream(&route.name, ask_usage);
                 let value = serde_json::from_slice(&body).unwrap_or_default();
                 mock_reply(endpoint, &route, &value, streamed, self.services.now().as_secs())
             }
-            ProviderKind::OpenAiCompatible => match self.forward(endpoint, &route, &request, streamed, ask_usage).await
-            {
-                Ok(reply) => reply,
-                Err(e) => {
-                    let mut metering = metering;
-                    metering.finish(e.status.as_u16());
-                    return Err(e);
+            ProviderKind::OpenAiCompatible => {
+                match self.forward(endpoint, &route, &request, streamed, ask_usage, started).await {
+                    Ok((reply, deployment)) => {
+                        metering.deployment = deployment;
+                        reply
+                    }
+                    Err(e) => {
+                        metering.finish(e.status.as_u16());
+                        return Err(e);
+                    }
                 }
-            },
+            }
         };
         Ok(self.deliver(reply, metering, ask_usage))
     }
 
+    /// Sends the request to the model's deployments until one answers: a failure that
+    /// reached the client with nothing yet is retried, on another deployment when there is
+    /// one, with backoff before a deployment is tried again. Returns the answer and the
+    /// limits of the deployment that gave it.
     async fn forward(
         &self,
         endpoint: Endpoint,
@@ -274,46 +290,111 @@ impl Gateway {
         request: &RequestBody,
         streamed: bool,
         ask_usage: bool,
-    ) -> Result<Reply, GatewayError> {
-        let deployment = route.deployments.first().ok_or_else(GatewayError::internal)?;
-        let body = request.for_upstream(&deployment.upstream_model, ask_usage);
-        let timeout = self.config.response_timeout;
-        let response = self.upstream.post(&deployment.target, endpoint, body, timeout).await.map_err(|e| {
-            tracing::warn!(model = %route.name, error = e.describe(), "model server call failed");
-            call_error(e)
-        })?;
+        started: Instant,
+    ) -> Result<(Reply, Option<Arc<DeploymentLimits>>), GatewayError> {
+        let deadline = tokio::time::Instant::from_std(started + self.config.total_timeout);
+        let policy = self.config.breaker;
+        let mut tried = 0_u32;
+        let mut last: Option<Result<Reply, GatewayError>> = None;
+        for attempt in 0..=self.config.retries {
+            let chosen = match routing::pick(&route.deployments, tried, self.now_ms()) {
+                Ok(chosen) => chosen,
+                Err(unavailable) => match last {
+                    Some(_) => break,
+                    None => return Err(GatewayError::model_unavailable(&route.name, unavailable.retry_after_ms)),
+                },
+            };
+            if tried & (1 << chosen.index) != 0 {
+                let pause = backoff(self.config.retry_backoff, attempt);
+                if tokio::time::Instant::now() + pause >= deadline {
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+            }
+            tried |= 1 << chosen.index;
+            let deployment = chosen.deployment;
+            let wait =
+                self.config.first_byte_timeout.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+            let body = request.for_upstream(&deployment.upstream_model, ask_usage);
+            let outcome = match self.upstream.post(&deployment.target, endpoint, body, wait).await {
+                Ok(response) => self.receive(route, response, streamed, deadline).await,
+                Err(e) => Err(Failure::Retry(call_error(e))),
+            };
+            match outcome {
+                Ok(reply) => {
+                    chosen.succeeded();
+                    return Ok((reply, Some(Arc::clone(&deployment.limits))));
+                }
+                Err(Failure::Retry(e)) => {
+                    tracing::warn!(model = %route.name, deployment = %deployment.id, attempt, error = %e.message, "model server attempt failed");
+                    chosen.failed(self.now_ms(), policy);
+                    last = Some(Err(e));
+                }
+                Err(Failure::RetryAnswer(reply)) => {
+                    tracing::warn!(model = %route.name, deployment = %deployment.id, attempt, "model server is rate limiting");
+                    chosen.failed(self.now_ms(), policy);
+                    last = Some(Ok(reply));
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+        }
+        match last {
+            Some(Ok(reply)) => Ok((reply, None)),
+            Some(Err(e)) => Err(e),
+            None => Err(GatewayError::upstream_timeout()),
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.services.now().as_millis()
+    }
+
+    /// Turns a model server's response into a reply, or into a failure worth retrying:
+    /// nothing has reached the client yet (a stream's first chunk is awaited here).
+    async fn receive(
+        &self,
+        route: &Route,
+        response: http::Response<Incoming>,
+        streamed: bool,
+        deadline: tokio::time::Instant,
+    ) -> Result<Reply, Failure> {
         let (head, body) = response.into_parts();
         let status = head.status;
         let content_type =
             head.headers.get(header::CONTENT_TYPE).cloned().unwrap_or(HeaderValue::from_static("application/json"));
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
         if !status.is_success() {
-            let body = self.upstream.read(body, timeout).await.unwrap_or_default();
-            tracing::warn!(model = %route.name, status = status.as_u16(), "model server answered with an error");
-            // The client's own mistakes (bad parameters, context too long) pass through as
-            // the model server worded them; Purser's credentials or the server failing do not.
-            return if status.is_client_error() && status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN
-            {
-                Ok(Reply::Whole { status, content_type, body })
-            } else {
-                Err(GatewayError::upstream_failed(status.as_u16()))
+            let body = self.upstream.read(body, remaining).await.unwrap_or_default();
+            return match status {
+                StatusCode::TOO_MANY_REQUESTS => Err(Failure::RetryAnswer(Reply::Whole { status, content_type, body })),
+                // Purser's credentials for this server are wrong: another deployment may do.
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    tracing::error!(model = %route.name, status = status.as_u16(), "model server refused Purser's credentials");
+                    Err(Failure::Retry(GatewayError::upstream_failed(status.as_u16())))
+                }
+                s if s.is_server_error() => Err(Failure::Retry(GatewayError::upstream_failed(status.as_u16()))),
+                // The client's own mistakes (bad parameters, context too long) pass through
+                // as the model server worded them.
+                _ => Ok(Reply::Whole { status, content_type, body }),
             };
         }
-        if streamed {
-            let idle = self.config.stream_idle_timeout;
-            let chunks = body.into_data_stream();
-            let chunks = stream::unfold(chunks, move |mut chunks| async move {
-                match tokio::time::timeout(idle, chunks.next()).await {
-                    Err(_) => Some((Err(GatewayError::upstream_timeout()), chunks)),
-                    Ok(Some(Ok(bytes))) => Some((Ok(bytes), chunks)),
-                    Ok(Some(Err(_))) => Some((Err(GatewayError::upstream_unavailable("the stream broke off")), chunks)),
-                    Ok(None) => None,
-                }
-            });
-            Ok(Reply::Stream(chunks.boxed()))
-        } else {
-            let body = self.upstream.read(body, timeout).await.map_err(call_error)?;
-            Ok(Reply::Whole { status, content_type, body })
+        if !streamed {
+            let body = self.upstream.read(body, remaining).await.map_err(|e| Failure::Retry(call_error(e)))?;
+            return Ok(Reply::Whole { status, content_type, body });
         }
+        let idle = self.config.stream_idle_timeout;
+        let mut chunks = body.into_data_stream();
+        let first = match next_chunk(&mut chunks, idle, deadline).await {
+            Some(Ok(bytes)) => bytes,
+            Some(Err(e)) => return Err(Failure::Retry(e)),
+            None => return Err(Failure::Retry(GatewayError::upstream_unavailable("the stream ended at once"))),
+        };
+        let rest = stream::unfold(chunks, move |mut chunks| async move {
+            next_chunk(&mut chunks, idle, deadline).await.map(|chunk| (chunk, chunks))
+        });
+        Ok(Reply::Stream(stream::once(async move { Ok(first) }).chain(rest).boxed()))
     }
 
     fn deliver(&self, reply: Reply, mut metering: Metering, strip_usage_chunk: bool) -> Response {
@@ -367,6 +448,36 @@ impl Gateway {
     }
 }
 
+/// Why an attempt did not produce the client's answer; either way it may be retried.
+enum Failure {
+    Retry(GatewayError),
+    /// The server answered with a refusal worth retrying (HTTP 429); passed to the client
+    /// if no other attempt does better.
+    RetryAnswer(Reply),
+}
+
+/// The next chunk of a streamed answer, waiting at most `idle` and never past `deadline`.
+async fn next_chunk(
+    chunks: &mut BodyDataStream<Incoming>,
+    idle: Duration,
+    deadline: tokio::time::Instant,
+) -> Option<Result<Bytes, GatewayError>> {
+    let limit = deadline.min(tokio::time::Instant::now() + idle);
+    match tokio::time::timeout_at(limit, chunks.next()).await {
+        Err(_) => Some(Err(GatewayError::upstream_timeout())),
+        Ok(Some(Ok(bytes))) => Some(Ok(bytes)),
+        Ok(Some(Err(_))) => Some(Err(GatewayError::upstream_unavailable("the stream broke off"))),
+        Ok(None) => None,
+    }
+}
+
+/// Exponential backoff with full jitter: a random pause up to `base * 2^(attempt - 1)`,
+/// at most 10 s.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let ceiling = base.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(Duration::from_secs(10));
+    ceiling.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+}
+
 fn call_error(e: CallError) -> GatewayError {
     match e {
         CallError::Timeout => GatewayError::upstream_timeout(),
@@ -376,7 +487,7 @@ fn call_error(e: CallError) -> GatewayError {
 
 /// The built-in mock provider: canned answers shaped exactly like an upstream's.
 fn mock_reply(endpoint: Endpoint, route: &Route, request: &Value, streamed: bool, created: i64) -> Reply {
-    let model = route.upstream_model.as_str();
+    let model = route.name.as_str();
     let json = |v: Value| Reply::Whole {
         status: StatusCode::OK,
         content_type: HeaderValue::from_static("application/json"),

@@ -12,6 +12,7 @@ use purser_services::crypto::digest_bytes;
 use purser_services::feed::{GatewayTeam, RoutedModel};
 
 use crate::metrics::{GatewayMetrics, ModelMetrics};
+use crate::routing::Deployment;
 use crate::upstream::Target;
 use purser_store::api_keys::GatewayKey;
 
@@ -283,14 +284,6 @@ fn bucket_limit(bucket: &Option<Bucket>) -> Option<u32> {
     bucket.as_ref().map(Bucket::limit)
 }
 
-/// One place a model's requests can go: an OpenAI-compatible server and the upstream
-/// model name it expects.
-#[derive(Debug)]
-pub struct Deployment {
-    pub upstream_model: String,
-    pub target: Target,
-}
-
 /// A model as the gateway routes it.
 #[derive(Debug)]
 pub struct Route {
@@ -300,8 +293,6 @@ pub struct Route {
     pub kind: ProviderKind,
     /// Empty for the mock provider.
     pub deployments: Vec<Deployment>,
-    /// The name the mock provider answers with.
-    pub upstream_model: String,
     pub input_cost_per_token: TokenPrice,
     pub output_cost_per_token: TokenPrice,
     pub capabilities: Vec<Capability>,
@@ -314,15 +305,23 @@ impl Route {
         self.input_cost_per_token.cost(prompt_tokens).saturating_add(self.output_cost_per_token.cost(completion_tokens))
     }
 
-    fn from_routed(routed: RoutedModel, metrics: &GatewayMetrics) -> Self {
+    /// Builds the route; deployments it had before (in `previous`) keep their health and
+    /// limit counters.
+    fn from_routed(routed: RoutedModel, metrics: &GatewayMetrics, previous: Option<&Route>, now: Timestamp) -> Self {
         let m = routed.model;
-        let deployments = match (&m.upstream_url, m.kind()) {
-            (Some(base), ProviderKind::OpenAiCompatible) => Target::new(base, routed.upstream_api_key.as_deref())
-                .map(|target| Deployment { upstream_model: m.upstream_model.clone(), target })
-                .into_iter()
-                .collect(),
-            _ => Vec::new(),
-        };
+        let deployments = m
+            .deployments
+            .iter()
+            .zip(&routed.upstream_api_keys)
+            .filter_map(|(d, key)| {
+                let Some(target) = Target::new(&d.upstream_url, key.as_deref()) else {
+                    tracing::error!(model = %m.name, deployment = %d.id, "deployment URL cannot be used; skipping it");
+                    return None;
+                };
+                let before = previous.and_then(|p| p.deployments.iter().find(|old| old.id == d.id));
+                Some(Deployment::new(d, target, before, now.as_millis()))
+            })
+            .collect();
         Self {
             id: m.id,
             kind: m.kind(),
@@ -330,7 +329,6 @@ impl Route {
             name: m.name,
             provider: m.provider,
             deployments,
-            upstream_model: m.upstream_model,
             input_cost_per_token: m.input_cost_per_token,
             output_cost_per_token: m.output_cost_per_token,
             capabilities: m.capabilities,
@@ -363,10 +361,11 @@ impl ModelTable {
         self.maps.read().expect("model table poisoned").by_id.get(&id).cloned()
     }
 
-    pub fn replace_all(&self, models: Vec<RoutedModel>) {
+    pub fn replace_all(&self, models: Vec<RoutedModel>, now: Timestamp) {
         let mut fresh = ModelMaps::default();
         for routed in models {
-            let route = Arc::new(Route::from_routed(routed, &self.metrics));
+            let previous = self.by_id(routed.model.id);
+            let route = Arc::new(Route::from_routed(routed, &self.metrics, previous.as_deref(), now));
             fresh.by_name.insert(route.name.clone(), Arc::clone(&route));
             fresh.by_id.insert(route.id, route);
         }
@@ -374,13 +373,14 @@ impl ModelTable {
     }
 
     /// Puts a live model in place (its name may have changed) or removes a deleted one.
-    pub fn apply(&self, id: Id, routed: Option<RoutedModel>) {
+    pub fn apply(&self, id: Id, routed: Option<RoutedModel>, now: Timestamp) {
         let mut maps = self.maps.write().expect("model table poisoned");
-        if let Some(old) = maps.by_id.remove(&id) {
+        let previous = maps.by_id.remove(&id);
+        if let Some(old) = &previous {
             maps.by_name.remove(&old.name);
         }
         if let Some(routed) = routed {
-            let route = Arc::new(Route::from_routed(routed, &self.metrics));
+            let route = Arc::new(Route::from_routed(routed, &self.metrics, previous.as_deref(), now));
             maps.by_name.insert(route.name.clone(), Arc::clone(&route));
             maps.by_id.insert(id, route);
         }

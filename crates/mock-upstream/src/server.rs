@@ -6,6 +6,7 @@
 //! - `slow-<ms>`: waits that long before answering;
 //! - `hang`: never answers;
 //! - `cut-stream`: streams two chunks, then drops the connection;
+//! - `drop-stream`: starts a stream (status and headers), then drops the connection;
 //! - anything else: a normal answer.
 
 use std::net::SocketAddr;
@@ -47,12 +48,34 @@ pub struct Seen {
 pub struct MockState {
     config: MockConfig,
     requests: AtomicU64,
+    /// Requests whose handler is still running (a client that goes away ends it).
+    in_flight: AtomicU64,
     last: Mutex<Option<Seen>>,
+}
+
+/// Counts a request as in flight while it lives.
+struct InFlight<'a>(&'a MockState);
+
+impl<'a> InFlight<'a> {
+    fn enter(state: &'a MockState) -> Self {
+        state.in_flight.fetch_add(1, Ordering::SeqCst);
+        Self(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl MockState {
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     pub fn last(&self) -> Option<Seen> {
@@ -145,6 +168,7 @@ async fn admit(state: &MockState, path: &str, headers: &HeaderMap, body: &Value)
 }
 
 async fn chat(State(state): State<Arc<MockState>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let _flight = InFlight::enter(&state);
     let model = match admit(&state, "/v1/chat/completions", &headers, &body).await {
         Ok(model) => model,
         Err(response) => return response,
@@ -153,10 +177,12 @@ async fn chat(State(state): State<Arc<MockState>>, headers: HeaderMap, Json(body
         return Json(crate::chat_completion(&body, &model, ANSWER, now_secs())).into_response();
     }
     let mut events = crate::chat_completion_stream(&body, &model, ANSWER, now_secs());
-    let cut = model == "cut-stream";
-    if cut {
-        events.truncate(2);
-    }
+    let cut = model == "cut-stream" || model == "drop-stream";
+    events.truncate(match model.as_str() {
+        "cut-stream" => 2,
+        "drop-stream" => 0,
+        _ => events.len(),
+    });
     event_stream(events, cut, state.config.chunk_delay)
 }
 

@@ -154,8 +154,20 @@ pub struct BootstrapConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct GatewaySettings {
     pub connect_timeout_ms: u64,
-    pub response_timeout_secs: u64,
-    pub stream_idle_timeout_secs: u64,
+    /// Until a model server's response headers arrive (for a non-streamed answer, the
+    /// whole generation).
+    pub first_byte_timeout_ms: u64,
+    /// Longest silence between two chunks of a streamed answer.
+    pub stream_idle_timeout_ms: u64,
+    /// Longest a request may take, retries and streaming included.
+    pub total_timeout_ms: u64,
+    /// Further attempts after a failure that reached the client with nothing yet.
+    pub retries: u32,
+    pub retry_backoff_ms: u64,
+    /// Consecutive failures that take a deployment out of rotation...
+    pub breaker_failures: u32,
+    /// ...for this long, before one probe request tries it again.
+    pub breaker_cooldown_ms: u64,
     pub max_request_bytes: usize,
     /// Usage records held in memory when the database is slow or down.
     pub usage_buffer: usize,
@@ -164,16 +176,25 @@ pub struct GatewaySettings {
     pub resync_interval_secs: u64,
 }
 
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Default for GatewaySettings {
     fn default() -> Self {
         let d = purser_gateway::GatewayConfig::default();
         Self {
-            connect_timeout_ms: d.connect_timeout.as_millis() as u64,
-            response_timeout_secs: d.response_timeout.as_secs(),
-            stream_idle_timeout_secs: d.stream_idle_timeout.as_secs(),
+            connect_timeout_ms: millis(d.connect_timeout),
+            first_byte_timeout_ms: millis(d.first_byte_timeout),
+            stream_idle_timeout_ms: millis(d.stream_idle_timeout),
+            total_timeout_ms: millis(d.total_timeout),
+            retries: d.retries,
+            retry_backoff_ms: millis(d.retry_backoff),
+            breaker_failures: d.breaker.failures,
+            breaker_cooldown_ms: millis(d.breaker.cooldown),
             max_request_bytes: d.max_request_bytes,
             usage_buffer: d.meter.capacity,
-            usage_flush_ms: d.meter.flush_interval.as_millis() as u64,
+            usage_flush_ms: millis(d.meter.flush_interval),
             resync_interval_secs: d.resync_interval.as_secs(),
         }
     }
@@ -184,8 +205,15 @@ impl GatewaySettings {
         let d = purser_gateway::GatewayConfig::default();
         purser_gateway::GatewayConfig {
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
-            response_timeout: Duration::from_secs(self.response_timeout_secs),
-            stream_idle_timeout: Duration::from_secs(self.stream_idle_timeout_secs),
+            first_byte_timeout: Duration::from_millis(self.first_byte_timeout_ms),
+            stream_idle_timeout: Duration::from_millis(self.stream_idle_timeout_ms),
+            total_timeout: Duration::from_millis(self.total_timeout_ms),
+            retries: self.retries,
+            retry_backoff: Duration::from_millis(self.retry_backoff_ms),
+            breaker: purser_gateway::BreakerPolicy {
+                failures: self.breaker_failures,
+                cooldown: Duration::from_millis(self.breaker_cooldown_ms),
+            },
             max_request_bytes: self.max_request_bytes,
             resync_interval: Duration::from_secs(self.resync_interval_secs),
             meter: purser_gateway::meter::MeterConfig {
@@ -426,11 +454,15 @@ impl Config {
         if self.gateway.usage_buffer == 0 {
             return fail("gateway.usage_buffer", "must be at least 1");
         }
-        if self.gateway.connect_timeout_ms == 0
-            || self.gateway.response_timeout_secs == 0
-            || self.gateway.stream_idle_timeout_secs == 0
-        {
+        let g = &self.gateway;
+        if [g.connect_timeout_ms, g.first_byte_timeout_ms, g.stream_idle_timeout_ms, g.total_timeout_ms].contains(&0) {
             return fail("gateway", "timeouts must be greater than zero");
+        }
+        if g.retries > 10 {
+            return fail("gateway.retries", "must be at most 10");
+        }
+        if g.breaker_failures == 0 || g.breaker_cooldown_ms == 0 {
+            return fail("gateway.breaker_failures", "breaker failures and cooldown must be greater than zero");
         }
         if !(1..=60_000).contains(&self.gateway.usage_flush_ms) {
             return fail("gateway.usage_flush_ms", "must be between 1 and 60000");

@@ -36,6 +36,9 @@ pub enum AuditAction {
     ModelCreate,
     ModelUpdate,
     ModelDelete,
+    DeploymentAdd,
+    DeploymentUpdate,
+    DeploymentRemove,
     SubscriptionCreate,
     SubscriptionCancel,
     SubscriptionReview,
@@ -86,6 +89,9 @@ impl AuditAction {
             Self::ModelCreate => "model.create",
             Self::ModelUpdate => "model.update",
             Self::ModelDelete => "model.delete",
+            Self::DeploymentAdd => "model.deployment_add",
+            Self::DeploymentUpdate => "model.deployment_update",
+            Self::DeploymentRemove => "model.deployment_remove",
             Self::SubscriptionCreate => "subscription.create",
             Self::SubscriptionCancel => "subscription.cancel",
             Self::SubscriptionReview => "subscription.review",
@@ -133,7 +139,12 @@ impl AuditAction {
             | Self::UserEmailVerify
             | Self::UserEmailPrimary
             | Self::UserVerificationSent => "user_email",
-            Self::ModelCreate | Self::ModelUpdate | Self::ModelDelete => "model",
+            Self::ModelCreate
+            | Self::ModelUpdate
+            | Self::ModelDelete
+            | Self::DeploymentAdd
+            | Self::DeploymentUpdate
+            | Self::DeploymentRemove => "model",
             Self::SubscriptionCreate | Self::SubscriptionCancel | Self::SubscriptionReview => "subscription",
             Self::ApiKeyCreate | Self::ApiKeyRevoke => "api_key",
             Self::OrgCreate

@@ -53,6 +53,17 @@ impl Error {
         Self::invalid(vec![FieldError::new(field, message)])
     }
 
+    /// Renames invalid fields for a caller that named them differently: each field that
+    /// starts with `from` (or equals it) has that prefix replaced by `to`; first match wins.
+    pub fn rename_fields(mut self, renames: &[(&str, &str)]) -> Self {
+        for f in &mut self.fields {
+            if let Some((from, to)) = renames.iter().find(|(from, _)| f.field.starts_with(from)) {
+                f.field = format!("{to}{}", &f.field[from.len()..]);
+            }
+        }
+        self
+    }
+
     /// `what` names the resource (`model`, `api_key`, ...); the code is `<what>_not_found`.
     pub fn not_found(code: &'static str, what: &str) -> Self {
         Self::new(ErrorKind::NotFound, code, format!("{what} not found"))

@@ -13,18 +13,23 @@ use purser_store::{AnyConnection, models, teams, usage};
 use crate::Services;
 use crate::error::Result;
 
-/// A model with its upstream key in clear text, for the gateway's routing table only.
+/// A model with its deployments' upstream keys in clear text, for the gateway's routing
+/// table only.
 #[derive(Clone)]
 pub struct RoutedModel {
     pub model: Model,
-    pub upstream_api_key: Option<String>,
+    /// In the order of `model.deployments`.
+    pub upstream_api_keys: Vec<Option<String>>,
 }
 
 impl std::fmt::Debug for RoutedModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RoutedModel")
             .field("model", &self.model.name)
-            .field("upstream_api_key", &self.upstream_api_key.as_ref().map(|_| "[redacted]"))
+            .field(
+                "upstream_api_keys",
+                &self.upstream_api_keys.iter().map(|k| k.as_ref().map(|_| "[redacted]")).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -50,8 +55,8 @@ pub struct GatewaySnapshot {
 
 impl Services {
     fn route(&self, model: Model) -> Result<RoutedModel> {
-        let upstream_api_key = self.open_upstream_key(&model)?;
-        Ok(RoutedModel { model, upstream_api_key })
+        let upstream_api_keys = model.deployments.iter().map(|d| self.open_upstream_key(d)).collect::<Result<_>>()?;
+        Ok(RoutedModel { model, upstream_api_keys })
     }
 
     pub async fn gateway_snapshot(&self) -> Result<GatewaySnapshot> {

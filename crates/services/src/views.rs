@@ -14,8 +14,11 @@ pub fn user(u: &User) -> Value {
 pub fn model(m: &Model) -> Value {
     json!({
         "id": m.id, "name": m.name, "provider": m.provider, "description": m.description,
-        "upstreamUrl": m.upstream_url, "upstreamModel": m.upstream_model,
-        "hasUpstreamApiKey": m.upstream_api_key.is_some(),
+        "deployments": m.deployments.iter().map(|d| json!({
+            "id": d.id, "upstreamUrl": d.upstream_url, "upstreamModel": d.upstream_model,
+            "hasUpstreamApiKey": d.upstream_api_key.is_some(), "weight": d.weight,
+            "rpmLimit": d.rpm_limit, "tpmLimit": d.tpm_limit,
+        })).collect::<Vec<_>>(),
         "inputCostPerToken": m.input_cost_per_token, "outputCostPerToken": m.output_cost_per_token,
         "contextLength": m.context_length, "capabilities": m.capabilities, "restricted": m.restricted,
     })

@@ -15,6 +15,7 @@ mod rows;
 
 pub mod api_keys;
 pub mod audit;
+pub mod deployments;
 pub mod emails;
 pub mod invitations;
 pub mod leases;

@@ -24,8 +24,16 @@ macro_rules! migration {
 }
 
 // Each backend lists the same versions; `<file>.sql` lives in `migrations/<backend>/`.
-const SQLITE: &[Migration] = &[migration!("sqlite", 1, "0001_init"), migration!("sqlite", 2, "0002_tenancy")];
-const POSTGRES: &[Migration] = &[migration!("postgres", 1, "0001_init"), migration!("postgres", 2, "0002_tenancy")];
+const SQLITE: &[Migration] = &[
+    migration!("sqlite", 1, "0001_init"),
+    migration!("sqlite", 2, "0002_tenancy"),
+    migration!("sqlite", 3, "0003_deployments"),
+];
+const POSTGRES: &[Migration] = &[
+    migration!("postgres", 1, "0001_init"),
+    migration!("postgres", 2, "0002_tenancy"),
+    migration!("postgres", 3, "0003_deployments"),
+];
 
 /// Arbitrary constant shared by every replica: the advisory lock that serialises migrations.
 const PG_MIGRATION_LOCK: i64 = 0x7075_7273_6572; // "purser"

@@ -7,10 +7,9 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::rows::{Arg, Filter, contains_pattern, count, flag, id, opt_u32, ts};
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, deployments};
 
-const COLUMNS: &str = "id, name, provider, description, upstream_url, upstream_model, upstream_api_key, \
-    input_cost_per_token, output_cost_per_token, context_length, capabilities, restricted, created_at, updated_at";
+const COLUMNS: &str = "id, name, provider, description, input_cost_per_token, output_cost_per_token, context_length, capabilities, restricted, created_at, updated_at";
 
 #[derive(Debug, Clone, Default)]
 pub struct ModelFilter {
@@ -40,9 +39,7 @@ fn model(row: &AnyRow) -> Result<Model> {
         name: row.try_get("name")?,
         provider: row.try_get("provider")?,
         description: row.try_get("description")?,
-        upstream_url: row.try_get("upstream_url")?,
-        upstream_model: row.try_get("upstream_model")?,
-        upstream_api_key: row.try_get("upstream_api_key")?,
+        deployments: Vec::new(),
         input_cost_per_token: TokenPrice::from_femtos(row.try_get("input_cost_per_token")?),
         output_cost_per_token: TokenPrice::from_femtos(row.try_get("output_cost_per_token")?),
         context_length: opt_u32(row, "context_length")?,
@@ -53,44 +50,50 @@ fn model(row: &AnyRow) -> Result<Model> {
     })
 }
 
-/// Inserts a model; [`StoreError::Conflict`] if a live model has the same name.
+/// Fills in each model's deployments.
+async fn with_deployments(conn: &mut AnyConnection, mut models: Vec<Model>) -> Result<Vec<Model>> {
+    let ids: Vec<Id> = models.iter().map(|m| m.id).collect();
+    let mut deployments = deployments::of_models(conn, &ids).await?;
+    for m in &mut models {
+        m.deployments = deployments.remove(&m.id).unwrap_or_default();
+    }
+    Ok(models)
+}
+
+/// Inserts a model with its deployments; [`StoreError::Conflict`] if a live model has the
+/// same name.
 pub async fn insert(conn: &mut AnyConnection, m: &Model) -> Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO models ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-    ))
-    .bind(m.id.as_i64())
-    .bind(&m.name)
-    .bind(&m.provider)
-    .bind(m.description.as_deref())
-    .bind(m.upstream_url.as_deref())
-    .bind(&m.upstream_model)
-    .bind(m.upstream_api_key.as_deref())
-    .bind(m.input_cost_per_token.femtos())
-    .bind(m.output_cost_per_token.femtos())
-    .bind(m.context_length.map(i64::from))
-    .bind(capabilities_text(&m.capabilities))
-    .bind(m.restricted)
-    .bind(m.created_at.as_millis())
-    .bind(m.updated_at.as_millis())
-    .execute(conn)
-    .await?;
+    sqlx::query(&format!("INSERT INTO models ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
+        .bind(m.id.as_i64())
+        .bind(&m.name)
+        .bind(&m.provider)
+        .bind(m.description.as_deref())
+        .bind(m.input_cost_per_token.femtos())
+        .bind(m.output_cost_per_token.femtos())
+        .bind(m.context_length.map(i64::from))
+        .bind(capabilities_text(&m.capabilities))
+        .bind(m.restricted)
+        .bind(m.created_at.as_millis())
+        .bind(m.updated_at.as_millis())
+        .execute(&mut *conn)
+        .await?;
+    for d in &m.deployments {
+        deployments::insert(conn, d).await?;
+    }
     Ok(())
 }
 
-/// Writes every field of a live model; [`StoreError::NotFound`] if it is gone.
+/// Writes every field of a live model but its deployments (see [`deployments`]);
+/// [`StoreError::NotFound`] if it is gone.
 pub async fn update(conn: &mut AnyConnection, m: &Model) -> Result<()> {
     let done = sqlx::query(
-        "UPDATE models SET name = $1, provider = $2, description = $3, upstream_url = $4, \
-         upstream_model = $5, upstream_api_key = $6, input_cost_per_token = $7, \
-         output_cost_per_token = $8, context_length = $9, capabilities = $10, restricted = $11, \
-         updated_at = $12 WHERE id = $13 AND deleted_at IS NULL",
+        "UPDATE models SET name = $1, provider = $2, description = $3, input_cost_per_token = $4, \
+         output_cost_per_token = $5, context_length = $6, capabilities = $7, restricted = $8, \
+         updated_at = $9 WHERE id = $10 AND deleted_at IS NULL",
     )
     .bind(&m.name)
     .bind(&m.provider)
     .bind(m.description.as_deref())
-    .bind(m.upstream_url.as_deref())
-    .bind(&m.upstream_model)
-    .bind(m.upstream_api_key.as_deref())
     .bind(m.input_cost_per_token.femtos())
     .bind(m.output_cost_per_token.femtos())
     .bind(m.context_length.map(i64::from))
@@ -105,13 +108,14 @@ pub async fn update(conn: &mut AnyConnection, m: &Model) -> Result<()> {
 
 /// A live (not deleted) model.
 pub async fn by_id(conn: &mut AnyConnection, model_id: Id) -> Result<Option<Model>> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM models WHERE id = $1 AND deleted_at IS NULL"))
+    let found = sqlx::query(&format!("SELECT {COLUMNS} FROM models WHERE id = $1 AND deleted_at IS NULL"))
         .bind(model_id.as_i64())
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await?
         .as_ref()
         .map(model)
-        .transpose()
+        .transpose()?;
+    Ok(with_deployments(conn, found.into_iter().collect()).await?.pop())
 }
 
 /// Live models with any of these ids.
@@ -125,7 +129,8 @@ pub async fn by_ids(conn: &mut AnyConnection, ids: &[Id]) -> Result<Vec<Model>> 
     for model_id in ids {
         query = query.bind(model_id.as_i64());
     }
-    query.fetch_all(conn).await?.iter().map(model).collect()
+    let models = query.fetch_all(&mut *conn).await?.iter().map(model).collect::<Result<_>>()?;
+    with_deployments(conn, models).await
 }
 
 pub async fn list(conn: &mut AnyConnection, filter: &ModelFilter, page: PageRequest) -> Result<Page<Model>> {
@@ -150,19 +155,25 @@ pub async fn list(conn: &mut AnyConnection, filter: &ModelFilter, page: PageRequ
     )?;
     let n = conditions.next_placeholder();
     let sql = format!("SELECT {COLUMNS} FROM models{where_sql} ORDER BY name LIMIT ${} OFFSET ${}", n, n + 1);
-    let rows =
-        conditions.bind(sqlx::query(&sql)).bind(i64::from(page.limit)).bind(page.offset()).fetch_all(conn).await?;
-    Ok(Page { items: rows.iter().map(model).collect::<Result<_>>()?, page, total })
+    let rows = conditions
+        .bind(sqlx::query(&sql))
+        .bind(i64::from(page.limit))
+        .bind(page.offset())
+        .fetch_all(&mut *conn)
+        .await?;
+    let items = with_deployments(conn, rows.iter().map(model).collect::<Result<_>>()?).await?;
+    Ok(Page { items, page, total })
 }
 
 /// Every live model (for the gateway's routing table).
 pub async fn all_live(conn: &mut AnyConnection) -> Result<Vec<Model>> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM models WHERE deleted_at IS NULL ORDER BY id"))
-        .fetch_all(conn)
+    let models = sqlx::query(&format!("SELECT {COLUMNS} FROM models WHERE deleted_at IS NULL ORDER BY id"))
+        .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(model)
-        .collect()
+        .collect::<Result<_>>()?;
+    with_deployments(conn, models).await
 }
 
 /// Hides a model; [`StoreError::NotFound`] if it is already gone.

@@ -4,7 +4,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use purser_domain::model::Capability;
-use purser_services::catalog::{ModelInput, ModelPatch};
+use purser_services::Error;
+use purser_services::catalog::{DeploymentInput, ModelInput, ModelPatch};
 use purser_store::models::ModelFilter;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -12,9 +13,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::dto::{CreateModelRequest, ModelDto, Paginated, UpdateModelRequest};
+use crate::dto::{
+    CreateDeploymentRequest, CreateModelRequest, ModelDto, Paginated, UpdateDeploymentRequest, UpdateModelRequest,
+};
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Auth, IdPath, PageParams, ValidJson, ValidQuery};
+use crate::extract::{Auth, IdPair, IdPath, PageParams, ValidJson, ValidQuery};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -22,6 +25,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_model))
         .routes(routes!(create_model))
         .routes(routes!(update_model, delete_model))
+        .routes(routes!(add_deployment))
+        .routes(routes!(update_deployment, remove_deployment))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -90,20 +95,40 @@ async fn create_model(
     Auth(actor): Auth,
     ValidJson(b): ValidJson<CreateModelRequest>,
 ) -> ApiResult<(StatusCode, Json<ModelDto>)> {
+    // Without a `deployments` list, errors name the shorthand fields.
+    let shorthand = b.deployments.is_none();
+    let deployment_fields = b.upstream_model.is_some() || b.upstream_api_key.is_some();
+    let deployments = match (b.deployments, b.upstream_url) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid_field("deployments", "give either upstreamUrl or deployments, not both").into());
+        }
+        (Some(list), None) => list.into_iter().map(DeploymentInput::from).collect(),
+        (None, Some(upstream_url)) => vec![DeploymentInput {
+            upstream_url,
+            upstream_model: b.upstream_model,
+            upstream_api_key: b.upstream_api_key,
+            ..DeploymentInput::default()
+        }],
+        (None, None) if deployment_fields => {
+            return Err(Error::invalid_field("upstreamUrl", "is required with upstreamModel and upstreamApiKey").into());
+        }
+        (None, None) => Vec::new(),
+    };
     let input = ModelInput {
         name: b.name,
         provider: b.provider,
         description: b.description,
-        upstream_url: b.upstream_url,
-        upstream_model: b.upstream_model,
-        upstream_api_key: b.upstream_api_key,
+        deployments,
         input_cost_per_token: b.input_cost_per_token,
         output_cost_per_token: b.output_cost_per_token,
         context_length: b.context_length,
         capabilities: b.capabilities,
         restricted: b.restricted,
     };
-    let model = state.services.create_model(&actor, input).await?;
+    let model = state.services.create_model(&actor, input).await.map_err(|e| {
+        // Name the fields the client sent: `upstreamUrl`, not `deployments[0].upstreamUrl`.
+        if shorthand { e.rename_fields(&[("deployments[0].", ""), ("deployments", "upstreamUrl")]) } else { e }
+    })?;
     Ok((StatusCode::CREATED, Json(ModelDto::new(model, true))))
 }
 
@@ -131,9 +156,6 @@ async fn update_model(
         name: b.name,
         provider: b.provider,
         description: b.description,
-        upstream_url: b.upstream_url,
-        upstream_model: b.upstream_model,
-        upstream_api_key: b.upstream_api_key,
         input_cost_per_token: b.input_cost_per_token,
         output_cost_per_token: b.output_cost_per_token,
         context_length: b.context_length,
@@ -158,4 +180,71 @@ async fn update_model(
 async fn delete_model(State(state): State<AppState>, Auth(actor): Auth, IdPath(id): IdPath) -> ApiResult<StatusCode> {
     state.services.delete_model(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Add a server to a model's deployments (admins).
+#[utoipa::path(
+    post, path = "/api/v1/admin/models/{id}/deployments", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Model id")),
+    request_body = CreateDeploymentRequest,
+    responses(
+        (status = 201, description = "The model with its deployments", body = ModelDto),
+        (status = 403, description = "Not an admin", body = Problem),
+        (status = 404, description = "No such model", body = Problem),
+        (status = 409, description = "A mock model has no deployments (`mock_model`)", body = Problem),
+        (status = 422, description = "Invalid field, or 16 deployments already", body = Problem),
+    )
+)]
+async fn add_deployment(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPath(id): IdPath,
+    ValidJson(b): ValidJson<CreateDeploymentRequest>,
+) -> ApiResult<(StatusCode, Json<ModelDto>)> {
+    let model = state.services.add_deployment(&actor, id, b.into()).await?;
+    Ok((StatusCode::CREATED, Json(ModelDto::new(model, true))))
+}
+
+/// Change a deployment (admins). Absent fields stay; `null` clears an optional field.
+#[utoipa::path(
+    patch, path = "/api/v1/admin/models/{id}/deployments/{deploymentId}", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Model id"), ("deploymentId" = String, Path, description = "Deployment id")),
+    request_body = UpdateDeploymentRequest,
+    responses(
+        (status = 200, description = "The model with its deployments", body = ModelDto),
+        (status = 403, description = "Not an admin", body = Problem),
+        (status = 404, description = "No such model or deployment", body = Problem),
+        (status = 422, description = "Invalid field", body = Problem),
+    )
+)]
+async fn update_deployment(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPair(id, deployment_id): IdPair,
+    ValidJson(b): ValidJson<UpdateDeploymentRequest>,
+) -> ApiResult<Json<ModelDto>> {
+    let model = state.services.update_deployment(&actor, id, deployment_id, b.into()).await?;
+    Ok(Json(ModelDto::new(model, true)))
+}
+
+/// Remove a deployment (admins). A served model keeps at least one.
+#[utoipa::path(
+    delete, path = "/api/v1/admin/models/{id}/deployments/{deploymentId}", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Model id"), ("deploymentId" = String, Path, description = "Deployment id")),
+    responses(
+        (status = 200, description = "The model with its remaining deployments", body = ModelDto),
+        (status = 403, description = "Not an admin", body = Problem),
+        (status = 404, description = "No such model or deployment", body = Problem),
+        (status = 409, description = "The model's last deployment (`last_deployment`)", body = Problem),
+    )
+)]
+async fn remove_deployment(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPair(id, deployment_id): IdPair,
+) -> ApiResult<Json<ModelDto>> {
+    Ok(Json(ModelDto::new(state.services.remove_deployment(&actor, id, deployment_id).await?, true)))
 }

@@ -1,4 +1,5 @@
 use purser_domain::PlatformRole;
+use purser_mock_upstream::server::{MockConfig, MockUpstream};
 use serde_json::{Value, json};
 
 use crate::harness::{PASSWORD, TestApp, chat_body};
@@ -10,6 +11,7 @@ fn entries(page: &Value) -> Vec<Value> {
 both! {
     async fn every_change_leaves_an_entry_and_no_secret(app: TestApp) {
         let admin = app.admin().await;
+        let upstream = MockUpstream::start(MockConfig::default()).await;
         let reply = app
             .http
             .post(format!("{}/api/v1/admin/models", app.base))
@@ -17,7 +19,7 @@ both! {
             .header("x-request-id", "audit-req-1")
             .header("user-agent", "audit-test/1.0")
             .json(&json!({
-                "name": "secretive", "provider": "vllm", "upstreamUrl": "http://x/v1", "upstreamApiKey": "sk-upstream-TOPSECRET",
+                "name": "secretive", "provider": "vllm", "upstreamUrl": upstream.base_url(), "upstreamApiKey": "sk-upstream-TOPSECRET",
                 "inputCostPerToken": "0", "outputCostPerToken": "0", "capabilities": ["chat"],
             }))
             .send()
@@ -26,7 +28,9 @@ both! {
         assert_eq!(reply.status().as_u16(), 201);
         let model: Value = reply.json().await.unwrap();
         let model_id = model["id"].as_str().unwrap();
-        app.patch(&format!("/api/v1/admin/models/{model_id}"), Some(&admin.token), json!({ "upstreamApiKey": "sk-upstream-NEWSECRET", "provider": "mock", "upstreamUrl": null })).await.expect(200);
+        app.patch(&format!("/api/v1/admin/models/{model_id}"), Some(&admin.token), json!({ "description": "now described" })).await.expect(200);
+        let deployment = model["deployments"][0]["id"].as_str().unwrap();
+        app.patch(&format!("/api/v1/admin/models/{model_id}/deployments/{deployment}"), Some(&admin.token), json!({ "upstreamApiKey": "sk-upstream-NEWSECRET", "weight": 5 })).await.expect(200);
 
         let user = app.user("ada@example.com").await;
         let (key_id, secret) = app.key(&user, &[model_id], json!({})).await;
@@ -48,6 +52,7 @@ both! {
             ("user.login", true),
             ("model.create", true),
             ("model.update", true),
+            ("model.deployment_update", true),
             ("user.register", true),
             ("subscription.create", true),
             ("api_key.create", true),
@@ -63,9 +68,11 @@ both! {
         assert_eq!(created["userAgent"], "audit-test/1.0");
         assert_eq!(created["ip"], "127.0.0.1");
         assert_eq!(created["resourceId"], model_id);
-        assert_eq!(created["after"]["hasUpstreamApiKey"], true);
+        assert_eq!(created["after"]["deployments"][0]["hasUpstreamApiKey"], true);
         let updated = all.iter().find(|e| e["action"] == "model.update").unwrap();
-        assert_eq!((updated["before"]["provider"].as_str(), updated["after"]["provider"].as_str()), (Some("vllm"), Some("mock")));
+        assert_eq!((updated["before"]["description"].as_str(), updated["after"]["description"].as_str()), (None, Some("now described")));
+        let redeployed = all.iter().find(|e| e["action"] == "model.deployment_update").unwrap();
+        assert_eq!((redeployed["before"]["deployments"][0]["weight"].as_u64(), redeployed["after"]["deployments"][0]["weight"].as_u64()), (Some(1), Some(5)));
         let failed = all.iter().find(|e| e["action"] == "model.create" && e["success"] == false).unwrap();
         assert_eq!(failed["errorCode"], "forbidden");
         assert_eq!(failed["actorId"].as_str(), Some(user.id.as_str()));

@@ -271,8 +271,8 @@ async fn expired_keys_stop_working_when_they_expire() {
 async fn slow_upstreams_time_out_and_cut_streams_are_metered() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let options = Options::tweak(|c| {
-            c.gateway.response_timeout_secs = 1;
-            c.gateway.stream_idle_timeout_secs = 1;
+            c.gateway.first_byte_timeout_ms = 1000;
+            c.gateway.stream_idle_timeout_ms = 1000;
         });
         let app = TestApp::start_with(backend, options).await;
         let upstream = MockUpstream::start(MockConfig::default()).await;

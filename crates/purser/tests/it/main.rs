@@ -41,6 +41,7 @@ mod orgs;
 mod platform;
 mod replicas;
 mod roles;
+mod routing;
 mod subscriptions;
 mod teams;
 mod usage;

@@ -11,9 +11,10 @@ both! {
             "upstreamApiKey": "sk-upstream-secret", "contextLength": 131072,
             "capabilities": ["chat", "tools", "chat"], "description": "Llama <b>8B</b> 🦙",
         })).await;
-        assert_eq!(model["upstream"]["url"], "http://vllm:8000/v1", "trailing slash removed");
-        assert_eq!(model["upstream"]["model"], "llama-3.1-8b", "upstream model defaults to the name");
-        assert_eq!(model["upstream"]["hasApiKey"], true);
+        let deployment = &model["deployments"][0];
+        assert_eq!(deployment["upstreamUrl"], "http://vllm:8000/v1", "trailing slash removed");
+        assert_eq!(deployment["upstreamModel"], "llama-3.1-8b", "upstream model defaults to the name");
+        assert_eq!((deployment["hasApiKey"].as_bool(), deployment["weight"].as_u64()), (Some(true), Some(1)));
         assert_eq!(model["capabilities"], json!(["chat", "tools"]));
         assert_eq!(model["inputCostPerToken"], "0.000001");
         assert!(!model.to_string().contains("sk-upstream-secret"), "upstream keys are never returned");
@@ -22,14 +23,14 @@ both! {
         let id = model["id"].as_str().unwrap();
         let seen = app.get(&format!("/api/v1/models/{id}"), Some(&user.token)).await.expect(200);
         assert_eq!(seen["description"], "Llama <b>8B</b> 🦙", "stored and returned as given");
-        assert!(seen.get("upstream").is_none(), "users do not see upstream details");
+        assert!(seen.get("deployments").is_none(), "users do not see upstream details");
         assert_eq!(seen["mock"], false);
 
         let changed = app.patch(&format!("/api/v1/admin/models/{id}"), Some(&admin.token), json!({
-            "outputCostPerToken": 0.000003, "upstreamApiKey": null, "description": null, "restricted": true,
+            "outputCostPerToken": 0.000003, "description": null, "restricted": true,
         })).await.expect(200);
         assert_eq!(changed["outputCostPerToken"], "0.000003");
-        assert_eq!(changed["upstream"]["hasApiKey"], false);
+        assert_eq!(changed["deployments"], model["deployments"], "deployments change on their own");
         assert_eq!(changed["description"], serde_json::Value::Null);
         assert_eq!(changed["restricted"], true);
         assert_eq!(changed["name"], "llama-3.1-8b", "absent fields stay");
@@ -56,7 +57,7 @@ both! {
             assert_eq!(app.delete(&format!("/api/v1/admin/models/{id}"), Some(&who.token)).await.status.as_u16(), 403);
         }
         let seen = app.get(&format!("/api/v1/models/{id}"), Some(&readonly.token)).await.expect(200);
-        assert!(seen["upstream"].is_object(), "read-only admins see upstream details");
+        assert!(seen["deployments"].is_array(), "read-only admins see upstream details");
         let unchanged = app.get(&format!("/api/v1/models/{id}"), Some(&admin.token)).await.expect(200);
         assert_eq!(unchanged["restricted"], false);
         assert_eq!(app.get("/api/v1/models", None).await.status.as_u16(), 401);
@@ -81,6 +82,16 @@ both! {
             (json!({ "contextLength": -5 }), "contextLength"),
             (json!({ "description": "a\u{0}b" }), "description"),
             (json!({ "upstreamApiKey": "  " }), "upstreamApiKey"),
+            (json!({ "upstreamModel": "" }), "upstreamModel"),
+            (json!({ "upstreamUrl": null, "upstreamModel": "x" }), "upstreamUrl"),
+            (json!({ "deployments": [{ "upstreamUrl": "http://y/v1" }] }), "deployments"),
+            (json!({ "upstreamUrl": null, "deployments": [] }), "deployments"),
+            (json!({ "upstreamUrl": null, "deployments": [{ "upstreamUrl": "http://y/v1" }, { "upstreamUrl": "gopher://z" }] }), "deployments[1].upstreamUrl"),
+            (json!({ "upstreamUrl": null, "deployments": [{ "upstreamUrl": "http://y/v1", "weight": 0 }] }), "deployments[0].weight"),
+            (json!({ "upstreamUrl": null, "deployments": [{ "upstreamUrl": "http://y/v1", "weight": 1001 }] }), "deployments[0].weight"),
+            (json!({ "upstreamUrl": null, "deployments": [{ "upstreamUrl": "http://y/v1", "rpmLimit": 0 }] }), "deployments[0].rpmLimit"),
+            (json!({ "upstreamUrl": null, "deployments": [{ "upstreamUrl": "http://y/v1", "colour": 1 }] }), "deployments[0].colour"),
+            (json!({ "upstreamUrl": null, "deployments": vec![json!({ "upstreamUrl": "http://y/v1" }); 17] }), "deployments"),
             (json!({ "restricted": "yes" }), "restricted"),
             (json!({ "colour": "blue" }), "colour"),
         ];

@@ -154,9 +154,7 @@ async fn fixture(app: &TestApp, cast: &Cast) -> Fixture {
         name: format!("model-{}", org.id),
         provider: "mock".into(),
         description: None,
-        upstream_url: None,
-        upstream_model: "m".into(),
-        upstream_api_key: None,
+        deployments: Vec::new(),
         input_cost_per_token: TokenPrice::ZERO,
         output_cost_per_token: TokenPrice::ZERO,
         context_length: None,
@@ -220,6 +218,9 @@ fn routes(f: &Fixture, n: usize) -> Vec<(&'static str, &'static str, Who, Option
         ("post", "/api/v1/admin/models", PlatformAdmin, Some(model)),
         ("patch", "/api/v1/admin/models/{id}", PlatformAdmin, Some(json!({ "description": "changed" }))),
         ("delete", "/api/v1/admin/models/{id}", PlatformAdmin, None),
+        ("post", "/api/v1/admin/models/{id}/deployments", PlatformAdmin, Some(json!({ "upstreamUrl": "http://x/v1" }))),
+        ("patch", "/api/v1/admin/models/{id}/deployments/{deploymentId}", PlatformAdmin, Some(json!({ "weight": 2 }))),
+        ("delete", "/api/v1/admin/models/{id}/deployments/{deploymentId}", PlatformAdmin, None),
         ("get", "/api/v1/admin/subscriptions", PlatformReader, None),
         ("post", "/api/v1/admin/subscriptions/{id}/approve", PlatformAdmin, None),
         ("post", "/api/v1/admin/subscriptions/{id}/deny", PlatformAdmin, None),
@@ -336,6 +337,7 @@ both! {
                     .replace("{team}", &f.team.to_string())
                     .replace("{user}", &f.target.to_string())
                     .replace("{invitation}", &f.invitation.to_string())
+                    .replace("{deploymentId}", "1")
                     .replace("{id}", &id);
                 let body = body.map(|b| serde_json::from_str(&b.to_string().replace("VIEWER", &cast.id(Actor::Viewer).to_string())).unwrap());
                 // Signing out ends the session; use a fresh one for that.

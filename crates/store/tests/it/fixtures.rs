@@ -1,7 +1,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use purser_domain::api_key::ApiKey;
-use purser_domain::model::{Capability, Model};
+use purser_domain::model::{Capability, Deployment, Model};
 use purser_domain::subscription::{Subscription, SubscriptionStatus};
 use purser_domain::user::User;
 use purser_domain::{Id, PlatformRole, Timestamp, TokenPrice, Usd};
@@ -27,15 +27,29 @@ pub fn user(email: &str) -> User {
     }
 }
 
-pub fn model(name: &str) -> Model {
-    Model {
+pub fn deployment(model_id: Id, url: &str) -> Deployment {
+    Deployment {
         id: next_id(),
+        model_id,
+        upstream_url: url.to_owned(),
+        upstream_model: "upstream/model".into(),
+        upstream_api_key: Some(vec![1, 2, 3, 0, 255]),
+        weight: 1,
+        rpm_limit: None,
+        tpm_limit: Some(100_000),
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+pub fn model(name: &str) -> Model {
+    let id = next_id();
+    Model {
+        id,
         name: name.to_owned(),
         provider: "vllm".into(),
         description: Some(format!("{name} served by vLLM")),
-        upstream_url: Some("http://vllm:8000/v1".into()),
-        upstream_model: format!("upstream/{name}"),
-        upstream_api_key: Some(vec![1, 2, 3, 0, 255]),
+        deployments: vec![deployment(id, "http://vllm:8000/v1")],
         input_cost_per_token: TokenPrice::parse("0.00000015").unwrap(),
         output_cost_per_token: TokenPrice::parse("0.0000006").unwrap(),
         context_length: Some(128_000),

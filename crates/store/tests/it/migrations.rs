@@ -54,3 +54,46 @@ async fn upgrading_from_the_first_schema_keeps_users_and_gives_them_a_primary_em
         assert_eq!(row.try_get::<String, _>("email").unwrap(), "old@example.com");
     }
 }
+
+#[tokio::test]
+async fn upgrading_turns_each_model_upstream_into_its_first_deployment() {
+    use purser_domain::Id;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = purser_store::testing::TestDatabase::create(backend).await;
+        let store = purser_store::Store::connect(&db.url, &Default::default()).await.unwrap();
+        Migrations::for_backend(backend).apply_to(&store, 2).await.unwrap();
+        let mut conn = store.conn().await.unwrap();
+        let insert = "INSERT INTO models (id, name, provider, upstream_url, upstream_model, upstream_api_key, \
+            input_cost_per_token, output_cost_per_token, capabilities, restricted, created_at, updated_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 'chat', $7, 5, 6)";
+        for (id, name, provider, url, key) in [
+            (41_i64, "served", "vllm", Some("http://vllm:8000/v1"), Some(vec![9_u8, 8, 7])),
+            (42, "canned", "mock", None, None),
+        ] {
+            sqlx::query(insert)
+                .bind(id)
+                .bind(name)
+                .bind(provider)
+                .bind(url)
+                .bind("upstream-name")
+                .bind(key)
+                .bind(false)
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+        }
+        drop(conn);
+        store.migrate().await.unwrap();
+        let mut conn = store.conn().await.unwrap();
+        let served = purser_store::models::by_id(&mut conn, Id::from_i64(41)).await.unwrap().unwrap();
+        assert_eq!(served.deployments.len(), 1, "{backend:?}");
+        let d = &served.deployments[0];
+        assert_eq!(
+            (d.id, d.upstream_url.as_str(), d.upstream_model.as_str()),
+            (served.id, "http://vllm:8000/v1", "upstream-name")
+        );
+        assert_eq!((d.upstream_api_key.as_deref(), d.weight), (Some(&[9_u8, 8, 7][..]), 1));
+        let canned = purser_store::models::by_id(&mut conn, Id::from_i64(42)).await.unwrap().unwrap();
+        assert!(canned.deployments.is_empty());
+    }
+}

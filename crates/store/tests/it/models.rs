@@ -1,6 +1,7 @@
 use purser_domain::model::Capability;
 use purser_domain::page::PageRequest;
 use purser_store::StoreError;
+use purser_store::deployments;
 use purser_store::models::{self, ModelFilter};
 
 use crate::fixtures::*;
@@ -10,13 +11,40 @@ contract! {
         let mut m = insert_model(&store, "llama-3.1-8b").await;
         let mut conn = store.conn().await.unwrap();
         assert_eq!(models::by_id(&mut conn, m.id).await.unwrap(), Some(m.clone()));
-        m.upstream_api_key = None;
         m.context_length = None;
         m.restricted = true;
         m.capabilities = vec![Capability::Embeddings];
         m.updated_at = T0.plus_secs(10);
         models::update(&mut conn, &m).await.unwrap();
         assert_eq!(models::by_id(&mut conn, m.id).await.unwrap(), Some(m.clone()));
+    }
+
+    async fn deployments_belong_to_their_model(store: Store) {
+        let mut m = insert_model(&store, "llama").await;
+        let other = insert_model(&store, "other").await;
+        let mut conn = store.conn().await.unwrap();
+        let mut second = deployment(m.id, "http://replica-2:8000/v1");
+        second.created_at = T0.plus_secs(1);
+        second.weight = 3;
+        second.upstream_api_key = None;
+        deployments::insert(&mut conn, &second).await.unwrap();
+        m.deployments.push(second.clone());
+        assert_eq!(models::by_id(&mut conn, m.id).await.unwrap(), Some(m.clone()));
+
+        second.rpm_limit = Some(60);
+        second.weight = 1000;
+        deployments::update(&mut conn, &second).await.unwrap();
+        let stored = models::by_id(&mut conn, m.id).await.unwrap().unwrap();
+        assert_eq!(stored.deployments[1], second);
+        // Another model's id does not reach it.
+        let mut stray = second.clone();
+        stray.model_id = other.id;
+        assert!(matches!(deployments::update(&mut conn, &stray).await, Err(StoreError::NotFound)));
+        assert!(matches!(deployments::delete(&mut conn, other.id, second.id).await, Err(StoreError::NotFound)));
+
+        deployments::delete(&mut conn, m.id, second.id).await.unwrap();
+        let all = models::all_live(&mut conn).await.unwrap();
+        assert_eq!(all.iter().map(|m| m.deployments.len()).collect::<Vec<_>>(), [1, 1]);
     }
 
     async fn names_are_unique_among_live_models(store: Store) {
