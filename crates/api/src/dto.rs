@@ -3,6 +3,7 @@
 
 use purser_domain::api_key::{ApiKey, KeyStatus};
 use purser_domain::model::{Capability, Deployment, Model};
+use purser_domain::org::BudgetPeriod;
 use purser_domain::page::Page;
 use purser_domain::subscription::{Subscription, SubscriptionStatus};
 use purser_domain::usage::{ModelUsage, UsageSummary, UsageTotals};
@@ -437,8 +438,12 @@ pub struct CreateApiKeyRequest {
     pub team_id: Option<Id>,
     /// Spend (USD) after which the key is refused with `insufficient_quota`.
     pub max_budget: Option<Usd>,
+    /// With `maxBudget`: the budget resets each day, week (Monday) or month (UTC).
+    pub budget_period: Option<BudgetPeriod>,
     pub tpm_limit: Option<u32>,
     pub rpm_limit: Option<u32>,
+    /// Requests the key may have in flight at once.
+    pub max_parallel: Option<u32>,
     pub expires_at: Option<Timestamp>,
 }
 
@@ -454,9 +459,12 @@ pub struct ApiKeyDto {
     pub key_last4: String,
     pub model_ids: Vec<Id>,
     pub max_budget: Option<Usd>,
+    pub budget_period: Option<BudgetPeriod>,
+    /// All-time spend (as of the last metered batch).
     pub spend: Usd,
     pub tpm_limit: Option<u32>,
     pub rpm_limit: Option<u32>,
+    pub max_parallel: Option<u32>,
     pub status: KeyStatus,
     pub expires_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
@@ -475,9 +483,11 @@ impl ApiKeyDto {
             key_last4: k.last4,
             model_ids: k.model_ids,
             max_budget: k.max_budget,
+            budget_period: k.budget_period,
             spend: k.spend,
             tpm_limit: k.tpm_limit,
             rpm_limit: k.rpm_limit,
+            max_parallel: k.max_parallel,
             expires_at: k.expires_at,
             revoked_at: k.revoked_at,
             last_used_at: k.last_used_at,
@@ -779,6 +789,8 @@ pub struct CreateTeamRequest {
     pub budget_period: Option<purser_domain::org::BudgetPeriod>,
     pub tpm_limit: Option<u32>,
     pub rpm_limit: Option<u32>,
+    /// Requests the team's keys may have in flight at once, together.
+    pub max_parallel: Option<u32>,
     /// Models the team may use; empty or absent means all.
     #[serde(default)]
     pub model_ids: Vec<Id>,
@@ -803,6 +815,9 @@ pub struct UpdateTeamRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<u32>)]
     pub rpm_limit: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
+    pub max_parallel: Option<Option<u32>>,
     pub model_ids: Option<Vec<Id>>,
 }
 
@@ -818,6 +833,7 @@ pub struct TeamDto {
     pub budget_period: Option<purser_domain::org::BudgetPeriod>,
     pub tpm_limit: Option<u32>,
     pub rpm_limit: Option<u32>,
+    pub max_parallel: Option<u32>,
     /// Empty: every model.
     pub model_ids: Vec<Id>,
     /// Organization permissions delegated to the team's members.
@@ -838,6 +854,7 @@ impl From<purser_domain::org::Team> for TeamDto {
             budget_period: t.budget_period,
             tpm_limit: t.tpm_limit,
             rpm_limit: t.rpm_limit,
+            max_parallel: t.max_parallel,
             model_ids: t.model_ids,
             permissions: t.permissions,
             created_at: t.created_at,
@@ -916,4 +933,45 @@ pub struct SessionDto {
 #[serde(rename_all = "camelCase")]
 pub struct RevokedSessions {
     pub revoked: u64,
+}
+
+// ---------------------------------------------------------------- user limits
+
+/// Limits on everything a user does through the gateway, across all their keys. Absent or
+/// `null`: no limit.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserLimitsDto {
+    pub rpm_limit: Option<u32>,
+    pub tpm_limit: Option<u32>,
+    /// Requests the user's keys may have in flight at once, together.
+    pub max_parallel: Option<u32>,
+    /// Spend (USD) after which the user's keys are refused with `insufficient_quota`.
+    pub max_budget: Option<Usd>,
+    /// With `maxBudget`: the budget resets each day, week (Monday) or month (UTC).
+    pub budget_period: Option<BudgetPeriod>,
+}
+
+impl From<purser_domain::user::UserLimits> for UserLimitsDto {
+    fn from(l: purser_domain::user::UserLimits) -> Self {
+        Self {
+            rpm_limit: l.rpm_limit,
+            tpm_limit: l.tpm_limit,
+            max_parallel: l.max_parallel,
+            max_budget: l.max_budget,
+            budget_period: l.budget_period,
+        }
+    }
+}
+
+impl From<UserLimitsDto> for purser_services::users::UserLimitsInput {
+    fn from(b: UserLimitsDto) -> Self {
+        Self {
+            rpm_limit: b.rpm_limit,
+            tpm_limit: b.tpm_limit,
+            max_parallel: b.max_parallel,
+            max_budget: b.max_budget,
+            budget_period: b.budget_period,
+        }
+    }
 }

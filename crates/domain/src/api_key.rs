@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use crate::clock::Timestamp;
 use crate::id::Id;
 use crate::money::Usd;
+use crate::org::BudgetPeriod;
 
 pub const KEY_PREFIX: &str = "sk-prs-";
 pub const KEY_RANDOM_CHARS: usize = 40;
@@ -75,6 +76,10 @@ pub struct ApiKey {
     pub spend: Usd,
     pub tpm_limit: Option<u32>,
     pub rpm_limit: Option<u32>,
+    /// Requests the key may have in flight at once.
+    pub max_parallel: Option<u32>,
+    /// When set, `max_budget` is per period (it resets); otherwise for the key's lifetime.
+    pub budget_period: Option<BudgetPeriod>,
     pub expires_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
@@ -138,6 +143,8 @@ mod tests {
             spend: Usd::ZERO,
             tpm_limit: None,
             rpm_limit: None,
+            max_parallel: None,
+            budget_period: None,
             expires_at: Some(Timestamp::from_millis(20_000)),
             revoked_at: None,
             last_used_at: None,

@@ -205,6 +205,8 @@ pub struct Team {
     pub budget_period: Option<BudgetPeriod>,
     pub tpm_limit: Option<u32>,
     pub rpm_limit: Option<u32>,
+    /// Requests the team's keys may have in flight at once, together.
+    pub max_parallel: Option<u32>,
     /// Models the team may use; empty means every model.
     pub model_ids: Vec<Id>,
     pub permissions: Vec<Permission>,

@@ -2,6 +2,8 @@
 
 use crate::clock::Timestamp;
 use crate::id::Id;
+use crate::money::Usd;
+use crate::org::BudgetPeriod;
 use crate::policy::PlatformRole;
 use crate::validation::Validator;
 
@@ -56,6 +58,26 @@ pub fn validate_password(v: &mut Validator, field: &str, password: &str) {
         v.error(field, format!("must be at least {MIN_PASSWORD_CHARS} characters"));
     } else if count > MAX_PASSWORD_CHARS {
         v.error(field, format!("must be at most {MAX_PASSWORD_CHARS} characters"));
+    }
+}
+
+/// Limits an admin puts on everything a user does through the gateway, across all their
+/// keys. Users without a row have none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserLimits {
+    pub user_id: Id,
+    pub rpm_limit: Option<u32>,
+    pub tpm_limit: Option<u32>,
+    pub max_parallel: Option<u32>,
+    pub max_budget: Option<Usd>,
+    /// When set, `max_budget` is per period; otherwise for all time.
+    pub budget_period: Option<BudgetPeriod>,
+    pub updated_at: Timestamp,
+}
+
+impl UserLimits {
+    pub fn is_empty(&self) -> bool {
+        self.rpm_limit.is_none() && self.tpm_limit.is_none() && self.max_parallel.is_none() && self.max_budget.is_none()
     }
 }
 

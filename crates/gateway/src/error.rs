@@ -114,6 +114,27 @@ impl GatewayError {
         )
     }
 
+    pub fn user_budget_exceeded() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "insufficient_quota",
+            "insufficient_quota",
+            "The owner of this API key has used their budget for this period.",
+        )
+    }
+
+    pub fn too_many_parallel(whose: &str, limit: u32) -> Self {
+        Self {
+            retry_after_secs: Some(1),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "requests",
+                "parallel_limit_exceeded",
+                format!("Too many requests at once: {whose} allows {limit} in flight. Try again when one finishes."),
+            )
+        }
+    }
+
     pub fn rate_limited(whose: &str, what: &str, limit: u32, retry_after_ms: u64) -> Self {
         Self {
             retry_after_secs: Some(retry_after_ms.div_ceil(1000).max(1)),

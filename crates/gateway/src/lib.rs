@@ -8,6 +8,7 @@
 
 mod body;
 mod error;
+mod governor;
 mod handlers;
 pub mod limits;
 pub mod meter;
@@ -33,7 +34,7 @@ pub use routing::BreakerPolicy;
 
 use crate::meter::{MeterConfig, UsageMeter};
 use crate::metrics::GatewayMetrics;
-use crate::tables::{KeyTable, ModelTable, TeamTable};
+use crate::tables::{KeyTable, ModelTable, TeamTable, UserTable};
 use crate::upstream::Upstream;
 
 #[derive(Debug, Clone)]
@@ -55,6 +56,8 @@ pub struct GatewayConfig {
     pub max_request_bytes: usize,
     pub max_response_bytes: usize,
     pub resync_interval: Duration,
+    /// How often the change log is read for changes made through other replicas.
+    pub change_poll_interval: Duration,
     pub meter: MeterConfig,
 }
 
@@ -71,6 +74,7 @@ impl Default for GatewayConfig {
             max_request_bytes: 32 * 1024 * 1024,
             max_response_bytes: 64 * 1024 * 1024,
             resync_interval: Duration::from_secs(30),
+            change_poll_interval: Duration::from_millis(250),
             meter: MeterConfig::default(),
         }
     }
@@ -81,12 +85,15 @@ pub struct Gateway {
     keys: KeyTable,
     models: ModelTable,
     teams: TeamTable,
+    users: UserTable,
     meter: UsageMeter,
     upstream: Upstream,
     config: GatewayConfig,
     metrics: GatewayMetrics,
     /// Serialises table reloads so a full reload cannot overwrite a newer single change.
     reload: Mutex<()>,
+    /// The change log position the first full load covers; the follower starts there.
+    change_floor: std::sync::atomic::AtomicI64,
 }
 
 impl Gateway {
@@ -105,10 +112,15 @@ impl Gateway {
             keys: KeyTable::default(),
             models: ModelTable::new(metrics.clone()),
             teams: TeamTable::default(),
+            users: UserTable::default(),
             upstream,
             config,
             reload: Mutex::new(()),
+            change_floor: std::sync::atomic::AtomicI64::new(0),
         });
+        // Read the log's position before loading, so nothing logged during the load is missed.
+        let floor = services.last_change().await?;
+        gateway.change_floor.store(floor, std::sync::atomic::Ordering::Release);
         gateway.reload_all().await?;
         services.listen(Arc::clone(&gateway) as Arc<dyn ChangeListener>);
         tracing::info!(keys = gateway.keys.len(), "gateway tables loaded");
@@ -128,19 +140,34 @@ impl Gateway {
         self.keys.replace_all(snapshot.keys, now);
         self.models.replace_all(snapshot.models, now);
         self.teams.replace_all(snapshot.teams, now);
+        self.users.replace_all(snapshot.users, now);
         Ok(())
     }
 
-    /// Reloads the tables every `resync_interval` until the returned task is aborted.
-    pub fn spawn_resync(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+    /// Keeps the tables in step with the database until the returned task is aborted:
+    /// applies what the change log says other replicas changed every `change_poll_interval`,
+    /// and reloads everything every `resync_interval` (for what no change names, such as
+    /// keys expiring).
+    pub fn spawn_sync(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let gateway = Arc::clone(self);
+        let mut follower = ChangeFollower::new(self.change_floor.load(std::sync::atomic::Ordering::Acquire));
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(gateway.config.resync_interval);
-            tick.tick().await;
+            let mut poll = tokio::time::interval(gateway.config.change_poll_interval);
+            poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut resync = tokio::time::interval(gateway.config.resync_interval);
+            resync.tick().await;
             loop {
-                tick.tick().await;
-                if let Err(e) = gateway.reload_all().await {
-                    tracing::warn!(error = %e, "gateway resync failed; serving the tables already loaded");
+                tokio::select! {
+                    _ = poll.tick() => {
+                        if let Err(e) = follower.poll(&gateway).await {
+                            tracing::warn!(error = %e, "could not read the change log; will retry");
+                        }
+                    }
+                    _ = resync.tick() => {
+                        if let Err(e) = gateway.reload_all().await {
+                            tracing::warn!(error = %e, "gateway resync failed; serving the tables already loaded");
+                        }
+                    }
                 }
             }
         })
@@ -149,11 +176,10 @@ impl Gateway {
     async fn apply(&self, change: Change) -> purser_services::Result<()> {
         let _guard = self.reload.lock().await;
         match change {
-            Change::ApiKey(id) => {
-                if let Some(key) = self.services.gateway_key(id).await? {
-                    self.keys.upsert(key, self.services.now());
-                }
-            }
+            Change::ApiKey(id) => match self.services.gateway_key(id).await? {
+                Some(key) => self.keys.upsert(key, self.services.now()),
+                None => self.keys.remove(id),
+            },
             Change::Model(id) => self.models.apply(id, self.services.gateway_model(id).await?, self.services.now()),
             Change::Team(id) => {
                 self.settle_usage().await;
@@ -163,12 +189,15 @@ impl Gateway {
             Change::Organization(_) => {
                 self.teams.replace_all(self.services.gateway_all_teams().await?, self.services.now())
             }
-            // Deactivating (or reactivating) a user removes (or restores) all their keys.
+            // Deactivating (or reactivating) a user removes (or restores) all their keys;
+            // their limits may have changed too.
             Change::User(id) => {
+                self.settle_usage().await;
                 let now = self.services.now();
                 for key in self.services.gateway_keys_of_user(id).await? {
                     self.keys.upsert(key, now);
                 }
+                self.users.apply(id, self.services.gateway_user(id).await?, now);
             }
         }
         Ok(())
@@ -193,5 +222,49 @@ impl ChangeListener for Gateway {
                 tracing::warn!(error = %e, ?change, "could not apply a change to the gateway tables");
             }
         })
+    }
+}
+
+/// How long a change log entry may take to become visible after the entries numbered after
+/// it (PostgreSQL hands out sequence numbers before commit, so commits can land out of
+/// order). Entries this recent are read again at each poll; older ones are done with.
+const SETTLE: Duration = Duration::from_secs(5);
+/// Most entries read at one poll.
+const POLL_BATCH: u32 = 1000;
+
+/// Reads the change log from where it has read up to, applying each entry once.
+struct ChangeFollower {
+    /// Every entry up to here is applied (or older than this process's first load).
+    floor: i64,
+    /// Entries above the floor already applied.
+    applied: std::collections::BTreeMap<i64, purser_domain::Timestamp>,
+}
+
+impl ChangeFollower {
+    fn new(floor: i64) -> Self {
+        Self { floor, applied: std::collections::BTreeMap::new() }
+    }
+
+    async fn poll(&mut self, gateway: &Gateway) -> purser_services::Result<()> {
+        let entries = gateway.services.changes_after(self.floor, POLL_BATCH).await?;
+        let full = entries.len() == POLL_BATCH as usize;
+        for entry in &entries {
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.applied.entry(entry.seq) {
+                slot.insert(entry.at);
+                if let Err(e) = gateway.apply(entry.change).await {
+                    tracing::warn!(error = %e, change = ?entry.change, "could not apply a logged change");
+                }
+            }
+        }
+        // Move the floor past entries old enough that nothing below them can still appear.
+        let settled = gateway.services.now().plus_millis(-(SETTLE.as_millis() as i64));
+        while let Some((&seq, &at)) = self.applied.first_key_value() {
+            if at > settled && !full {
+                break;
+            }
+            self.floor = seq;
+            self.applied.remove(&seq);
+        }
+        Ok(())
     }
 }

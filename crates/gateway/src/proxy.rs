@@ -2,7 +2,6 @@
 //! from the built-in mock), pass the answer back as it arrives, and meter it.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -21,6 +20,7 @@ use serde_json::Value;
 use crate::Gateway;
 use crate::body::RequestBody;
 use crate::error::GatewayError;
+use crate::governor::{self, Governor, Permit, Scope};
 use crate::routing::{self, DeploymentLimits};
 use crate::sse::{SseFilter, Usage, usage_of_body};
 use crate::tables::{KeyEntry, Route, TeamEntry};
@@ -71,6 +71,9 @@ struct Metering {
     gateway: Arc<Gateway>,
     key: Arc<KeyEntry>,
     team: Option<Arc<TeamEntry>>,
+    user: Option<Arc<Governor>>,
+    /// Held until the request is metered: its parallel-request slots.
+    permit: Permit,
     route: Arc<Route>,
     endpoint: Endpoint,
     request_id: String,
@@ -89,22 +92,20 @@ impl Metering {
         }
         let usage = self.usage.unwrap_or_default();
         let cost = self.route.cost(usage.prompt_tokens, usage.completion_tokens);
-        self.key.counters.spend.fetch_add(cost.nanos(), Ordering::Relaxed);
         let services = &self.gateway.services;
         let now = services.now();
         let tokens = usage.prompt_tokens + usage.completion_tokens;
-        if let Some(tpm) = &self.key.counters.tpm {
-            tpm.debit(tokens, now.as_millis());
+        self.key.governor.settle(cost, tokens, now);
+        if let Some(team) = &self.team {
+            team.governor.settle(cost, tokens, now);
+        }
+        if let Some(user) = &self.user {
+            user.settle(cost, tokens, now);
         }
         if let Some(tpm) = self.deployment.as_ref().and_then(|d| d.tpm.as_ref()) {
             tpm.debit(tokens, now.as_millis());
         }
-        if let Some(team) = &self.team {
-            team.counters.spend.add(cost, now);
-            if let Some(tpm) = &team.counters.tpm {
-                tpm.debit(tokens, now.as_millis());
-            }
-        }
+        std::mem::take(&mut self.permit);
         let elapsed = self.started.elapsed();
         let counters = &self.route.metrics;
         if status == 200 {
@@ -178,44 +179,22 @@ impl Gateway {
         Ok(Some(team))
     }
 
-    /// Budgets first (they do not replenish), then tokens per minute (checked now, paid
-    /// when the answer's size is known), then requests per minute (taken now; given back
-    /// if the other limit refuses). The key's limits and its team's both apply.
-    fn admit(&self, key: &KeyEntry, team: Option<&TeamEntry>) -> Result<(), GatewayError> {
-        let now = self.services.now();
-        if key.max_budget.is_some_and(|budget| key.spend() >= budget) {
-            return Err(GatewayError::budget_exceeded());
+    /// Admits the request under the limits of its key, the key's team and the key's user.
+    fn admit(
+        &self,
+        key: &Arc<KeyEntry>,
+        team: Option<&Arc<TeamEntry>>,
+        user: Option<&Arc<Governor>>,
+    ) -> Result<Permit, GatewayError> {
+        let mut scopes = Vec::with_capacity(3);
+        scopes.push((Scope::Key, &key.governor));
+        if let Some(team) = team {
+            scopes.push((Scope::Team(&team.name), &team.governor));
         }
-        if let Some(team) = team
-            && team.budget.is_some_and(|budget| team.counters.spend.current(now) >= budget)
-        {
-            return Err(GatewayError::team_budget_exceeded(&team.name));
+        if let Some(user) = user {
+            scopes.push((Scope::User, user));
         }
-        let ms = now.as_millis();
-        let key_limit = |what, bucket: &crate::limits::Bucket, wait| {
-            GatewayError::rate_limited("this API key", what, bucket.limit(), wait)
-        };
-        let team_limit = |what, bucket: &crate::limits::Bucket, wait| {
-            GatewayError::rate_limited("its team", what, bucket.limit(), wait)
-        };
-        if let Some(tpm) = &key.counters.tpm {
-            tpm.check(ms).map_err(|wait| key_limit("tokens per minute", tpm, wait))?;
-        }
-        if let Some(tpm) = team.and_then(|t| t.counters.tpm.as_ref()) {
-            tpm.check(ms).map_err(|wait| team_limit("tokens per minute", tpm, wait))?;
-        }
-        if let Some(rpm) = &key.counters.rpm {
-            rpm.take(1, ms).map_err(|wait| key_limit("requests per minute", rpm, wait))?;
-        }
-        if let Some(rpm) = team.and_then(|t| t.counters.rpm.as_ref())
-            && let Err(wait) = rpm.take(1, ms)
-        {
-            if let Some(key_rpm) = &key.counters.rpm {
-                key_rpm.refund(1, ms);
-            }
-            return Err(team_limit("requests per minute", rpm, wait));
-        }
-        Ok(())
+        governor::admit(&scopes, self.services.now())
     }
 
     pub(crate) async fn proxy(
@@ -237,7 +216,8 @@ impl Gateway {
             return Err(GatewayError::unsupported(&request.model, endpoint.path()));
         }
         let team = self.team_for(&key, &route)?;
-        self.admit(&key, team.as_deref())?;
+        let user = self.users.get(key.user_id);
+        let permit = self.admit(&key, team.as_ref(), user.as_ref())?;
 
         let streamed = endpoint.can_stream() && request.stream;
         // Usage of a stream comes in a last chunk the client may not have asked for: ask
@@ -248,6 +228,8 @@ impl Gateway {
             gateway: Arc::clone(&self),
             key,
             team,
+            user,
+            permit,
             route: Arc::clone(&route),
             endpoint,
             request_id,

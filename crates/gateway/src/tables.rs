@@ -2,33 +2,20 @@
 //! the database; use cases update them through [`crate::Gateway`]'s change listener.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use purser_domain::model::{Capability, ProviderKind};
-use purser_domain::org::BudgetPeriod;
 use purser_domain::{Id, Timestamp, TokenPrice, Usd};
 use purser_services::crypto::digest_bytes;
-use purser_services::feed::{GatewayTeam, RoutedModel};
+use purser_services::feed::{GatewayKeyState, GatewayTeam, GatewayUser, RoutedModel};
 
 use crate::metrics::{GatewayMetrics, ModelMetrics};
 use crate::routing::Deployment;
 use crate::upstream::Target;
-use purser_store::api_keys::GatewayKey;
 
-use crate::limits::Bucket;
+use crate::governor::{Governor, LimitSpec};
 
 pub type SecretDigest = [u8; 32];
-
-/// Counters that belong to a key for as long as the process runs; they survive reloads of
-/// the key's settings.
-#[derive(Debug)]
-pub struct KeyCounters {
-    /// Spend in nano-dollars: the stored spend at load plus every cost metered since.
-    pub spend: AtomicI64,
-    pub rpm: Option<Bucket>,
-    pub tpm: Option<Bucket>,
-}
 
 #[derive(Debug)]
 pub struct KeyEntry {
@@ -36,18 +23,13 @@ pub struct KeyEntry {
     pub user_id: Id,
     pub team_id: Option<Id>,
     pub model_ids: Vec<Id>,
-    pub max_budget: Option<Usd>,
     pub expires_at: Option<Timestamp>,
-    pub counters: Arc<KeyCounters>,
+    pub governor: Arc<Governor>,
 }
 
 impl KeyEntry {
     pub fn allows(&self, model_id: Id) -> bool {
         self.model_ids.contains(&model_id)
-    }
-
-    pub fn spend(&self) -> Usd {
-        Usd::from_nanos(self.counters.spend.load(Ordering::Relaxed))
     }
 }
 
@@ -82,12 +64,12 @@ impl KeyTable {
     }
 
     /// Replaces every key (after a full reload), keeping the counters of keys that stay.
-    pub fn replace_all(&self, keys: Vec<GatewayKey>, now: Timestamp) {
+    pub fn replace_all(&self, keys: Vec<GatewayKeyState>, now: Timestamp) {
         let mut fresh = KeyMaps::default();
         {
             let old = self.maps.read().expect("key table poisoned");
             for key in keys {
-                let previous = old.digest_of.get(&key.key.id).and_then(|d| old.by_digest.get(d));
+                let previous = old.digest_of.get(&key.key.key.id).and_then(|d| old.by_digest.get(d));
                 if let Some((digest, entry)) = Self::entry(&key, previous.map(Arc::as_ref), now) {
                     fresh.digest_of.insert(entry.id, digest);
                     fresh.by_digest.insert(digest, entry);
@@ -98,10 +80,10 @@ impl KeyTable {
     }
 
     /// Adds, updates or (when unusable) removes one key.
-    pub fn upsert(&self, key: GatewayKey, now: Timestamp) {
+    pub fn upsert(&self, key: GatewayKeyState, now: Timestamp) {
         let mut maps = self.maps.write().expect("key table poisoned");
-        let previous = maps.digest_of.get(&key.key.id).and_then(|d| maps.by_digest.get(d)).cloned();
-        if let Some(old_digest) = maps.digest_of.remove(&key.key.id) {
+        let previous = maps.digest_of.get(&key.key.key.id).and_then(|d| maps.by_digest.get(d)).cloned();
+        if let Some(old_digest) = maps.digest_of.remove(&key.key.key.id) {
             maps.by_digest.remove(&old_digest);
         }
         if let Some((digest, entry)) = Self::entry(&key, previous.as_deref(), now) {
@@ -118,82 +100,43 @@ impl KeyTable {
         self.len() == 0
     }
 
+    /// Removes a key (revoked, or no longer in the database).
+    pub fn remove(&self, key_id: Id) {
+        let mut maps = self.maps.write().expect("key table poisoned");
+        if let Some(digest) = maps.digest_of.remove(&key_id) {
+            maps.by_digest.remove(&digest);
+        }
+    }
+
     /// The entry for a usable key, or `None` for a revoked key or one whose owner is inactive.
-    fn entry(key: &GatewayKey, previous: Option<&KeyEntry>, now: Timestamp) -> Option<(SecretDigest, Arc<KeyEntry>)> {
-        let k = &key.key;
+    fn entry(
+        state: &GatewayKeyState,
+        previous: Option<&KeyEntry>,
+        now: Timestamp,
+    ) -> Option<(SecretDigest, Arc<KeyEntry>)> {
+        let (key, k) = (&state.key, &state.key.key);
         if k.revoked_at.is_some() || !key.owner_active {
             return None;
         }
         let digest = decode_digest(&key.secret_hash)?;
-        let counters = match previous {
-            // Same limits: keep the live counters. Changed limits: new buckets, same spend.
-            Some(p) if bucket_limit(&p.counters.rpm) == k.rpm_limit && bucket_limit(&p.counters.tpm) == k.tpm_limit => {
-                Arc::clone(&p.counters)
-            }
-            previous => Arc::new(KeyCounters {
-                spend: AtomicI64::new(
-                    previous.map_or(k.spend.nanos(), |p| p.counters.spend.load(Ordering::Relaxed).max(k.spend.nanos())),
-                ),
-                rpm: k.rpm_limit.map(|l| Bucket::new(l, now.as_millis())),
-                tpm: k.tpm_limit.map(|l| Bucket::new(l, now.as_millis())),
-            }),
+        let spec = LimitSpec {
+            rpm: k.rpm_limit,
+            tpm: k.tpm_limit,
+            max_parallel: k.max_parallel,
+            budget: k.max_budget,
+            budget_period: k.budget_period,
         };
+        let governor = Governor::new(spec, state.spend, state.period_start, previous.map(|p| p.governor.as_ref()), now);
         let entry = KeyEntry {
             id: k.id,
             user_id: k.user_id,
             team_id: k.team_id,
             model_ids: k.model_ids.clone(),
-            max_budget: k.max_budget,
             expires_at: k.expires_at,
-            counters,
+            governor: Arc::new(governor),
         };
         Some((digest, Arc::new(entry)))
     }
-}
-
-/// A team's spend in its current budget period.
-#[derive(Debug)]
-pub struct PeriodSpend {
-    period: Option<BudgetPeriod>,
-    /// `(start of the period the spend belongs to, spend in nano-dollars)`.
-    state: Mutex<(Timestamp, i64)>,
-}
-
-impl PeriodSpend {
-    fn new(period: Option<BudgetPeriod>, start: Timestamp, spend: Usd) -> Self {
-        Self { period, state: Mutex::new((start, spend.nanos())) }
-    }
-
-    /// Spend so far in the period containing `now` (a new period starts at zero).
-    pub fn current(&self, now: Timestamp) -> Usd {
-        let mut state = self.state.lock().expect("team spend poisoned");
-        self.roll(&mut state, now);
-        Usd::from_nanos(state.1)
-    }
-
-    pub fn add(&self, cost: Usd, now: Timestamp) {
-        let mut state = self.state.lock().expect("team spend poisoned");
-        self.roll(&mut state, now);
-        state.1 = state.1.saturating_add(cost.nanos());
-    }
-
-    fn roll(&self, state: &mut (Timestamp, i64), now: Timestamp) {
-        if let Some(period) = self.period {
-            let start = period.start(now);
-            if start > state.0 {
-                *state = (start, 0);
-            }
-        }
-    }
-}
-
-/// Counters that belong to a team for as long as the process runs.
-#[derive(Debug)]
-pub struct TeamCounters {
-    /// Kept across limit changes while the budget period stays the same.
-    pub spend: Arc<PeriodSpend>,
-    pub rpm: Option<Bucket>,
-    pub tpm: Option<Bucket>,
 }
 
 #[derive(Debug)]
@@ -203,8 +146,7 @@ pub struct TeamEntry {
     pub org_active: bool,
     /// Empty: every model.
     pub model_ids: Vec<Id>,
-    pub budget: Option<Usd>,
-    pub counters: Arc<TeamCounters>,
+    pub governor: Arc<Governor>,
 }
 
 impl TeamEntry {
@@ -214,31 +156,20 @@ impl TeamEntry {
 
     fn from_feed(t: GatewayTeam, previous: Option<&TeamEntry>, now: Timestamp) -> Self {
         let team = t.team;
-        let counters = match previous {
-            // Same limits and period: keep the live counters (they are ahead of the database).
-            Some(p)
-                if bucket_limit(&p.counters.rpm) == team.rpm_limit
-                    && bucket_limit(&p.counters.tpm) == team.tpm_limit
-                    && p.counters.spend.period == team.budget_period =>
-            {
-                Arc::clone(&p.counters)
-            }
-            previous => Arc::new(TeamCounters {
-                spend: match previous {
-                    Some(p) if p.counters.spend.period == team.budget_period => Arc::clone(&p.counters.spend),
-                    _ => Arc::new(PeriodSpend::new(team.budget_period, t.period_start, t.spend)),
-                },
-                rpm: team.rpm_limit.map(|l| Bucket::new(l, now.as_millis())),
-                tpm: team.tpm_limit.map(|l| Bucket::new(l, now.as_millis())),
-            }),
+        let spec = LimitSpec {
+            rpm: team.rpm_limit,
+            tpm: team.tpm_limit,
+            max_parallel: team.max_parallel,
+            budget: team.budget,
+            budget_period: team.budget_period,
         };
+        let governor = Governor::new(spec, t.spend, t.period_start, previous.map(|p| p.governor.as_ref()), now);
         Self {
             id: team.id,
             name: team.name,
             org_active: t.org_active,
             model_ids: team.model_ids,
-            budget: team.budget,
-            counters,
+            governor: Arc::new(governor),
         }
     }
 }
@@ -280,8 +211,49 @@ impl TeamTable {
     }
 }
 
-fn bucket_limit(bucket: &Option<Bucket>) -> Option<u32> {
-    bucket.as_ref().map(Bucket::limit)
+/// Users with limits; a user without an entry has none.
+#[derive(Default)]
+pub struct UserTable {
+    users: RwLock<HashMap<Id, Arc<Governor>>>,
+}
+
+impl UserTable {
+    pub fn get(&self, id: Id) -> Option<Arc<Governor>> {
+        self.users.read().expect("user table poisoned").get(&id).cloned()
+    }
+
+    fn governor(u: &GatewayUser, previous: Option<&Arc<Governor>>, now: Timestamp) -> Arc<Governor> {
+        let l = &u.limits;
+        let spec = LimitSpec {
+            rpm: l.rpm_limit,
+            tpm: l.tpm_limit,
+            max_parallel: l.max_parallel,
+            budget: l.max_budget,
+            budget_period: l.budget_period,
+        };
+        Arc::new(Governor::new(spec, u.spend, u.period_start, previous.map(Arc::as_ref), now))
+    }
+
+    pub fn replace_all(&self, users: Vec<GatewayUser>, now: Timestamp) {
+        let old = self.users.read().expect("user table poisoned").clone();
+        let fresh =
+            users.iter().map(|u| (u.limits.user_id, Self::governor(u, old.get(&u.limits.user_id), now))).collect();
+        *self.users.write().expect("user table poisoned") = fresh;
+    }
+
+    /// Puts a user's limits in place, or removes them.
+    pub fn apply(&self, id: Id, user: Option<GatewayUser>, now: Timestamp) {
+        let mut users = self.users.write().expect("user table poisoned");
+        match user {
+            Some(u) => {
+                let governor = Self::governor(&u, users.get(&id), now);
+                users.insert(id, governor);
+            }
+            None => {
+                users.remove(&id);
+            }
+        }
+    }
 }
 
 /// A model as the gateway routes it.

@@ -174,6 +174,8 @@ pub struct GatewaySettings {
     /// How often metered usage is written to the database, in milliseconds.
     pub usage_flush_ms: u64,
     pub resync_interval_secs: u64,
+    /// How often the change log is read for changes made through other replicas.
+    pub change_poll_ms: u64,
 }
 
 fn millis(d: Duration) -> u64 {
@@ -196,6 +198,7 @@ impl Default for GatewaySettings {
             usage_buffer: d.meter.capacity,
             usage_flush_ms: millis(d.meter.flush_interval),
             resync_interval_secs: d.resync_interval.as_secs(),
+            change_poll_ms: millis(d.change_poll_interval),
         }
     }
 }
@@ -216,6 +219,7 @@ impl GatewaySettings {
             },
             max_request_bytes: self.max_request_bytes,
             resync_interval: Duration::from_secs(self.resync_interval_secs),
+            change_poll_interval: Duration::from_millis(self.change_poll_ms),
             meter: purser_gateway::meter::MeterConfig {
                 capacity: self.usage_buffer,
                 flush_interval: Duration::from_millis(self.usage_flush_ms),
@@ -466,6 +470,9 @@ impl Config {
         }
         if !(1..=60_000).contains(&self.gateway.usage_flush_ms) {
             return fail("gateway.usage_flush_ms", "must be between 1 and 60000");
+        }
+        if !(10..=60_000).contains(&g.change_poll_ms) {
+            return fail("gateway.change_poll_ms", "must be between 10 and 60000");
         }
         if self.gateway.resync_interval_secs == 0 {
             return fail("gateway.resync_interval_secs", "must be at least 1");

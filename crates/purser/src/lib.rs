@@ -157,7 +157,7 @@ impl Purser {
         let mut registry = Registry::with_prefix("");
         let http_metrics = HttpMetrics::register(&mut registry);
         let gateway = Gateway::start(Arc::clone(&services), config.gateway.to_gateway_config(), &mut registry).await?;
-        let resync = gateway.spawn_resync();
+        let resync = gateway.spawn_sync();
         let housekeeping = spawn_housekeeping(Arc::clone(&services));
         let state = AppState {
             services: Arc::clone(&services),
@@ -242,6 +242,9 @@ fn spawn_housekeeping(services: Arc<Services>) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             if let Err(e) = services.purge_deleted_organizations().await {
                 tracing::warn!(error = %e, "could not purge deleted organizations");
+            }
+            if let Err(e) = services.prune_change_log().await {
+                tracing::warn!(error = %e, "could not prune the change log");
             }
         }
     })

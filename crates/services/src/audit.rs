@@ -66,6 +66,7 @@ pub enum AuditAction {
     TeamMemberUpdate,
     TeamMemberRemove,
     UserUpdate,
+    UserLimits,
     SessionRevoke,
 }
 
@@ -119,6 +120,7 @@ impl AuditAction {
             Self::TeamMemberUpdate => "team_member.update",
             Self::TeamMemberRemove => "team_member.remove",
             Self::UserUpdate => "user.update",
+            Self::UserLimits => "user.limits",
             Self::SessionRevoke => "session.revoke",
         }
     }
@@ -158,7 +160,7 @@ impl AuditAction {
             Self::InvitationCreate | Self::InvitationRevoke | Self::InvitationAccept => "invitation",
             Self::TeamCreate | Self::TeamUpdate | Self::TeamDelete | Self::TeamPermissions => "team",
             Self::TeamMemberAdd | Self::TeamMemberUpdate | Self::TeamMemberRemove => "team_member",
-            Self::UserUpdate => "user",
+            Self::UserUpdate | Self::UserLimits => "user",
             Self::SessionRevoke => "session",
         }
     }

@@ -2,13 +2,13 @@
 //! digests, and live models with their upstream keys opened.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 
 use purser_domain::model::Model;
 use purser_domain::org::{BudgetPeriod, Team};
+use purser_domain::user::UserLimits;
 use purser_domain::{Id, Timestamp, Usd};
 use purser_store::api_keys::{self, GatewayKey};
-use purser_store::{AnyConnection, models, teams, usage};
+use purser_store::{AnyConnection, models, teams, usage, user_limits};
 
 use crate::Services;
 use crate::error::Result;
@@ -46,11 +46,57 @@ pub struct GatewayTeam {
     pub period_start: Timestamp,
 }
 
+/// A usable key with the spend its budget is measured against: in the current period
+/// for a budget with a period, all time otherwise.
+#[derive(Debug, Clone)]
+pub struct GatewayKeyState {
+    pub key: GatewayKey,
+    pub spend: Usd,
+    pub period_start: Timestamp,
+}
+
+/// A user's limits with the spend their budget is measured against.
+#[derive(Debug, Clone)]
+pub struct GatewayUser {
+    pub limits: UserLimits,
+    pub spend: Usd,
+    pub period_start: Timestamp,
+}
+
 #[derive(Debug, Clone)]
 pub struct GatewaySnapshot {
-    pub keys: Vec<GatewayKey>,
+    pub keys: Vec<GatewayKeyState>,
     pub models: Vec<RoutedModel>,
     pub teams: Vec<GatewayTeam>,
+    /// Users with limits.
+    pub users: Vec<GatewayUser>,
+}
+
+/// When the budget period containing `now` began; the epoch for all-time budgets.
+fn period_start(period: Option<BudgetPeriod>, now: Timestamp) -> Timestamp {
+    period.map_or(Timestamp::from_millis(0), |p| p.start(now))
+}
+
+/// Spend per owner in each owner's current period (all time without one): one query per
+/// kind of period present.
+async fn period_spend<T>(
+    conn: &mut AnyConnection,
+    by: usage::SpendBy,
+    owners: &[T],
+    of: impl Fn(&T) -> (Id, Option<BudgetPeriod>),
+    now: Timestamp,
+) -> Result<HashMap<(Option<BudgetPeriod>, Id), i64>> {
+    let mut ids_by_period: HashMap<Option<BudgetPeriod>, Vec<Id>> = HashMap::new();
+    for owner in owners {
+        let (id, period) = of(owner);
+        ids_by_period.entry(period).or_default().push(id);
+    }
+    let mut spend = HashMap::new();
+    for (period, ids) in ids_by_period {
+        let sums = usage::spend_since(conn, by, period_start(period, now), Some(&ids)).await?;
+        spend.extend(sums.into_iter().map(|(id, nanos)| ((period, id), nanos)));
+    }
+    Ok(spend)
 }
 
 impl Services {
@@ -62,29 +108,71 @@ impl Services {
     pub async fn gateway_snapshot(&self) -> Result<GatewaySnapshot> {
         let mut conn = self.store.conn().await?;
         let keys = api_keys::gateway_keys(&mut conn, self.now()).await?;
+        let keys = self.key_states(&mut conn, keys).await?;
         let models = models::all_live(&mut conn).await?.into_iter().map(|m| self.route(m)).collect::<Result<_>>()?;
         let teams = self.gateway_teams(&mut conn, None).await?;
-        Ok(GatewaySnapshot { keys, models, teams })
+        let limits = user_limits::all(&mut conn).await?;
+        let users = self.gateway_users(&mut conn, limits).await?;
+        Ok(GatewaySnapshot { keys, models, teams, users })
+    }
+
+    /// Adds each key's budget spend: its stored lifetime spend, or for a key whose budget
+    /// has a period, its spend in the current period (queried only for such keys).
+    async fn key_states(&self, conn: &mut AnyConnection, keys: Vec<GatewayKey>) -> Result<Vec<GatewayKeyState>> {
+        let now = self.now();
+        let periodic: Vec<&GatewayKey> = keys.iter().filter(|k| k.key.budget_period.is_some()).collect();
+        let spend =
+            period_spend(conn, usage::SpendBy::Key, &periodic, |k| (k.key.id, k.key.budget_period), now).await?;
+        Ok(keys
+            .into_iter()
+            .map(|key| {
+                let period = key.key.budget_period;
+                let spent = match period {
+                    None => key.key.spend,
+                    Some(_) => Usd::from_nanos(spend.get(&(period, key.key.id)).copied().unwrap_or(0)),
+                };
+                GatewayKeyState { spend: spent, period_start: period_start(period, now), key }
+            })
+            .collect())
+    }
+
+    async fn gateway_users(&self, conn: &mut AnyConnection, limits: Vec<UserLimits>) -> Result<Vec<GatewayUser>> {
+        let now = self.now();
+        let with_budget: Vec<&UserLimits> = limits.iter().filter(|l| l.max_budget.is_some()).collect();
+        let spend =
+            period_spend(conn, usage::SpendBy::User, &with_budget, |l| (l.user_id, l.budget_period), now).await?;
+        Ok(limits
+            .into_iter()
+            .map(|limits| {
+                let spent = spend.get(&(limits.budget_period, limits.user_id)).copied().unwrap_or(0);
+                GatewayUser {
+                    spend: Usd::from_nanos(spent),
+                    period_start: period_start(limits.budget_period, now),
+                    limits,
+                }
+            })
+            .collect())
+    }
+
+    /// A user's limits for the gateway; `None` if the user has none.
+    pub async fn gateway_user(&self, user_id: Id) -> Result<Option<GatewayUser>> {
+        let mut conn = self.store.conn().await?;
+        let limits = user_limits::get(&mut conn, user_id).await?.into_iter().collect();
+        Ok(self.gateway_users(&mut conn, limits).await?.pop())
     }
 
     /// Teams with their spend in the current period (one team, or all).
     async fn gateway_teams(&self, conn: &mut AnyConnection, team_id: Option<Id>) -> Result<Vec<GatewayTeam>> {
         let now = self.now();
         let found = teams::for_gateway(conn, team_id).await?;
-        // One query per kind of period present, not per team.
-        let mut spend_since: HashMap<Option<BudgetPeriod>, HashMap<Id, i64>> = HashMap::new();
-        for (team, _) in &found {
-            if let Entry::Vacant(slot) = spend_since.entry(team.budget_period) {
-                let since = team.budget_period.map_or(Timestamp::from_millis(0), |p| p.start(now));
-                slot.insert(usage::team_spend_since(conn, since).await?);
-            }
-        }
+        let with_budget: Vec<&Team> = found.iter().map(|(t, _)| t).filter(|t| t.budget.is_some()).collect();
+        let spend = period_spend(conn, usage::SpendBy::Team, &with_budget, |t| (t.id, t.budget_period), now).await?;
         Ok(found
             .into_iter()
             .map(|(team, org_active)| {
-                let spend = spend_since.get(&team.budget_period).and_then(|s| s.get(&team.id)).copied().unwrap_or(0);
-                let period_start = team.budget_period.map_or(Timestamp::from_millis(0), |p| p.start(now));
-                GatewayTeam { team, org_active, spend: Usd::from_nanos(spend), period_start }
+                let spent = spend.get(&(team.budget_period, team.id)).copied().unwrap_or(0);
+                let period_start = period_start(team.budget_period, now);
+                GatewayTeam { team, org_active, spend: Usd::from_nanos(spent), period_start }
             })
             .collect())
     }
@@ -101,15 +189,17 @@ impl Services {
         self.gateway_teams(&mut conn, None).await
     }
 
-    pub async fn gateway_key(&self, key_id: Id) -> Result<Option<GatewayKey>> {
+    pub async fn gateway_key(&self, key_id: Id) -> Result<Option<GatewayKeyState>> {
         let mut conn = self.store.conn().await?;
-        Ok(api_keys::gateway_key(&mut conn, key_id).await?)
+        let key = api_keys::gateway_key(&mut conn, key_id).await?.into_iter().collect();
+        Ok(self.key_states(&mut conn, key).await?.pop())
     }
 
     /// Every unrevoked key of a user (when the user is deactivated or comes back).
-    pub async fn gateway_keys_of_user(&self, user_id: Id) -> Result<Vec<GatewayKey>> {
+    pub async fn gateway_keys_of_user(&self, user_id: Id) -> Result<Vec<GatewayKeyState>> {
         let mut conn = self.store.conn().await?;
-        Ok(api_keys::gateway_keys_of_user(&mut conn, user_id).await?)
+        let keys = api_keys::gateway_keys_of_user(&mut conn, user_id).await?;
+        self.key_states(&mut conn, keys).await
     }
 
     /// The model if it is live, `None` if it was deleted.

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use purser_domain::api_key::{self, ApiKey, MAX_KEY_NAME_CHARS, MAX_MODELS_PER_KEY};
-use purser_domain::org::Team;
+use purser_domain::org::{BudgetPeriod, Team};
 use purser_domain::page::{Page, PageRequest};
 use purser_domain::policy::{Action, authorize};
 use purser_domain::{Id, OrgAction, Principal, Timestamp, Usd, Validator};
@@ -16,6 +16,8 @@ use crate::{Actor, Change, Services, views};
 
 pub const MAX_TPM_LIMIT: u32 = 1_000_000_000;
 pub const MAX_RPM_LIMIT: u32 = 10_000_000;
+/// More parallel requests than any one server could hold; a limit above this is a typo.
+pub const MAX_PARALLEL_LIMIT: u32 = 100_000;
 
 #[derive(Debug, Clone, Default)]
 pub struct NewApiKey {
@@ -26,6 +28,9 @@ pub struct NewApiKey {
     pub max_budget: Option<Usd>,
     pub tpm_limit: Option<u32>,
     pub rpm_limit: Option<u32>,
+    pub max_parallel: Option<u32>,
+    /// With `max_budget`: the budget is per period, not for the key's lifetime.
+    pub budget_period: Option<BudgetPeriod>,
     pub expires_at: Option<Timestamp>,
 }
 
@@ -94,6 +99,12 @@ impl Services {
         if let Some(rpm) = input.rpm_limit {
             v.range("rpmLimit", rpm, 1, MAX_RPM_LIMIT);
         }
+        if let Some(parallel) = input.max_parallel {
+            v.range("maxParallel", parallel, 1, MAX_PARALLEL_LIMIT);
+        }
+        if input.budget_period.is_some() && input.max_budget.is_none() {
+            v.error("budgetPeriod", "needs a maxBudget to reset each period");
+        }
         if let Some(at) = input.expires_at {
             v.check(at > now, "expiresAt", "must be in the future");
         }
@@ -128,6 +139,8 @@ impl Services {
             spend: Usd::ZERO,
             tpm_limit: input.tpm_limit,
             rpm_limit: input.rpm_limit,
+            max_parallel: input.max_parallel,
+            budget_period: input.budget_period,
             expires_at: input.expires_at,
             revoked_at: None,
             last_used_at: None,

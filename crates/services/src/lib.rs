@@ -27,7 +27,7 @@ use std::sync::{Arc, RwLock};
 
 use futures_util::future::BoxFuture;
 use purser_domain::{Clock, Id, IdGenerator, Timestamp};
-use purser_store::Store;
+use purser_store::{Store, changes};
 
 pub use actor::{Actor, ClientInfo};
 pub use error::{Error, ErrorKind, Result};
@@ -49,6 +49,38 @@ pub enum Change {
     User(Id),
     Organization(Id),
     Team(Id),
+}
+
+impl Change {
+    /// How the change is named in the change log.
+    pub fn kind(self) -> (&'static str, Id) {
+        match self {
+            Self::ApiKey(id) => ("api_key", id),
+            Self::Model(id) => ("model", id),
+            Self::User(id) => ("user", id),
+            Self::Organization(id) => ("organization", id),
+            Self::Team(id) => ("team", id),
+        }
+    }
+
+    pub fn from_kind(kind: &str, id: Id) -> Option<Self> {
+        Some(match kind {
+            "api_key" => Self::ApiKey(id),
+            "model" => Self::Model(id),
+            "user" => Self::User(id),
+            "organization" => Self::Organization(id),
+            "team" => Self::Team(id),
+            _ => return None,
+        })
+    }
+}
+
+/// A change as the change log holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoggedChange {
+    pub seq: i64,
+    pub change: Change,
+    pub at: Timestamp,
 }
 
 #[derive(Debug, Clone)]
@@ -129,11 +161,49 @@ impl Services {
         self.clock.now()
     }
 
+    /// Changes logged after `seq` (by any replica), oldest first, at most `limit`.
+    pub async fn changes_after(&self, seq: i64, limit: u32) -> Result<Vec<LoggedChange>> {
+        let mut conn = self.store.conn().await?;
+        Ok(changes::after(&mut conn, seq, limit)
+            .await?
+            .into_iter()
+            .filter_map(|c| {
+                let change = Change::from_kind(&c.kind, c.entity_id);
+                if change.is_none() {
+                    tracing::warn!(kind = %c.kind, "unknown change kind in the change log");
+                }
+                change.map(|change| LoggedChange { seq: c.seq, change, at: c.at })
+            })
+            .collect())
+    }
+
+    /// The newest change log entry's number.
+    pub async fn last_change(&self) -> Result<i64> {
+        let mut conn = self.store.conn().await?;
+        Ok(changes::last_seq(&mut conn).await?)
+    }
+
+    /// Drops change log entries older than a day (every replica has long read them).
+    pub async fn prune_change_log(&self) -> Result<u64> {
+        let mut conn = self.store.conn().await?;
+        Ok(changes::prune(&mut conn, self.now().plus_secs(-86_400)).await?)
+    }
+
     pub fn listen(&self, listener: Arc<dyn ChangeListener>) {
         self.listeners.write().expect("listener list poisoned").push(listener);
     }
 
+    /// Tells this process's listeners at once, and other replicas through the change log.
     async fn notify(&self, change: Change) {
+        let (kind, id) = change.kind();
+        let logged = async {
+            let mut conn = self.store.conn().await?;
+            changes::append(&mut conn, kind, id, self.now()).await
+        };
+        if let Err(e) = logged.await {
+            // Other replicas catch up at their next full reload.
+            tracing::warn!(error = %e, ?change, "could not write the change log");
+        }
         let listeners: Vec<_> = self.listeners.read().expect("listener list poisoned").clone();
         for listener in listeners {
             listener.on_change(change).await;

@@ -450,6 +450,7 @@ impl Services {
                     budget_period: None,
                     tpm_limit: None,
                     rpm_limit: None,
+                    max_parallel: None,
                     model_ids: Vec::new(),
                     permissions: Vec::new(),
                     created_at: now,

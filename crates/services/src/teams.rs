@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::audit::{AuditAction, AuditEntry};
 use crate::error::{Error, Result};
-use crate::keys::{MAX_RPM_LIMIT, MAX_TPM_LIMIT};
+use crate::keys::{MAX_PARALLEL_LIMIT, MAX_RPM_LIMIT, MAX_TPM_LIMIT};
 use crate::{Actor, Change, Services, views};
 
 /// Everything said about a team when creating it.
@@ -24,6 +24,7 @@ pub struct TeamInput {
     pub budget_period: Option<BudgetPeriod>,
     pub tpm_limit: Option<u32>,
     pub rpm_limit: Option<u32>,
+    pub max_parallel: Option<u32>,
     /// Empty: every model.
     pub model_ids: Vec<Id>,
 }
@@ -37,6 +38,7 @@ pub struct TeamPatch {
     pub budget_period: Option<Option<BudgetPeriod>>,
     pub tpm_limit: Option<Option<u32>>,
     pub rpm_limit: Option<Option<u32>>,
+    pub max_parallel: Option<Option<u32>>,
     pub model_ids: Option<Vec<Id>>,
 }
 
@@ -71,6 +73,9 @@ impl Services {
         if let Some(rpm) = t.rpm_limit {
             v.range("rpmLimit", rpm, 1, MAX_RPM_LIMIT);
         }
+        if let Some(parallel) = t.max_parallel {
+            v.range("maxParallel", parallel, 1, MAX_PARALLEL_LIMIT);
+        }
         let live: HashSet<Id> = models::by_ids(conn, &t.model_ids).await?.into_iter().map(|m| m.id).collect();
         let mut seen = HashSet::new();
         for (i, model) in t.model_ids.iter().enumerate() {
@@ -102,6 +107,7 @@ impl Services {
                 budget_period: input.budget_period,
                 tpm_limit: input.tpm_limit,
                 rpm_limit: input.rpm_limit,
+                max_parallel: input.max_parallel,
                 model_ids: input.model_ids,
                 permissions: Vec::new(),
                 created_at: now,
@@ -171,6 +177,9 @@ impl Services {
             }
             if let Some(rpm) = patch.rpm_limit {
                 team.rpm_limit = rpm;
+            }
+            if let Some(parallel) = patch.max_parallel {
+                team.max_parallel = parallel;
             }
             if let Some(model_ids) = patch.model_ids {
                 team.model_ids = model_ids;

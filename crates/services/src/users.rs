@@ -1,16 +1,18 @@
 //! Platform administration of users, and a user's own sessions.
 
+use purser_domain::org::BudgetPeriod;
 use purser_domain::page::{Page, PageRequest};
 use purser_domain::policy::{Action, authorize};
 use purser_domain::session::Session;
-use purser_domain::user::User;
-use purser_domain::{Id, PlatformRole, Principal};
+use purser_domain::user::{User, UserLimits};
+use purser_domain::{Id, PlatformRole, Principal, Timestamp, Usd, Validator};
 use purser_store::users::UserFilter;
-use purser_store::{StoreError, sessions, users};
+use purser_store::{StoreError, sessions, user_limits, users};
 use serde_json::json;
 
 use crate::audit::{AuditAction, AuditEntry};
 use crate::error::{Error, Result};
+use crate::keys::{MAX_PARALLEL_LIMIT, MAX_RPM_LIMIT, MAX_TPM_LIMIT};
 use crate::{Actor, Change, Services, views};
 
 #[derive(Debug, Clone, Default)]
@@ -19,8 +21,30 @@ pub struct UserPatch {
     pub active: Option<bool>,
 }
 
+/// What an admin sets as a user's gateway limits; `None` means no limit.
+#[derive(Debug, Clone, Default)]
+pub struct UserLimitsInput {
+    pub rpm_limit: Option<u32>,
+    pub tpm_limit: Option<u32>,
+    pub max_parallel: Option<u32>,
+    pub max_budget: Option<Usd>,
+    pub budget_period: Option<BudgetPeriod>,
+}
+
 fn user_not_found() -> Error {
     Error::not_found("user_not_found", "user")
+}
+
+fn no_limits(user_id: Id, at: Timestamp) -> UserLimits {
+    UserLimits {
+        user_id,
+        rpm_limit: None,
+        tpm_limit: None,
+        max_parallel: None,
+        max_budget: None,
+        budget_period: None,
+        updated_at: at,
+    }
 }
 
 impl Services {
@@ -81,6 +105,60 @@ impl Services {
             self.commit_audited(tx, &actor.client, entry).await?;
             self.notify(Change::User(user_id)).await;
             Ok(after)
+        })
+        .await
+    }
+
+    /// A user's gateway limits (none set: every field empty).
+    pub async fn user_limits(&self, principal: &Principal, user_id: Id) -> Result<UserLimits> {
+        if user_id != principal.user_id {
+            authorize(principal, Action::ReadUsers)?;
+        }
+        let mut conn = self.store.conn().await?;
+        let user = users::by_id(&mut conn, user_id).await?.ok_or_else(user_not_found)?;
+        Ok(user_limits::get(&mut conn, user_id).await?.unwrap_or_else(|| no_limits(user.id, user.updated_at)))
+    }
+
+    /// Replaces a user's gateway limits (admins); they apply across all of the user's keys.
+    pub async fn set_user_limits(&self, actor: &Actor, user_id: Id, input: UserLimitsInput) -> Result<UserLimits> {
+        let attempt = AuditEntry::new(AuditAction::UserLimits, Some(actor.user_id)).resource(user_id);
+        self.audited(&actor.client, attempt, async {
+            authorize(actor, Action::ManageUsers)?;
+            let mut v = Validator::new();
+            if let Some(rpm) = input.rpm_limit {
+                v.range("rpmLimit", rpm, 1, MAX_RPM_LIMIT);
+            }
+            if let Some(tpm) = input.tpm_limit {
+                v.range("tpmLimit", tpm, 1, MAX_TPM_LIMIT);
+            }
+            if let Some(parallel) = input.max_parallel {
+                v.range("maxParallel", parallel, 1, MAX_PARALLEL_LIMIT);
+            }
+            if input.budget_period.is_some() && input.max_budget.is_none() {
+                v.error("budgetPeriod", "needs a maxBudget to reset each period");
+            }
+            v.finish()?;
+            let mut tx = self.store.begin().await?;
+            let user = users::by_id(&mut tx, user_id).await?.ok_or_else(user_not_found)?;
+            let before =
+                user_limits::get(&mut tx, user_id).await?.unwrap_or_else(|| no_limits(user.id, user.updated_at));
+            let limits = UserLimits {
+                user_id,
+                rpm_limit: input.rpm_limit,
+                tpm_limit: input.tpm_limit,
+                max_parallel: input.max_parallel,
+                max_budget: input.max_budget,
+                budget_period: input.budget_period,
+                updated_at: self.now(),
+            };
+            user_limits::put(&mut tx, &limits).await?;
+            let entry = AuditEntry::new(AuditAction::UserLimits, Some(actor.user_id))
+                .resource(user_id)
+                .before(views::user_limits(&before))
+                .after(views::user_limits(&limits));
+            self.commit_audited(tx, &actor.client, entry).await?;
+            self.notify(Change::User(user_id)).await;
+            Ok(limits)
         })
         .await
     }

@@ -4,7 +4,7 @@
 use purser_domain::api_key::ApiKey;
 use purser_domain::model::Model;
 use purser_domain::subscription::Subscription;
-use purser_domain::user::User;
+use purser_domain::user::{User, UserLimits};
 use serde_json::{Value, json};
 
 pub fn user(u: &User) -> Value {
@@ -24,6 +24,13 @@ pub fn model(m: &Model) -> Value {
     })
 }
 
+pub fn user_limits(l: &UserLimits) -> Value {
+    json!({
+        "rpmLimit": l.rpm_limit, "tpmLimit": l.tpm_limit, "maxParallel": l.max_parallel,
+        "maxBudget": l.max_budget, "budgetPeriod": l.budget_period,
+    })
+}
+
 pub fn subscription(s: &Subscription) -> Value {
     json!({ "id": s.id, "userId": s.user_id, "modelId": s.model_id, "status": s.status, "statusReason": s.status_reason })
 }
@@ -33,7 +40,7 @@ pub fn api_key(k: &ApiKey) -> Value {
     json!({
         "id": k.id, "userId": k.user_id, "teamId": k.team_id, "name": k.name, "keyPrefix": k.prefix, "keyLast4": k.last4,
         "modelIds": k.model_ids, "maxBudget": k.max_budget, "tpmLimit": k.tpm_limit, "rpmLimit": k.rpm_limit,
-        "expiresAt": k.expires_at, "revokedAt": k.revoked_at,
+        "maxParallel": k.max_parallel, "budgetPeriod": k.budget_period, "expiresAt": k.expires_at, "revokedAt": k.revoked_at,
     })
 }
 
@@ -51,7 +58,8 @@ pub fn member(m: &purser_domain::org::Member) -> Value {
 pub fn team(t: &purser_domain::org::Team) -> Value {
     json!({
         "id": t.id, "orgId": t.org_id, "name": t.name, "description": t.description, "budget": t.budget,
-        "budgetPeriod": t.budget_period, "tpmLimit": t.tpm_limit, "rpmLimit": t.rpm_limit, "modelIds": t.model_ids,
+        "budgetPeriod": t.budget_period, "tpmLimit": t.tpm_limit, "rpmLimit": t.rpm_limit,
+        "maxParallel": t.max_parallel, "modelIds": t.model_ids,
         "permissions": t.permissions,
     })
 }

@@ -9,10 +9,10 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::Result;
-use crate::rows::{count, id, opt_ts, opt_u32, ts};
+use crate::rows::{count, id, opt_parsed, opt_ts, opt_u32, ts};
 
 const COLUMNS: &str = "id, user_id, team_id, name, prefix, last4, max_budget, spend, tpm_limit, rpm_limit, \
-    expires_at, revoked_at, last_used_at, created_at, updated_at";
+    max_parallel, budget_period, expires_at, revoked_at, last_used_at, created_at, updated_at";
 
 fn api_key(row: &AnyRow) -> Result<ApiKey> {
     Ok(ApiKey {
@@ -27,6 +27,8 @@ fn api_key(row: &AnyRow) -> Result<ApiKey> {
         spend: Usd::from_nanos(row.try_get("spend")?),
         tpm_limit: opt_u32(row, "tpm_limit")?,
         rpm_limit: opt_u32(row, "rpm_limit")?,
+        max_parallel: opt_u32(row, "max_parallel")?,
+        budget_period: opt_parsed(row, "budget_period")?,
         expires_at: opt_ts(row, "expires_at")?,
         revoked_at: opt_ts(row, "revoked_at")?,
         last_used_at: opt_ts(row, "last_used_at")?,
@@ -62,7 +64,7 @@ async fn attach_models(conn: &mut AnyConnection, keys: &mut [ApiKey]) -> Result<
 pub async fn insert(conn: &mut AnyConnection, key: &ApiKey, secret_hash: &str) -> Result<()> {
     sqlx::query(&format!(
         "INSERT INTO api_keys ({COLUMNS}, secret_hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(key.id.as_i64())
     .bind(key.user_id.as_i64())
@@ -74,6 +76,8 @@ pub async fn insert(conn: &mut AnyConnection, key: &ApiKey, secret_hash: &str) -
     .bind(key.spend.nanos())
     .bind(key.tpm_limit.map(i64::from))
     .bind(key.rpm_limit.map(i64::from))
+    .bind(key.max_parallel.map(i64::from))
+    .bind(key.budget_period.map(|p| p.as_str()))
     .bind(key.expires_at.map(Timestamp::as_millis))
     .bind(key.revoked_at.map(Timestamp::as_millis))
     .bind(key.last_used_at.map(Timestamp::as_millis))

@@ -15,6 +15,7 @@ mod rows;
 
 pub mod api_keys;
 pub mod audit;
+pub mod changes;
 pub mod deployments;
 pub mod emails;
 pub mod invitations;
@@ -25,6 +26,7 @@ pub mod sessions;
 pub mod subscriptions;
 pub mod teams;
 pub mod usage;
+pub mod user_limits;
 pub mod users;
 
 #[cfg(feature = "testing")]

@@ -28,11 +28,13 @@ const SQLITE: &[Migration] = &[
     migration!("sqlite", 1, "0001_init"),
     migration!("sqlite", 2, "0002_tenancy"),
     migration!("sqlite", 3, "0003_deployments"),
+    migration!("sqlite", 4, "0004_governance"),
 ];
 const POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001_init"),
     migration!("postgres", 2, "0002_tenancy"),
     migration!("postgres", 3, "0003_deployments"),
+    migration!("postgres", 4, "0004_governance"),
 ];
 
 /// Arbitrary constant shared by every replica: the advisory lock that serialises migrations.

@@ -39,6 +39,10 @@ pub(crate) fn flag(row: &AnyRow, col: &str) -> Result<bool> {
     }
 }
 
+pub(crate) fn opt_parsed<T: FromStr<Err = String>>(row: &AnyRow, col: &str) -> Result<Option<T>> {
+    row.try_get::<Option<String>, _>(col)?.map(|text| text.parse().map_err(StoreError::Corrupt)).transpose()
+}
+
 pub(crate) fn parsed<T: FromStr<Err = String>>(row: &AnyRow, col: &str) -> Result<T> {
     let text: String = row.try_get(col)?;
     text.parse().map_err(StoreError::Corrupt)

@@ -8,11 +8,11 @@ use purser_domain::{Id, Timestamp, Usd};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::rows::{count, flag, id, opt_u32, parsed, ts};
+use crate::rows::{count, flag, id, opt_parsed, opt_u32, parsed, ts};
 use crate::{Result, StoreError};
 
-const COLUMNS: &str =
-    "id, org_id, name, description, is_default, budget, budget_period, tpm_limit, rpm_limit, created_at, updated_at";
+const COLUMNS: &str = "id, org_id, name, description, is_default, budget, budget_period, tpm_limit, rpm_limit, max_parallel, \
+     created_at, updated_at";
 
 fn team(row: &AnyRow) -> Result<Team> {
     Ok(Team {
@@ -22,12 +22,10 @@ fn team(row: &AnyRow) -> Result<Team> {
         description: row.try_get("description")?,
         is_default: flag(row, "is_default")?,
         budget: row.try_get::<Option<i64>, _>("budget")?.map(Usd::from_nanos),
-        budget_period: row
-            .try_get::<Option<String>, _>("budget_period")?
-            .map(|p| p.parse().map_err(StoreError::Corrupt))
-            .transpose()?,
+        budget_period: opt_parsed(row, "budget_period")?,
         tpm_limit: opt_u32(row, "tpm_limit")?,
         rpm_limit: opt_u32(row, "rpm_limit")?,
+        max_parallel: opt_u32(row, "max_parallel")?,
         model_ids: Vec::new(),
         permissions: Vec::new(),
         created_at: ts(row, "created_at")?,
@@ -89,7 +87,7 @@ async fn replace_models(conn: &mut AnyConnection, team_id: Id, model_ids: &[Id])
 /// Inserts a team with its allowed models; [`StoreError::Conflict`] if the organization has
 /// a live team of that name.
 pub async fn insert(conn: &mut AnyConnection, t: &Team) -> Result<()> {
-    sqlx::query(&format!("INSERT INTO teams ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
+    sqlx::query(&format!("INSERT INTO teams ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"))
         .bind(t.id.as_i64())
         .bind(t.org_id.as_i64())
         .bind(&t.name)
@@ -99,6 +97,7 @@ pub async fn insert(conn: &mut AnyConnection, t: &Team) -> Result<()> {
         .bind(t.budget_period.map(|p| p.as_str()))
         .bind(t.tpm_limit.map(i64::from))
         .bind(t.rpm_limit.map(i64::from))
+        .bind(t.max_parallel.map(i64::from))
         .bind(t.created_at.as_millis())
         .bind(t.updated_at.as_millis())
         .execute(&mut *conn)
@@ -110,7 +109,7 @@ pub async fn insert(conn: &mut AnyConnection, t: &Team) -> Result<()> {
 pub async fn update(conn: &mut AnyConnection, t: &Team) -> Result<()> {
     let done = sqlx::query(
         "UPDATE teams SET name = $1, description = $2, budget = $3, budget_period = $4, tpm_limit = $5, \
-         rpm_limit = $6, updated_at = $7 WHERE id = $8 AND deleted_at IS NULL",
+         rpm_limit = $6, max_parallel = $7, updated_at = $8 WHERE id = $9 AND deleted_at IS NULL",
     )
     .bind(&t.name)
     .bind(t.description.as_deref())
@@ -118,6 +117,7 @@ pub async fn update(conn: &mut AnyConnection, t: &Team) -> Result<()> {
     .bind(t.budget_period.map(|p| p.as_str()))
     .bind(t.tpm_limit.map(i64::from))
     .bind(t.rpm_limit.map(i64::from))
+    .bind(t.max_parallel.map(i64::from))
     .bind(t.updated_at.as_millis())
     .bind(t.id.as_i64())
     .execute(&mut *conn)

@@ -208,14 +208,57 @@ pub async fn count_for_key(conn: &mut AnyConnection, key_id: Id) -> Result<u64> 
     crate::rows::count(&row)
 }
 
-/// Spend per team since `since` (for budgets with a period).
-pub async fn team_spend_since(conn: &mut AnyConnection, since: Timestamp) -> Result<HashMap<Id, i64>> {
-    let rows = sqlx::query(
-        "SELECT team_id, CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS spend FROM usage_records \
-         WHERE team_id IS NOT NULL AND created_at >= $1 GROUP BY team_id",
-    )
-    .bind(since.as_millis())
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(|r| Ok((id(r, "team_id")?, r.try_get::<i64, _>("spend")?))).collect()
+/// Whose spend to add up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpendBy {
+    Key,
+    Team,
+    User,
+}
+
+impl SpendBy {
+    fn column(self) -> &'static str {
+        match self {
+            Self::Key => "key_id",
+            Self::Team => "team_id",
+            Self::User => "user_id",
+        }
+    }
+}
+
+/// Spend since `since` per key, team or user (for budgets with a period); with `only`,
+/// for those ids alone.
+pub async fn spend_since(
+    conn: &mut AnyConnection,
+    by: SpendBy,
+    since: Timestamp,
+    only: Option<&[Id]>,
+) -> Result<HashMap<Id, i64>> {
+    let column = by.column();
+    let mut spend = HashMap::new();
+    let chunks: Vec<&[Id]> = match only {
+        Some([]) => return Ok(spend),
+        Some(ids) => ids.chunks(1000).collect(),
+        None => vec![&[]],
+    };
+    for chunk in chunks {
+        let filter = if only.is_some() {
+            let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            format!(" AND {column} IN ({})", list.join(", "))
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT {column} AS owner, CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS spend FROM usage_records \
+             WHERE {column} IS NOT NULL AND created_at >= $1{filter} GROUP BY {column}"
+        );
+        let mut query = sqlx::query(&sql).bind(since.as_millis());
+        for owner in chunk {
+            query = query.bind(owner.as_i64());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            spend.insert(id(&row, "owner")?, row.try_get::<i64, _>("spend")?);
+        }
+    }
+    Ok(spend)
 }

@@ -37,8 +37,10 @@ async fn create_key(
         model_ids: b.model_ids,
         team_id: b.team_id,
         max_budget: b.max_budget,
+        budget_period: b.budget_period,
         tpm_limit: b.tpm_limit,
         rpm_limit: b.rpm_limit,
+        max_parallel: b.max_parallel,
         expires_at: b.expires_at,
     };
     let created = state.services.create_api_key(&actor, input).await?;

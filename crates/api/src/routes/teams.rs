@@ -51,6 +51,7 @@ async fn create_team(
         budget_period: b.budget_period,
         tpm_limit: b.tpm_limit,
         rpm_limit: b.rpm_limit,
+        max_parallel: b.max_parallel,
         model_ids: b.model_ids,
     };
     Ok((StatusCode::CREATED, Json(state.services.create_team(&actor, org, input).await?.into())))
@@ -120,6 +121,7 @@ async fn update_team(
         budget_period: b.budget_period,
         tpm_limit: b.tpm_limit,
         rpm_limit: b.rpm_limit,
+        max_parallel: b.max_parallel,
         model_ids: b.model_ids,
     };
     Ok(Json(state.services.update_team(&actor, org, team, patch).await?.into()))

@@ -11,12 +11,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::dto::{Paginated, UpdateUserRequest, UserDto};
+use crate::dto::{Paginated, UpdateUserRequest, UserDto, UserLimitsDto};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{Auth, IdPath, PageParams, ValidJson, ValidQuery};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_users)).routes(routes!(get_user, update_user))
+    OpenApiRouter::new()
+        .routes(routes!(list_users))
+        .routes(routes!(get_user, update_user))
+        .routes(routes!(get_user_limits, set_user_limits))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -86,4 +89,47 @@ async fn update_user(
     ValidJson(b): ValidJson<UpdateUserRequest>,
 ) -> ApiResult<Json<UserDto>> {
     Ok(Json(state.services.update_user(&actor, id, UserPatch { role: b.role, active: b.active }).await?.into()))
+}
+
+/// A user's gateway limits (admins and read-only admins; users may read their own).
+#[utoipa::path(
+    get, path = "/api/v1/users/{id}/limits", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The limits; absent fields are unlimited", body = UserLimitsDto),
+        (status = 403, description = "Someone else's, and not an admin", body = Problem),
+        (status = 404, description = "No such user", body = Problem),
+    )
+)]
+async fn get_user_limits(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<UserLimitsDto>> {
+    Ok(Json(state.services.user_limits(&actor, id).await?.into()))
+}
+
+/// Set a user's gateway limits (admins): requests and tokens per minute, requests in flight
+/// and a budget, across all of the user's keys. Replaces all of them; leave a field out for
+/// no limit. Every replica applies them within a second.
+#[utoipa::path(
+    put, path = "/api/v1/users/{id}/limits", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    request_body = UserLimitsDto,
+    responses(
+        (status = 200, description = "The limits now in force", body = UserLimitsDto),
+        (status = 403, description = "Not an admin", body = Problem),
+        (status = 404, description = "No such user", body = Problem),
+        (status = 422, description = "Invalid field", body = Problem),
+    )
+)]
+async fn set_user_limits(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPath(id): IdPath,
+    ValidJson(b): ValidJson<UserLimitsDto>,
+) -> ApiResult<Json<UserLimitsDto>> {
+    Ok(Json(state.services.set_user_limits(&actor, id, b.into()).await?.into()))
 }

@@ -32,6 +32,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod gateway;
+mod governance;
 mod harness;
 mod isolation;
 mod limits;

@@ -115,6 +115,8 @@ fn openapi_covers_every_route() {
         ("get", "/api/v1/users"),
         ("get", "/api/v1/users/{id}"),
         ("patch", "/api/v1/users/{id}"),
+        ("get", "/api/v1/users/{id}/limits"),
+        ("put", "/api/v1/users/{id}/limits"),
         ("get", "/api/v1/models"),
         ("get", "/api/v1/models/{id}"),
         ("post", "/api/v1/admin/models"),

@@ -1,3 +1,5 @@
+use std::time::{Duration, Instant};
+
 use purser_store::Backend;
 use serde_json::json;
 
@@ -34,13 +36,30 @@ async fn revocations_reach_every_replica() {
     let worker = |id: &str| (id.parse::<i64>().unwrap() >> 12) & 0x3ff;
     assert_ne!(worker(&a.id), worker(&b.id));
 
-    // A key revoked on one replica stops on the other within its resync (forced here).
+    // Keys, limits and models changed through one replica apply on the other within a second.
     let admin = one.admin().await;
     let model = one.model(&admin, json!({})).await;
     let (key_id, key) = one.key(&a, &[model["id"].as_str().unwrap()], json!({})).await;
-    two.gateway.reload_all().await.unwrap();
-    two.chat(&key, chat_body("mock-model")).await.expect(200);
+    within_a_second(|| async { two.chat(&key, chat_body("mock-model")).await.status.as_u16() == 200 }).await;
+
+    one.put(&format!("/api/v1/users/{}/limits", a.id), Some(&admin.token), json!({ "rpmLimit": 1 })).await.expect(200);
+    within_a_second(|| async { two.chat(&key, chat_body("mock-model")).await.status.as_u16() == 429 }).await;
+    one.put(&format!("/api/v1/users/{}/limits", a.id), Some(&admin.token), json!({})).await.expect(200);
+    within_a_second(|| async { two.chat(&key, chat_body("mock-model")).await.status.as_u16() == 200 }).await;
+
     one.delete(&format!("/api/v1/api-keys/{key_id}"), Some(&a.token)).await;
-    two.gateway.reload_all().await.unwrap();
-    assert_eq!(two.chat(&key, chat_body("mock-model")).await.status.as_u16(), 401);
+    within_a_second(|| async { two.chat(&key, chat_body("mock-model")).await.status.as_u16() == 401 }).await;
+}
+
+/// Waits for `check` to hold, failing the test if that takes a second or more.
+async fn within_a_second<F, Fut>(check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < Duration::from_secs(1), "the change did not reach the other replica within 1 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -86,6 +86,8 @@ pub fn api_key(user: &User, models: &[&Model]) -> ApiKey {
         spend: Usd::ZERO,
         tpm_limit: Some(1000),
         rpm_limit: None,
+        max_parallel: Some(4),
+        budget_period: Some(purser_domain::org::BudgetPeriod::Weekly),
         expires_at: None,
         revoked_at: None,
         last_used_at: None,

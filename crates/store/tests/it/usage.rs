@@ -1,6 +1,9 @@
+use purser_domain::org::BudgetPeriod;
 use purser_domain::usage::UsageRecord;
+use purser_domain::user::UserLimits;
 use purser_domain::{Id, Timestamp, Usd};
-use purser_store::{api_keys, usage};
+use purser_store::usage::SpendBy;
+use purser_store::{api_keys, changes, usage, user_limits};
 
 use crate::fixtures::*;
 
@@ -81,5 +84,72 @@ contract! {
         assert_eq!(empty.totals.requests, 0);
         assert_eq!(empty.totals.cost, Usd::ZERO);
         assert!(empty.by_model.is_empty());
+    }
+}
+
+contract! {
+    async fn spend_since_adds_up_by_key_team_or_user(store: Store) {
+        let (u, v) = (insert_user(&store, "ada@example.com").await, insert_user(&store, "bob@example.com").await);
+        let m = insert_model(&store, "m").await;
+        let (k1, k2, team) = (next_id(), next_id(), next_id());
+        let mut records = vec![
+            record(k1, u.id, m.id, T0.plus_secs(1), 1, 1, 100),
+            record(k1, u.id, m.id, T0.plus_secs(2), 1, 1, 20),
+            record(k2, v.id, m.id, T0.plus_secs(3), 1, 1, 3),
+            record(k2, v.id, m.id, T0.plus_secs(-10), 1, 1, 1_000), // before the window
+        ];
+        records[0].team_id = Some(team);
+        let mut tx = store.begin().await.unwrap();
+        usage::insert_batch(&mut tx, &records).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut conn = store.conn().await.unwrap();
+        let by_key = usage::spend_since(&mut conn, SpendBy::Key, T0, None).await.unwrap();
+        assert_eq!((by_key.get(&k1), by_key.get(&k2)), (Some(&120), Some(&3)));
+        let only = usage::spend_since(&mut conn, SpendBy::Key, T0, Some(&[k2])).await.unwrap();
+        assert_eq!(only.len(), 1);
+        assert!(usage::spend_since(&mut conn, SpendBy::Key, T0, Some(&[])).await.unwrap().is_empty());
+        let by_user = usage::spend_since(&mut conn, SpendBy::User, T0.plus_secs(-60), None).await.unwrap();
+        assert_eq!((by_user.get(&u.id), by_user.get(&v.id)), (Some(&120), Some(&1_003)));
+        let by_team = usage::spend_since(&mut conn, SpendBy::Team, T0, None).await.unwrap();
+        assert_eq!(by_team.into_iter().collect::<Vec<_>>(), [(team, 100)]);
+    }
+
+    async fn user_limits_are_stored_only_when_set(store: Store) {
+        let u = insert_user(&store, "ada@example.com").await;
+        let mut conn = store.conn().await.unwrap();
+        let mut limits = UserLimits {
+            user_id: u.id,
+            rpm_limit: Some(60),
+            tpm_limit: None,
+            max_parallel: Some(2),
+            max_budget: Some(Usd::parse("5").unwrap()),
+            budget_period: Some(BudgetPeriod::Monthly),
+            updated_at: T0,
+        };
+        user_limits::put(&mut conn, &limits).await.unwrap();
+        assert_eq!(user_limits::get(&mut conn, u.id).await.unwrap(), Some(limits.clone()));
+        limits.rpm_limit = None;
+        user_limits::put(&mut conn, &limits).await.unwrap();
+        assert_eq!(user_limits::all(&mut conn).await.unwrap(), [limits.clone()]);
+        limits.max_parallel = None;
+        limits.max_budget = None;
+        user_limits::put(&mut conn, &limits).await.unwrap();
+        assert!(user_limits::all(&mut conn).await.unwrap().is_empty(), "no limits, no row");
+    }
+
+    async fn the_change_log_is_read_in_order_and_pruned(store: Store) {
+        let mut conn = store.conn().await.unwrap();
+        assert_eq!(changes::last_seq(&mut conn).await.unwrap(), 0);
+        for (i, kind) in ["api_key", "model", "team"].iter().enumerate() {
+            changes::append(&mut conn, kind, Id::from_i64(i as i64 + 1), T0.plus_secs(i as i64)).await.unwrap();
+        }
+        let all = changes::after(&mut conn, 0, 10).await.unwrap();
+        assert_eq!(all.iter().map(|c| c.kind.as_str()).collect::<Vec<_>>(), ["api_key", "model", "team"]);
+        assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+        let last = changes::last_seq(&mut conn).await.unwrap();
+        assert_eq!(last, all[2].seq);
+        assert_eq!(changes::after(&mut conn, all[0].seq, 1).await.unwrap()[0].entity_id, Id::from_i64(2));
+        assert_eq!(changes::prune(&mut conn, T0.plus_secs(2)).await.unwrap(), 2);
+        assert_eq!(changes::after(&mut conn, 0, 10).await.unwrap().len(), 1);
     }
 }

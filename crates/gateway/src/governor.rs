@@ -1,0 +1,322 @@
+//! The limits of one scope (an API key, its team, its user) and their live counters:
+//! requests and tokens per minute, requests in flight, and spend against a budget that may
+//! reset each day, week or month. A request is admitted only if every scope it belongs to
+//! has room, and what it took is given back if any of them refuses.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use purser_domain::org::BudgetPeriod;
+use purser_domain::{Timestamp, Usd};
+
+use crate::error::GatewayError;
+use crate::limits::Bucket;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LimitSpec {
+    pub rpm: Option<u32>,
+    pub tpm: Option<u32>,
+    pub max_parallel: Option<u32>,
+    pub budget: Option<Usd>,
+    /// `None`: the budget is for all time.
+    pub budget_period: Option<BudgetPeriod>,
+}
+
+/// Spend in the current budget period (all time without a period).
+#[derive(Debug)]
+pub struct PeriodSpend {
+    period: Option<BudgetPeriod>,
+    /// `(start of the period the spend belongs to, spend in nano-dollars)`.
+    state: Mutex<(Timestamp, i64)>,
+}
+
+impl PeriodSpend {
+    fn new(period: Option<BudgetPeriod>, start: Timestamp, spend: Usd) -> Self {
+        Self { period, state: Mutex::new((start, spend.nanos())) }
+    }
+
+    /// Spend so far in the period containing `now` (a new period starts at zero).
+    pub fn current(&self, now: Timestamp) -> Usd {
+        let mut state = self.state.lock().expect("spend poisoned");
+        self.roll(&mut state, now);
+        Usd::from_nanos(state.1)
+    }
+
+    fn add(&self, cost: Usd, now: Timestamp) {
+        let mut state = self.state.lock().expect("spend poisoned");
+        self.roll(&mut state, now);
+        state.1 = state.1.saturating_add(cost.nanos());
+    }
+
+    /// Takes in spend read from the database, which includes other replicas' requests:
+    /// the larger of the two is right (this replica's own is written before a reload).
+    fn merge(&self, start: Timestamp, stored: Usd, now: Timestamp) {
+        let mut state = self.state.lock().expect("spend poisoned");
+        self.roll(&mut state, now);
+        if state.0 == start {
+            state.1 = state.1.max(stored.nanos());
+        }
+    }
+
+    fn roll(&self, state: &mut (Timestamp, i64), now: Timestamp) {
+        if let Some(period) = self.period {
+            let start = period.start(now);
+            if start > state.0 {
+                *state = (start, 0);
+            }
+        }
+    }
+}
+
+/// Live counters of one scope. They outlive reloads of the scope's settings: buckets while
+/// their limit is unchanged, spend while the budget period is, requests in flight always.
+#[derive(Debug)]
+pub struct Governor {
+    pub spec: LimitSpec,
+    rpm: Option<Arc<Bucket>>,
+    tpm: Option<Arc<Bucket>>,
+    in_flight: Arc<AtomicU32>,
+    spend: Arc<PeriodSpend>,
+}
+
+fn bucket(limit: Option<u32>, previous: Option<&Arc<Bucket>>, now_ms: i64) -> Option<Arc<Bucket>> {
+    let limit = limit?;
+    match previous {
+        Some(b) if b.limit() == limit => Some(Arc::clone(b)),
+        _ => Some(Arc::new(Bucket::new(limit, now_ms))),
+    }
+}
+
+impl Governor {
+    /// A scope with `spend` (as stored) in the period that began at `period_start`.
+    pub fn new(
+        spec: LimitSpec,
+        spend: Usd,
+        period_start: Timestamp,
+        previous: Option<&Governor>,
+        now: Timestamp,
+    ) -> Self {
+        let ms = now.as_millis();
+        let spend = match previous {
+            Some(p) if p.spec.budget_period == spec.budget_period => {
+                p.spend.merge(period_start, spend, now);
+                Arc::clone(&p.spend)
+            }
+            _ => Arc::new(PeriodSpend::new(spec.budget_period, period_start, spend)),
+        };
+        Self {
+            rpm: bucket(spec.rpm, previous.and_then(|p| p.rpm.as_ref()), ms),
+            tpm: bucket(spec.tpm, previous.and_then(|p| p.tpm.as_ref()), ms),
+            in_flight: previous.map_or_else(Arc::default, |p| Arc::clone(&p.in_flight)),
+            spend,
+            spec,
+        }
+    }
+
+    pub fn spend(&self, now: Timestamp) -> Usd {
+        self.spend.current(now)
+    }
+
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Counts a finished request's cost and tokens.
+    pub fn settle(&self, cost: Usd, tokens: u64, now: Timestamp) {
+        self.spend.add(cost, now);
+        if let Some(tpm) = &self.tpm {
+            tpm.debit(tokens, now.as_millis());
+        }
+    }
+
+    fn try_enter(&self) -> bool {
+        let Some(max) = self.spec.max_parallel else { return true };
+        let mut current = self.in_flight.load(Ordering::Relaxed);
+        loop {
+            if current >= max {
+                return false;
+            }
+            match self.in_flight.compare_exchange_weak(current, current + 1, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    fn leave(&self) {
+        if self.spec.max_parallel.is_some() {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Whose limits refused a request, for the error the client sees.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    Key,
+    Team(&'a str),
+    User,
+}
+
+impl Scope<'_> {
+    fn whose(self) -> &'static str {
+        match self {
+            Self::Key => "this API key",
+            Self::Team(_) => "its team",
+            Self::User => "its owner",
+        }
+    }
+
+    fn over_budget(self) -> GatewayError {
+        match self {
+            Self::Key => GatewayError::budget_exceeded(),
+            Self::Team(name) => GatewayError::team_budget_exceeded(name),
+            Self::User => GatewayError::user_budget_exceeded(),
+        }
+    }
+}
+
+/// The request slots a request holds; dropping it gives them back.
+#[derive(Debug, Default)]
+pub struct Permit {
+    held: [Option<Arc<Governor>>; 3],
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        for governor in self.held.iter().flatten() {
+            governor.leave();
+        }
+    }
+}
+
+/// Admits a request under every scope's limits: budgets first (they do not replenish), then
+/// tokens per minute (checked now, paid when the answer's size is known), then requests in
+/// flight and requests per minute (taken now, given back if a later check refuses).
+pub fn admit(scopes: &[(Scope<'_>, &Arc<Governor>)], now: Timestamp) -> Result<Permit, GatewayError> {
+    let ms = now.as_millis();
+    for (scope, g) in scopes {
+        if g.spec.budget.is_some_and(|budget| g.spend.current(now) >= budget) {
+            return Err(scope.over_budget());
+        }
+    }
+    for (scope, g) in scopes {
+        if let Some(tpm) = &g.tpm {
+            tpm.check(ms)
+                .map_err(|wait| GatewayError::rate_limited(scope.whose(), "tokens per minute", tpm.limit(), wait))?;
+        }
+    }
+    let mut permit = Permit::default();
+    let mut taken_rpm: [Option<&Bucket>; 3] = [None; 3];
+    let refuse = |taken_rpm: &[Option<&Bucket>; 3], error: GatewayError| {
+        for bucket in taken_rpm.iter().flatten() {
+            bucket.refund(1, ms);
+        }
+        error // the permit, dropped with the error, gives back the parallel slots
+    };
+    for (i, (scope, g)) in scopes.iter().enumerate() {
+        if !g.try_enter() {
+            let limit = g.spec.max_parallel.unwrap_or(0);
+            return Err(refuse(&taken_rpm, GatewayError::too_many_parallel(scope.whose(), limit)));
+        }
+        if g.spec.max_parallel.is_some() {
+            permit.held[i] = Some(Arc::clone(g));
+        }
+        if let Some(rpm) = &g.rpm {
+            if let Err(wait) = rpm.take(1, ms) {
+                let error = GatewayError::rate_limited(scope.whose(), "requests per minute", rpm.limit(), wait);
+                return Err(refuse(&taken_rpm, error));
+            }
+            taken_rpm[i] = Some(rpm);
+        }
+    }
+    Ok(permit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_millis(1_790_000_000_000);
+
+    fn governor(spec: LimitSpec) -> Arc<Governor> {
+        Arc::new(Governor::new(spec, Usd::ZERO, Timestamp::from_millis(0), None, NOW))
+    }
+
+    #[test]
+    fn parallel_slots_are_held_until_the_permit_is_dropped() {
+        let key = governor(LimitSpec { max_parallel: Some(2), ..Default::default() });
+        let first = admit(&[(Scope::Key, &key)], NOW).unwrap();
+        let _second = admit(&[(Scope::Key, &key)], NOW).unwrap();
+        let refused = admit(&[(Scope::Key, &key)], NOW).unwrap_err();
+        assert_eq!((refused.status.as_u16(), refused.code), (429, "parallel_limit_exceeded"));
+        drop(first);
+        assert_eq!(key.in_flight(), 1);
+        admit(&[(Scope::Key, &key)], NOW).unwrap();
+    }
+
+    #[test]
+    fn a_refusal_gives_back_what_other_scopes_took() {
+        let key = governor(LimitSpec { rpm: Some(10), max_parallel: Some(5), ..Default::default() });
+        let user = governor(LimitSpec { max_parallel: Some(1), ..Default::default() });
+        let held = admit(&[(Scope::Key, &key), (Scope::User, &user)], NOW).unwrap();
+        for _ in 0..20 {
+            let refused = admit(&[(Scope::Key, &key), (Scope::User, &user)], NOW).unwrap_err();
+            assert!(refused.message.contains("its owner"), "{}", refused.message);
+        }
+        assert_eq!(key.in_flight(), 1, "the key's slot was given back each time");
+        drop(held);
+        for _ in 0..9 {
+            drop(admit(&[(Scope::Key, &key), (Scope::User, &user)], NOW).unwrap());
+        }
+        assert!(admit(&[(Scope::Key, &key)], NOW).is_err(), "ten requests a minute in all: refunds were exact");
+    }
+
+    #[test]
+    fn budgets_reset_with_their_period_and_merge_stored_spend() {
+        let spec = LimitSpec {
+            budget: Some(Usd::from_nanos(100)),
+            budget_period: Some(BudgetPeriod::Daily),
+            ..Default::default()
+        };
+        let start = BudgetPeriod::Daily.start(NOW);
+        let user = Arc::new(Governor::new(spec, Usd::from_nanos(60), start, None, NOW));
+        admit(&[(Scope::User, &user)], NOW).unwrap();
+        user.settle(Usd::from_nanos(50), 0, NOW);
+        assert_eq!(admit(&[(Scope::User, &user)], NOW).unwrap_err().code, "insufficient_quota");
+        let tomorrow = NOW.plus_secs(86_400);
+        assert_eq!(user.spend(tomorrow), Usd::ZERO);
+        admit(&[(Scope::User, &user)], tomorrow).unwrap();
+        // A reload brings in what other replicas spent today, never less than known here.
+        let reloaded = Governor::new(spec, Usd::from_nanos(30), start, Some(&user), NOW);
+        assert_eq!(reloaded.spend(NOW.plus_secs(1)), Usd::ZERO, "the period already rolled over here");
+        let today = Arc::new(Governor::new(spec, Usd::from_nanos(10), start, None, NOW));
+        let merged = Governor::new(spec, Usd::from_nanos(70), start, Some(&today), NOW);
+        assert_eq!(merged.spend(NOW), Usd::from_nanos(70));
+        let lower = Governor::new(spec, Usd::from_nanos(5), start, Some(&today), NOW);
+        assert_eq!(lower.spend(NOW), Usd::from_nanos(70));
+    }
+
+    #[test]
+    fn changed_limits_keep_the_counters_they_do_not_touch() {
+        let old = governor(LimitSpec { rpm: Some(1), max_parallel: Some(3), ..Default::default() });
+        let _held = admit(&[(Scope::Key, &old)], NOW).unwrap();
+        let same_rpm = Governor::new(
+            LimitSpec { rpm: Some(1), max_parallel: Some(9), ..Default::default() },
+            Usd::ZERO,
+            Timestamp::from_millis(0),
+            Some(&old),
+            NOW,
+        );
+        assert_eq!(same_rpm.in_flight(), 1);
+        assert!(admit(&[(Scope::Key, &Arc::new(same_rpm))], NOW).is_err(), "the rpm bucket is the same one");
+        let new_rpm = Governor::new(
+            LimitSpec { rpm: Some(5), ..Default::default() },
+            Usd::ZERO,
+            Timestamp::from_millis(0),
+            Some(&old),
+            NOW,
+        );
+        assert!(admit(&[(Scope::Key, &Arc::new(new_rpm))], NOW).is_ok(), "a new limit starts a full bucket");
+    }
+}

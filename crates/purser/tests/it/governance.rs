@@ -1,0 +1,227 @@
+//! Governance on the gateway's hot path: parallel-request limits, budgets that reset each
+//! period, per-user limits across keys, and the bound on budget overshoot.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use purser_domain::ManualClock;
+use purser_mock_upstream::server::{MockConfig, MockUpstream};
+use purser_store::Backend;
+use serde_json::{Value, json};
+
+use crate::harness::{Options, T0, TestApp, chat_body};
+
+/// A model served by a mock that takes `latency` per answer; usage per answer is 4 prompt
+/// and 11 completion tokens, which at the default prices costs $0.000026.
+async fn slow_model(app: &TestApp, upstream: &MockUpstream) -> String {
+    let admin = app.admin().await;
+    let model = app
+        .model(
+            &admin,
+            json!({ "name": "slow", "provider": "vllm", "upstreamUrl": upstream.base_url(), "upstreamModel": "m" }),
+        )
+        .await;
+    model["id"].as_str().unwrap().to_owned()
+}
+
+async fn burst(app: &TestApp, key: &str, n: usize) -> Vec<(u16, Value)> {
+    join_all((0..n).map(|_| async {
+        let reply = app.chat(key, chat_body("slow")).await;
+        (reply.status.as_u16(), reply.body)
+    }))
+    .await
+}
+
+fn count(replies: &[(u16, Value)], status: u16, code: Option<&str>) -> usize {
+    replies.iter().filter(|(s, b)| *s == status && code.is_none_or(|c| b["error"]["code"] == c)).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_limits_hold_for_keys_and_teams() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let upstream =
+        MockUpstream::start(MockConfig { latency: std::time::Duration::from_millis(300), ..Default::default() }).await;
+    let model = slow_model(&app, &upstream).await;
+    let user = app.user("ada@example.com").await;
+    let (_, key) = app.key(&user, &[&model], json!({ "maxParallel": 2 })).await;
+    let replies = burst(&app, &key, 6).await;
+    assert_eq!(count(&replies, 200, None), 2, "{replies:?}");
+    assert_eq!(count(&replies, 429, Some("parallel_limit_exceeded")), 4);
+    assert!(
+        replies
+            .iter()
+            .any(|(_, b)| b["error"]["message"].as_str().is_some_and(|m| m.contains("this API key allows 2")))
+    );
+    // Slots come back when requests finish.
+    assert_eq!(count(&burst(&app, &key, 2).await, 200, None), 2);
+
+    // The team's limit spans its keys.
+    let admin = app.admin().await;
+    let orgs = app.get("/api/v1/organizations", Some(&admin.token)).await.expect(200);
+    let org = orgs["data"].as_array().unwrap().iter().find(|o| o["isDefault"] == true).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let team = app
+        .post(
+            &format!("/api/v1/organizations/{org}/teams"),
+            Some(&admin.token),
+            json!({ "name": "Pair", "maxParallel": 3 }),
+        )
+        .await
+        .expect(201);
+    let team_id = team["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/organizations/{org}/teams/{team_id}/members"),
+        Some(&admin.token),
+        json!({ "userId": user.id }),
+    )
+    .await
+    .expect(201);
+    let (_, first) = app.key(&user, &[&model], json!({ "teamId": team_id })).await;
+    let (_, second) = app.key(&user, &[&model], json!({ "teamId": team_id })).await;
+    let (a, b) = tokio::join!(burst(&app, &first, 3), burst(&app, &second, 3));
+    let all: Vec<_> = a.into_iter().chain(b).collect();
+    assert_eq!(count(&all, 200, None), 3, "{all:?}");
+    assert!(all.iter().any(|(_, b)| b["error"]["message"].as_str().is_some_and(|m| m.contains("its team allows 3"))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_budget_with_a_period_resets_when_the_period_turns() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let app =
+        TestApp::start_with(Backend::Sqlite, Options { clock: Some(Arc::clone(&clock)), ..Options::default() }).await;
+    let admin = app.admin().await;
+    let model = app.model(&admin, json!({})).await;
+    let user = app.user("ada@example.com").await;
+    // Requests are admitted while spend is under the budget: two here.
+    let (_, probe) = app.key(&user, &[model["id"].as_str().unwrap()], json!({})).await;
+    app.chat(&probe, chat_body("mock-model")).await.expect(200);
+    let cost: f64 = app.usage(&user, "").await["totals"]["cost"].as_str().unwrap().parse().unwrap();
+    let budget = format!("{:.9}", cost * 1.5);
+    let (_, key) =
+        app.key(&user, &[model["id"].as_str().unwrap()], json!({ "maxBudget": budget, "budgetPeriod": "daily" })).await;
+    let mut answered = 0;
+    while app.chat(&key, chat_body("mock-model")).await.status.as_u16() == 200 {
+        answered += 1;
+        assert!(answered < 10, "the budget never stopped the key");
+    }
+    assert_eq!(answered, 2);
+    let refused = app.chat(&key, chat_body("mock-model")).await;
+    assert_eq!(
+        (refused.status.as_u16(), refused.body["error"]["code"].as_str()),
+        (429, Some("insufficient_quota")),
+        "{}",
+        refused.body
+    );
+
+    clock.advance_secs(86_400);
+    app.chat(&key, chat_body("mock-model")).await.expect(200);
+    // A reload (as after a restart) counts only today's spend.
+    app.gateway.reload_all().await.unwrap();
+    app.chat(&key, chat_body("mock-model")).await.expect(200);
+    assert_eq!(app.chat(&key, chat_body("mock-model")).await.status.as_u16(), 429);
+
+    let user = app.login("ada@example.com").await; // a day on, the first access token has expired
+    let lifetime = app
+        .post(
+            "/api/v1/api-keys",
+            Some(&user.token),
+            json!({ "name": "p", "modelIds": [model["id"]], "budgetPeriod": "weekly" }),
+        )
+        .await;
+    assert_eq!((lifetime.status.as_u16(), lifetime.body["errors"][0]["field"].as_str()), (422, Some("budgetPeriod")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_limits_span_all_of_a_users_keys() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let admin = app.admin().await;
+    let model = app.model(&admin, json!({})).await;
+    let model_id = model["id"].as_str().unwrap();
+    let user = app.user("ada@example.com").await;
+    let (_, one) = app.key(&user, &[model_id], json!({})).await;
+    let (_, two) = app.key(&user, &[model_id], json!({})).await;
+    let limits = format!("/api/v1/users/{}/limits", user.id);
+
+    let none = app.get(&limits, Some(&user.token)).await.expect(200);
+    assert_eq!(
+        none,
+        json!({ "rpmLimit": null, "tpmLimit": null, "maxParallel": null, "maxBudget": null, "budgetPeriod": null })
+    );
+    app.chat(&one, chat_body("mock-model")).await.expect(200);
+    let cost: f64 = app.usage(&user, "").await["totals"]["cost"].as_str().unwrap().parse().unwrap();
+    let budget = format!("{:.9}", cost * 4.5); // four answers fit, a fifth does not
+    let set = app
+        .put(&limits, Some(&admin.token), json!({ "rpmLimit": 3, "maxBudget": budget, "budgetPeriod": "monthly" }))
+        .await
+        .expect(200);
+    assert_eq!(set["rpmLimit"], 3);
+    assert_eq!(app.get(&limits, Some(&user.token)).await.expect(200), set, "users may read their own");
+
+    let mut statuses = Vec::new();
+    for key in [&one, &two, &one, &two] {
+        statuses.push(app.chat(key, chat_body("mock-model")).await);
+    }
+    assert_eq!(statuses.iter().map(|r| r.status.as_u16()).collect::<Vec<_>>(), [200, 200, 200, 429]);
+    let message = statuses[3].body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("its owner allows 3 requests per minute"), "{message}");
+
+    // Four answers so far: room for one more under the budget, then it holds.
+    app.put(&limits, Some(&admin.token), json!({ "maxBudget": budget, "budgetPeriod": "monthly" })).await.expect(200);
+    app.chat(&two, chat_body("mock-model")).await.expect(200);
+    let broke = app.chat(&one, chat_body("mock-model")).await;
+    assert_eq!((broke.status.as_u16(), broke.body["error"]["code"].as_str()), (429, Some("insufficient_quota")));
+    assert!(broke.body["error"]["message"].as_str().unwrap().contains("owner of this API key"));
+
+    // Removing the limits frees the keys at once.
+    app.put(&limits, Some(&admin.token), json!({})).await.expect(200);
+    app.chat(&one, chat_body("mock-model")).await.expect(200);
+
+    let bad = app.put(&limits, Some(&admin.token), json!({ "budgetPeriod": "daily", "maxParallel": 0 })).await;
+    assert_eq!(bad.status.as_u16(), 422);
+    let other = app.user("bob@example.com").await;
+    assert_eq!(app.put(&limits, Some(&other.token), json!({})).await.status.as_u16(), 403);
+    assert_eq!(app.get(&limits, Some(&other.token)).await.status.as_u16(), 403);
+}
+
+/// Budgets are checked when a request starts, against the spend of requests already
+/// finished, so requests in flight when the budget is reached may all finish: the overshoot
+/// is at most (requests in flight) × (cost of one request). With a parallel limit, that is
+/// bounded by the limit.
+async fn overshoot_is_bounded_by_requests_in_flight(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let upstream =
+        MockUpstream::start(MockConfig { latency: std::time::Duration::from_millis(100), ..Default::default() }).await;
+    let model = slow_model(&app, &upstream).await;
+    let user = app.user("ada@example.com").await;
+    let cost = 0.000026;
+    let budget = 0.0001; // under four answers
+    let parallel = 8;
+    let (key_id, key) =
+        app.key(&user, &[&model], json!({ "maxBudget": budget.to_string(), "maxParallel": parallel })).await;
+    let mut answered = 0;
+    for _ in 0..5 {
+        let replies = burst(&app, &key, 40).await;
+        answered += count(&replies, 200, None);
+        assert_eq!(count(&replies, 200, None) + count(&replies, 429, None), 40, "{replies:?}");
+    }
+    let usage = app.usage(&user, "").await;
+    let spent: f64 = usage["totals"]["cost"].as_str().unwrap().parse().unwrap();
+    assert_eq!(usage["totals"]["requests"], answered, "one usage row per answer");
+    assert!(spent >= budget, "the budget was reached ({spent})");
+    assert!(spent <= budget + parallel as f64 * cost + 1e-12, "overshoot {spent} beyond {parallel} requests in flight");
+    let stored = app.get(&format!("/api/v1/api-keys/{key_id}"), Some(&user.token)).await.expect(200);
+    assert_eq!(stored["spend"], usage["totals"]["cost"]);
+    assert_eq!(app.chat(&key, chat_body("slow")).await.body["error"]["code"], "insufficient_quota");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn budget_overshoot_is_bounded_on_sqlite() {
+    overshoot_is_bounded_by_requests_in_flight(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn budget_overshoot_is_bounded_on_postgres() {
+    overshoot_is_bounded_by_requests_in_flight(Backend::Postgres).await;
+}
