@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -133,6 +134,45 @@ def two_processes_share_limits(purser_bin, data_dir, env):
             server.send_signal(signal.SIGTERM)
         for server in servers:
             server.wait(timeout=30)
+
+
+def token_of(base, user):
+    status, session = api(base, "POST", "/api/v1/auth/login", {"email": user[0], "password": user[1]})
+    return session["accessToken"]
+
+
+def sigterm_under_load(base, server, token, model_id):
+    """Sends SIGTERM while 16 clients keep calling the gateway; returns how many requests
+    got a complete answer and the exit code."""
+    status, key = api(base, "POST", "/api/v1/api-keys", {"name": "load", "modelIds": [model_id]}, token)
+    body = json.dumps({"model": "mock-e2e", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    answered, stop = [0], threading.Event()
+    lock = threading.Lock()
+
+    def client():
+        while not stop.is_set():
+            req = urllib.request.Request(base + "/v1/chat/completions", data=body, method="POST")
+            req.add_header("content-type", "application/json")
+            req.add_header("authorization", "Bearer " + key["key"])
+            try:
+                with urllib.request.urlopen(req, timeout=10) as reply:
+                    if reply.status == 200 and json.loads(reply.read())["choices"]:
+                        with lock:
+                            answered[0] += 1
+            except (OSError, ValueError):
+                if server.poll() is not None:
+                    return
+
+    threads = [threading.Thread(target=client) for _ in range(16)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    server.send_signal(signal.SIGTERM)
+    code = server.wait(timeout=30)
+    stop.set()
+    for t in threads:
+        t.join()
+    return answered[0], code
 
 
 def main():
@@ -303,9 +343,16 @@ def main():
         status, spec = api(base, "GET", "/api/openapi.json")
         check("OpenAPI document is served", status == 200 and "/v1/chat/completions" in spec["paths"])
 
+        answered, code = sigterm_under_load(base, server, token_of(base, USER), mock_model["id"])
+        check("SIGTERM under load stops purser cleanly", code == 0, f"exit code {code}")
+        server = subprocess.Popen([purser_bin, "serve", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}"], env=env, stdout=log, stderr=log)
+        wait_ready(base, server)
+        status, summary = api(base, "GET", "/api/v1/usage/summary", token=token_of(base, USER))
+        metered = summary["totals"]["requests"] - expected_requests
+        check(f"all {answered} requests answered before SIGTERM have exactly one usage row", metered == answered and answered > 0,
+              f"{answered} answered, {metered} metered")
         server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=30)
-        check("SIGTERM stops purser cleanly", code == 0, f"exit code {code}")
+        server.wait(timeout=30)
         server = None
         two_processes_share_limits(purser_bin, data_dir, env)
         mail_goes_out_over_smtp(purser_bin, data_dir, env)

@@ -154,7 +154,7 @@ impl Purser {
             tracing::warn!("no platform admin exists yet: run `purser admin create --email ... --password ...`");
         }
 
-        let mut registry = Registry::with_prefix("");
+        let mut registry = Registry::default();
         let http_metrics = HttpMetrics::register(&mut registry);
         let gateway = Gateway::start(Arc::clone(&services), config.gateway.to_gateway_config(), &mut registry).await?;
         let resync = gateway.spawn_sync();

@@ -159,6 +159,11 @@ impl TestApp {
         self.call(Method::GET, path, token, None).await
     }
 
+    /// A GET whose answer is plain text (such as `/metrics`).
+    pub async fn get_text(&self, path: &str) -> String {
+        self.http.get(format!("{}{path}", self.base)).send().await.unwrap().text().await.unwrap()
+    }
+
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
         self.call(Method::POST, path, token, Some(body)).await
     }

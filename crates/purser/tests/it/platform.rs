@@ -79,8 +79,10 @@ both! {
         let metrics = app.get("/metrics", None).await;
         assert_eq!(metrics.status.as_u16(), 200);
         let text = metrics.body.as_str().unwrap();
-        assert!(text.contains("purser_http_requests_total{method=\"GET\",route=\"/api/v1/models\",status=\"401\"} 1"), "{text}");
-        assert!(text.contains("purser_usage_pending"));
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.contains(&"purser_http_requests_total{method=\"GET\",route=\"/api/v1/models\",status=\"401\"} 1"), "{text}");
+        assert!(lines.contains(&"purser_usage_pending 0"), "{text}");
+        assert!(lines.iter().all(|l| l.starts_with('#') || l.starts_with("purser_")), "every metric is named purser_*: {text}");
         let docs = app.http.get(format!("{}/api/docs/", app.base)).send().await.unwrap();
         assert_eq!(docs.status().as_u16(), 200);
         assert!(docs.text().await.unwrap().contains("swagger"));

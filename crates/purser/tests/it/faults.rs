@@ -1,0 +1,145 @@
+//! Faults outside Purser: the database going away under load.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use purser_store::Backend;
+use purser_store::testing::TestDatabase;
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::harness::{Options, TestApp, chat_body};
+
+/// A TCP relay in front of a server that the test can cut (every connection dropped and
+/// the port closed, so new connections are refused) and restore on the same port, like a
+/// database host going away and coming back.
+struct Relay {
+    addr: SocketAddr,
+    target: SocketAddr,
+    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    accept: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Relay {
+    async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay = Self {
+            addr: listener.local_addr().unwrap(),
+            target,
+            connections: Arc::default(),
+            accept: Mutex::new(None),
+        };
+        relay.serve(listener);
+        relay
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let (target, connections) = (self.target, Arc::clone(&self.connections));
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                connections.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        *self.accept.lock().unwrap() = Some(accept);
+    }
+
+    fn cut(&self) {
+        if let Some(accept) = self.accept.lock().unwrap().take() {
+            accept.abort();
+        }
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+
+    async fn restore(&self) {
+        let listener = loop {
+            match TcpListener::bind(self.addr).await {
+                Ok(listener) => break listener,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        self.serve(listener);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no metric {name} in {}",
+                text.lines().filter(|l| l.contains("usage")).collect::<Vec<_>>().join("\n")
+            )
+        })
+}
+
+/// With the database gone, known keys keep working and their usage waits in memory (the
+/// `purser_usage_pending` gauge shows it); when the database is back, all of it is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_serves_through_a_database_outage_and_loses_no_usage() {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let target: SocketAddr = {
+        let host = db.url.split('@').nth(1).unwrap().split('/').next().unwrap();
+        tokio::net::lookup_host(host).await.unwrap().next().unwrap()
+    };
+    let relay = Relay::start(target).await;
+    let url = db.url.replacen(&target.to_string(), &relay.addr.to_string(), 1);
+    let url = if url == db.url { db.url.replacen("localhost", &relay.addr.to_string(), 1) } else { url };
+    assert_ne!(url, db.url, "the database URL goes through the relay");
+    let app = TestApp::start_with(
+        Backend::Postgres,
+        Options { database_url: Some(url), ..Options::tweak(|c| c.gateway.usage_flush_ms = 20) },
+    )
+    .await;
+
+    let admin = app.admin().await;
+    let model = app.model(&admin, json!({})).await;
+    let user = app.user("ada@example.com").await;
+    let (_, key) =
+        app.key(&user, &[model["id"].as_str().unwrap()], json!({ "rpmLimit": 100000, "maxBudget": "1000" })).await;
+    app.chat(&key, chat_body("mock-model")).await.expect(200);
+
+    relay.cut();
+    let started = Instant::now();
+    for _ in 0..50 {
+        app.chat(&key, chat_body("mock-model")).await.expect(200);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answers do not wait for the database: {:?}",
+        started.elapsed()
+    );
+    let metrics = app.get_text("/metrics").await;
+    assert!(metric(&metrics, "purser_usage_pending") >= 50.0, "usage is held in memory");
+    let down = app.get("/api/v1/models", Some(&admin.token)).await;
+    assert_eq!((down.status.as_u16(), down.code()), (503, "database_unavailable"));
+
+    relay.restore().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = app.get_text("/metrics").await;
+        if metric(&metrics, "purser_usage_pending") == 0.0 {
+            assert_eq!(metric(&metrics, "purser_usage_dropped_total"), 0.0);
+            break;
+        }
+        assert!(Instant::now() < deadline, "usage was not written after the database came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let usage = app.usage(&user, "").await;
+    assert_eq!(usage["totals"]["requests"], 51, "every answered request has its usage row");
+}
