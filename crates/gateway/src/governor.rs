@@ -3,7 +3,7 @@
 //! reset each day, week or month. A request is admitted only if every scope it belongs to
 //! has room, and what it took is given back if any of them refuses.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use purser_domain::org::BudgetPeriod;
@@ -26,46 +26,99 @@ pub struct LimitSpec {
 #[derive(Debug)]
 pub struct PeriodSpend {
     period: Option<BudgetPeriod>,
-    /// `(start of the period the spend belongs to, spend in nano-dollars)`.
-    state: Mutex<(Timestamp, i64)>,
+    state: Mutex<SpendState>,
+}
+
+#[derive(Debug)]
+struct SpendState {
+    /// The start of the period the spend belongs to.
+    start: Timestamp,
+    /// Nano-dollars spent in the period, by every replica as far as known here.
+    nanos: i64,
+    /// Nano-dollars spent here and not yet told to the other replicas.
+    unshared: i64,
+}
+
+/// What [`PeriodSpend::take_unshared`] hands over to be told to the other replicas.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SpendDelta {
+    pub start: Timestamp,
+    /// The period's spend before `delta`: where a shared count starts if it has none yet.
+    pub before: i64,
+    pub delta: i64,
 }
 
 impl PeriodSpend {
     fn new(period: Option<BudgetPeriod>, start: Timestamp, spend: Usd) -> Self {
-        Self { period, state: Mutex::new((start, spend.nanos())) }
+        Self { period, state: Mutex::new(SpendState { start, nanos: spend.nanos(), unshared: 0 }) }
+    }
+
+    fn lock(&self, now: Timestamp) -> std::sync::MutexGuard<'_, SpendState> {
+        let mut state = self.state.lock().expect("spend poisoned");
+        if let Some(period) = self.period {
+            let start = period.start(now);
+            if start > state.start {
+                *state = SpendState { start, nanos: 0, unshared: 0 };
+            }
+        }
+        state
     }
 
     /// Spend so far in the period containing `now` (a new period starts at zero).
     pub fn current(&self, now: Timestamp) -> Usd {
-        let mut state = self.state.lock().expect("spend poisoned");
-        self.roll(&mut state, now);
-        Usd::from_nanos(state.1)
+        Usd::from_nanos(self.lock(now).nanos)
     }
 
     fn add(&self, cost: Usd, now: Timestamp) {
-        let mut state = self.state.lock().expect("spend poisoned");
-        self.roll(&mut state, now);
-        state.1 = state.1.saturating_add(cost.nanos());
+        let mut state = self.lock(now);
+        state.nanos = state.nanos.saturating_add(cost.nanos());
+        state.unshared = state.unshared.saturating_add(cost.nanos());
     }
 
     /// Takes in spend read from the database, which includes other replicas' requests:
     /// the larger of the two is right (this replica's own is written before a reload).
     fn merge(&self, start: Timestamp, stored: Usd, now: Timestamp) {
-        let mut state = self.state.lock().expect("spend poisoned");
-        self.roll(&mut state, now);
-        if state.0 == start {
-            state.1 = state.1.max(stored.nanos());
+        let mut state = self.lock(now);
+        if state.start == start {
+            state.nanos = state.nanos.max(stored.nanos());
         }
     }
 
-    fn roll(&self, state: &mut (Timestamp, i64), now: Timestamp) {
-        if let Some(period) = self.period {
-            let start = period.start(now);
-            if start > state.0 {
-                *state = (start, 0);
-            }
+    pub(crate) fn period(&self) -> Option<BudgetPeriod> {
+        self.period
+    }
+
+    /// Takes the spend made here since the last call, to tell the other replicas.
+    pub(crate) fn take_unshared(&self, now: Timestamp) -> SpendDelta {
+        let mut state = self.lock(now);
+        let delta = std::mem::take(&mut state.unshared);
+        SpendDelta { start: state.start, before: state.nanos - delta, delta }
+    }
+
+    /// Puts back spend that could not be told.
+    pub(crate) fn restore_unshared(&self, taken: SpendDelta, now: Timestamp) {
+        let mut state = self.lock(now);
+        if state.start == taken.start {
+            state.unshared = state.unshared.saturating_add(taken.delta);
         }
     }
+
+    /// Takes in the period's spend by every replica, as counted in the shared store after
+    /// this replica's delta was added to it.
+    pub(crate) fn merge_shared(&self, start: Timestamp, shared: i64, now: Timestamp) {
+        let mut state = self.lock(now);
+        if state.start == start {
+            // Spend made here while the count was on its way is not in `shared` yet.
+            state.nanos = state.nanos.max(shared.saturating_add(state.unshared));
+        }
+    }
+}
+
+/// Requests of one scope in flight here and, as last heard, on the other replicas.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    pub here: AtomicU32,
+    pub others: AtomicU32,
 }
 
 /// Live counters of one scope. They outlive reloads of the scope's settings: buckets while
@@ -75,8 +128,10 @@ pub struct Governor {
     pub spec: LimitSpec,
     rpm: Option<Arc<Bucket>>,
     tpm: Option<Arc<Bucket>>,
-    in_flight: Arc<AtomicU32>,
+    in_flight: Arc<InFlight>,
     spend: Arc<PeriodSpend>,
+    /// Whether the shared counts (when there are any) are kept up to date for this scope.
+    pub(crate) shared: AtomicBool,
 }
 
 fn bucket(limit: Option<u32>, previous: Option<&Arc<Bucket>>, now_ms: i64) -> Option<Arc<Bucket>> {
@@ -110,7 +165,20 @@ impl Governor {
             in_flight: previous.map_or_else(Arc::default, |p| Arc::clone(&p.in_flight)),
             spend,
             spec,
+            shared: AtomicBool::new(false),
         }
+    }
+
+    pub(crate) fn rpm_bucket(&self) -> Option<&Arc<Bucket>> {
+        self.rpm.as_ref()
+    }
+
+    pub(crate) fn tpm_bucket(&self) -> Option<&Arc<Bucket>> {
+        self.tpm.as_ref()
+    }
+
+    pub(crate) fn period_spend(&self) -> &Arc<PeriodSpend> {
+        &self.spend
     }
 
     pub fn spend(&self, now: Timestamp) -> Usd {
@@ -118,7 +186,17 @@ impl Governor {
     }
 
     pub fn in_flight(&self) -> u32 {
-        self.in_flight.load(Ordering::Relaxed)
+        self.in_flight.here.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn in_flight_counts(&self) -> &InFlight {
+        &self.in_flight
+    }
+
+    /// Whether any of the limits is one the replicas share.
+    pub(crate) fn has_shared_limits(&self) -> bool {
+        let s = &self.spec;
+        s.rpm.is_some() || s.tpm.is_some() || s.budget.is_some() || s.max_parallel.is_some()
     }
 
     /// Counts a finished request's cost and tokens.
@@ -131,12 +209,14 @@ impl Governor {
 
     fn try_enter(&self) -> bool {
         let Some(max) = self.spec.max_parallel else { return true };
-        let mut current = self.in_flight.load(Ordering::Relaxed);
+        let here = &self.in_flight.here;
+        let others = self.in_flight.others.load(Ordering::Acquire);
+        let mut current = here.load(Ordering::Relaxed);
         loop {
-            if current >= max {
+            if current.saturating_add(others) >= max {
                 return false;
             }
-            match self.in_flight.compare_exchange_weak(current, current + 1, Ordering::AcqRel, Ordering::Relaxed) {
+            match here.compare_exchange_weak(current, current + 1, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => return true,
                 Err(seen) => current = seen,
             }
@@ -145,7 +225,7 @@ impl Governor {
 
     fn leave(&self) {
         if self.spec.max_parallel.is_some() {
-            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            self.in_flight.here.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }

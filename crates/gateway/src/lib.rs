@@ -15,6 +15,7 @@ pub mod meter;
 mod metrics;
 mod proxy;
 mod routing;
+pub mod shared;
 pub mod sse;
 pub mod tables;
 mod upstream;
@@ -59,6 +60,8 @@ pub struct GatewayConfig {
     /// How often the change log is read for changes made through other replicas.
     pub change_poll_interval: Duration,
     pub meter: MeterConfig,
+    /// Share limits and spend with the other replicas through Redis.
+    pub shared: Option<shared::SharedConfig>,
 }
 
 impl Default for GatewayConfig {
@@ -73,9 +76,10 @@ impl Default for GatewayConfig {
             breaker: BreakerPolicy::default(),
             max_request_bytes: 32 * 1024 * 1024,
             max_response_bytes: 64 * 1024 * 1024,
-            resync_interval: Duration::from_secs(30),
+            resync_interval: Duration::from_secs(300),
             change_poll_interval: Duration::from_millis(250),
             meter: MeterConfig::default(),
+            shared: None,
         }
     }
 }
@@ -87,6 +91,7 @@ pub struct Gateway {
     teams: TeamTable,
     users: UserTable,
     meter: UsageMeter,
+    shared: Option<Arc<shared::SharedCounters>>,
     upstream: Upstream,
     config: GatewayConfig,
     metrics: GatewayMetrics,
@@ -105,7 +110,16 @@ impl Gateway {
     ) -> purser_services::Result<Arc<Self>> {
         let upstream = Upstream::new(&config).map_err(purser_services::Error::internal)?;
         let metrics = GatewayMetrics::register(registry);
+        let shared = match &config.shared {
+            Some(shared) => {
+                Some(Arc::new(shared::SharedCounters::connect(shared, Arc::clone(services.clock())).await.map_err(
+                    |e| purser_services::Error::internal(format!("shared limits: cannot reach Redis: {e}")),
+                )?))
+            }
+            None => None,
+        };
         let gateway = Arc::new(Self {
+            shared,
             meter: UsageMeter::start(Arc::clone(&services), config.meter.clone(), registry),
             metrics: metrics.clone(),
             services: Arc::clone(&services),
@@ -152,6 +166,8 @@ impl Gateway {
         let gateway = Arc::clone(self);
         let mut follower = ChangeFollower::new(self.change_floor.load(std::sync::atomic::Ordering::Acquire));
         tokio::spawn(async move {
+            // Ends with this task.
+            let _shared_rounds = gateway.shared.clone().map(|shared| AbortOnDrop(tokio::spawn(shared.run())));
             let mut poll = tokio::time::interval(gateway.config.change_poll_interval);
             poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut resync = tokio::time::interval(gateway.config.resync_interval);
@@ -222,6 +238,14 @@ impl ChangeListener for Gateway {
                 tracing::warn!(error = %e, ?change, "could not apply a change to the gateway tables");
             }
         })
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -3,8 +3,12 @@
 //! A bucket holds up to `limit` units and refills at `limit` per minute. The level is kept
 //! in units of 1/60,000 so a refill of `limit` per minute is exactly `limit` per
 //! millisecond: no rounding drift, no floating point. The clock is a parameter.
+//!
+//! When replicas share their counts (see [`crate::shared`]), a bucket also knows what the
+//! other replicas used in the last minute and leaves that much room for them.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 const SCALE: i64 = 60_000;
 
@@ -12,6 +16,10 @@ const SCALE: i64 = 60_000;
 pub struct Bucket {
     limit: u32,
     state: Mutex<State>,
+    /// Units used here and not yet told to the other replicas.
+    unshared: AtomicI64,
+    /// Units the other replicas used in the last minute, as last heard.
+    others: AtomicI64,
 }
 
 #[derive(Debug)]
@@ -22,7 +30,36 @@ struct State {
 
 impl Bucket {
     pub fn new(limit: u32, now_ms: i64) -> Self {
-        Self { limit, state: Mutex::new(State { level: i64::from(limit) * SCALE, at_ms: now_ms }) }
+        Self {
+            limit,
+            state: Mutex::new(State { level: i64::from(limit) * SCALE, at_ms: now_ms }),
+            unshared: AtomicI64::new(0),
+            others: AtomicI64::new(0),
+        }
+    }
+
+    /// Takes the units used here since the last call, to tell the other replicas.
+    pub(crate) fn take_unshared(&self) -> i64 {
+        self.unshared.swap(0, Ordering::AcqRel)
+    }
+
+    /// Puts back units that could not be told (they will be told next time).
+    pub(crate) fn restore_unshared(&self, units: i64) {
+        self.unshared.fetch_add(units, Ordering::AcqRel);
+    }
+
+    /// Sets what the other replicas used in the last minute.
+    pub(crate) fn set_others(&self, units: i64) {
+        self.others.store(units.max(0), Ordering::Release);
+    }
+
+    fn note_used(&self, units: i64) {
+        self.unshared.fetch_add(units, Ordering::AcqRel);
+    }
+
+    /// The level left for this replica, in scaled units.
+    fn available(&self, state: &State) -> i64 {
+        state.level.saturating_sub(self.others.load(Ordering::Acquire).saturating_mul(SCALE))
     }
 
     pub fn limit(&self) -> u32 {
@@ -47,11 +84,13 @@ impl Bucket {
         let mut state = self.state.lock().expect("bucket poisoned");
         self.refill(&mut state, now_ms);
         let need = i64::try_from(amount).unwrap_or(i64::MAX).saturating_mul(SCALE);
-        if state.level >= need {
+        let available = self.available(&state);
+        if available >= need {
             state.level -= need;
+            self.note_used(need / SCALE);
             Ok(())
         } else {
-            Err(self.wait_ms(need - state.level))
+            Err(self.wait_ms(need - available))
         }
     }
 
@@ -60,14 +99,16 @@ impl Bucket {
         let mut state = self.state.lock().expect("bucket poisoned");
         self.refill(&mut state, now_ms);
         let need = i64::try_from(amount).unwrap_or(i64::MAX).saturating_mul(SCALE);
-        if state.level >= need { Ok(()) } else { Err(self.wait_ms(need - state.level)) }
+        let available = self.available(&state);
+        if available >= need { Ok(()) } else { Err(self.wait_ms(need - available)) }
     }
 
     /// Succeeds while anything is left (for limits whose cost is known only afterwards).
     pub fn check(&self, now_ms: i64) -> Result<(), u64> {
         let mut state = self.state.lock().expect("bucket poisoned");
         self.refill(&mut state, now_ms);
-        if state.level > 0 { Ok(()) } else { Err(self.wait_ms(1 - state.level)) }
+        let available = self.available(&state);
+        if available > 0 { Ok(()) } else { Err(self.wait_ms(1 - available)) }
     }
 
     /// Gives back what [`Bucket::take`] took for a request that was then refused elsewhere.
@@ -75,8 +116,9 @@ impl Bucket {
         let mut state = self.state.lock().expect("bucket poisoned");
         self.refill(&mut state, now_ms);
         let full = i64::from(self.limit) * SCALE;
-        let amount = i64::try_from(amount).unwrap_or(i64::MAX).saturating_mul(SCALE);
-        state.level = state.level.saturating_add(amount).min(full);
+        let units = i64::try_from(amount).unwrap_or(i64::MAX);
+        state.level = state.level.saturating_add(units.saturating_mul(SCALE)).min(full);
+        self.note_used(-units);
     }
 
     /// Takes `amount` after the fact; the level may go below zero, which delays the next
@@ -84,8 +126,9 @@ impl Bucket {
     pub fn debit(&self, amount: u64, now_ms: i64) {
         let mut state = self.state.lock().expect("bucket poisoned");
         self.refill(&mut state, now_ms);
-        let amount = i64::try_from(amount).unwrap_or(i64::MAX).saturating_mul(SCALE);
-        state.level = state.level.saturating_sub(amount);
+        let units = i64::try_from(amount).unwrap_or(i64::MAX);
+        state.level = state.level.saturating_sub(units.saturating_mul(SCALE));
+        self.note_used(units);
     }
 }
 
@@ -118,6 +161,23 @@ mod tests {
         assert_eq!(b.check(0), Err(30_001), "500 tokens of debt take 30 s to repay");
         assert!(b.check(30_000).is_err());
         b.check(30_001).unwrap();
+    }
+
+    #[test]
+    fn other_replicas_use_leaves_less_and_own_use_is_counted_for_them() {
+        let b = Bucket::new(10, 0);
+        b.set_others(7);
+        for _ in 0..3 {
+            b.take(1, 0).unwrap();
+        }
+        assert_eq!(b.take(1, 0), Err(6000), "ten a minute in all, seven of them used elsewhere");
+        b.refund(1, 0);
+        b.debit(5, 0);
+        assert_eq!(b.take_unshared(), 3 - 1 + 5);
+        assert_eq!(b.take_unshared(), 0);
+        b.restore_unshared(4);
+        b.set_others(0);
+        assert_eq!(b.take_unshared(), 4);
     }
 
     #[test]

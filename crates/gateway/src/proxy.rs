@@ -95,7 +95,9 @@ impl Metering {
         let services = &self.gateway.services;
         let now = services.now();
         let tokens = usage.prompt_tokens + usage.completion_tokens;
-        self.key.governor.settle(cost, tokens, now);
+        if let Some(key) = &self.key.governor {
+            key.settle(cost, tokens, now);
+        }
         if let Some(team) = &self.team {
             team.governor.settle(cost, tokens, now);
         }
@@ -187,14 +189,28 @@ impl Gateway {
         user: Option<&Arc<Governor>>,
     ) -> Result<Permit, GatewayError> {
         let mut scopes = Vec::with_capacity(3);
-        scopes.push((Scope::Key, &key.governor));
+        if let Some(governor) = &key.governor {
+            scopes.push((Scope::Key, governor));
+        }
         if let Some(team) = team {
             scopes.push((Scope::Team(&team.name), &team.governor));
         }
         if let Some(user) = user {
             scopes.push((Scope::User, user));
         }
-        governor::admit(&scopes, self.services.now())
+        let permit = governor::admit(&scopes, self.services.now())?;
+        if let Some(shared) = &self.shared {
+            if let Some(governor) = &key.governor {
+                shared.join('k', key.id, governor);
+            }
+            if let Some(team) = team {
+                shared.join('t', team.id, &team.governor);
+            }
+            if let Some(user) = user {
+                shared.join('u', key.user_id, user);
+            }
+        }
+        Ok(permit)
     }
 
     pub(crate) async fn proxy(

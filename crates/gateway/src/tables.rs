@@ -17,14 +17,16 @@ use crate::governor::{Governor, LimitSpec};
 
 pub type SecretDigest = [u8; 32];
 
+/// A usable key. Kept small: there may be millions.
 #[derive(Debug)]
 pub struct KeyEntry {
     pub id: Id,
     pub user_id: Id,
     pub team_id: Option<Id>,
-    pub model_ids: Vec<Id>,
+    pub model_ids: Box<[Id]>,
     pub expires_at: Option<Timestamp>,
-    pub governor: Arc<Governor>,
+    /// `None` for a key without limits or budget of its own (most keys).
+    pub governor: Option<Arc<Governor>>,
 }
 
 impl KeyEntry {
@@ -126,14 +128,17 @@ impl KeyTable {
             budget: k.max_budget,
             budget_period: k.budget_period,
         };
-        let governor = Governor::new(spec, state.spend, state.period_start, previous.map(|p| p.governor.as_ref()), now);
+        let governor = (spec != LimitSpec::default()).then(|| {
+            let previous = previous.and_then(|p| p.governor.as_deref());
+            Arc::new(Governor::new(spec, state.spend, state.period_start, previous, now))
+        });
         let entry = KeyEntry {
             id: k.id,
             user_id: k.user_id,
             team_id: k.team_id,
-            model_ids: k.model_ids.clone(),
+            model_ids: k.model_ids.clone().into_boxed_slice(),
             expires_at: k.expires_at,
-            governor: Arc::new(governor),
+            governor,
         };
         Some((digest, Arc::new(entry)))
     }

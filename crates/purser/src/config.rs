@@ -176,6 +176,9 @@ pub struct GatewaySettings {
     pub resync_interval_secs: u64,
     /// How often the change log is read for changes made through other replicas.
     pub change_poll_ms: u64,
+    /// With `limits.redis_url`: how often replicas exchange their gateway counts
+    /// (requests, tokens, spend, requests in flight) through Redis.
+    pub shared_sync_ms: u64,
 }
 
 fn millis(d: Duration) -> u64 {
@@ -199,13 +202,21 @@ impl Default for GatewaySettings {
             usage_flush_ms: millis(d.meter.flush_interval),
             resync_interval_secs: d.resync_interval.as_secs(),
             change_poll_ms: millis(d.change_poll_interval),
+            shared_sync_ms: 100,
         }
     }
 }
 
 impl GatewaySettings {
-    pub fn to_gateway_config(&self) -> purser_gateway::GatewayConfig {
+    /// The gateway's settings; with `limits`' Redis, limits and spend shared with the
+    /// other replicas.
+    pub fn to_gateway_config(&self, limits: &LimitsConfig) -> purser_gateway::GatewayConfig {
         let d = purser_gateway::GatewayConfig::default();
+        let shared = limits.redis_url.as_ref().map(|url| purser_gateway::shared::SharedConfig {
+            url: url.expose().to_owned(),
+            prefix: limits.redis_prefix.clone(),
+            interval: Duration::from_millis(self.shared_sync_ms),
+        });
         purser_gateway::GatewayConfig {
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             first_byte_timeout: Duration::from_millis(self.first_byte_timeout_ms),
@@ -225,6 +236,7 @@ impl GatewaySettings {
                 flush_interval: Duration::from_millis(self.usage_flush_ms),
                 ..d.meter
             },
+            shared,
             ..d
         }
     }
@@ -473,6 +485,9 @@ impl Config {
         }
         if !(10..=60_000).contains(&g.change_poll_ms) {
             return fail("gateway.change_poll_ms", "must be between 10 and 60000");
+        }
+        if !(10..=10_000).contains(&g.shared_sync_ms) {
+            return fail("gateway.shared_sync_ms", "must be between 10 and 10000");
         }
         if self.gateway.resync_interval_secs == 0 {
             return fail("gateway.resync_interval_secs", "must be at least 1");

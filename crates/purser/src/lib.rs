@@ -156,7 +156,9 @@ impl Purser {
 
         let mut registry = Registry::default();
         let http_metrics = HttpMetrics::register(&mut registry);
-        let gateway = Gateway::start(Arc::clone(&services), config.gateway.to_gateway_config(), &mut registry).await?;
+        let gateway =
+            Gateway::start(Arc::clone(&services), config.gateway.to_gateway_config(&config.limits), &mut registry)
+                .await?;
         let resync = gateway.spawn_sync();
         let housekeeping = spawn_housekeeping(Arc::clone(&services));
         let state = AppState {

@@ -82,7 +82,7 @@ async fn limits_hold_across_instances_sharing_redis() {
     assert_eq!(one.post("/api/v1/auth/login", None, attempt).await.status.as_u16(), 429);
 }
 
-fn rand_suffix() -> u64 {
+pub fn rand_suffix() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
     #[allow(clippy::disallowed_methods)] // a unique Redis namespace for this run, not a rule
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
