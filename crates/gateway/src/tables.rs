@@ -47,15 +47,8 @@ pub struct KeyTable {
 }
 
 fn decode_digest(hex_digest: &str) -> Option<SecretDigest> {
-    let bytes = hex_digest.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
     let mut out = [0; 32];
-    for (i, pair) in bytes.chunks(2).enumerate() {
-        let text = std::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(text, 16).ok()?;
-    }
+    hex::decode_to_slice(hex_digest, &mut out).ok()?;
     Some(out)
 }
 
@@ -67,12 +60,13 @@ impl KeyTable {
 
     /// Replaces every key (after a full reload), keeping the counters of keys that stay.
     pub fn replace_all(&self, keys: Vec<GatewayKeyState>, now: Timestamp) {
-        let mut fresh = KeyMaps::default();
+        let mut fresh =
+            KeyMaps { by_digest: HashMap::with_capacity(keys.len()), digest_of: HashMap::with_capacity(keys.len()) };
         {
             let old = self.maps.read().expect("key table poisoned");
             for key in keys {
-                let previous = old.digest_of.get(&key.key.key.id).and_then(|d| old.by_digest.get(d));
-                if let Some((digest, entry)) = Self::entry(&key, previous.map(Arc::as_ref), now) {
+                let previous = old.digest_of.get(&key.key.id).and_then(|d| old.by_digest.get(d));
+                if let Some((digest, entry)) = Self::entry(key, previous.map(Arc::as_ref), now) {
                     fresh.digest_of.insert(entry.id, digest);
                     fresh.by_digest.insert(digest, entry);
                 }
@@ -84,11 +78,11 @@ impl KeyTable {
     /// Adds, updates or (when unusable) removes one key.
     pub fn upsert(&self, key: GatewayKeyState, now: Timestamp) {
         let mut maps = self.maps.write().expect("key table poisoned");
-        let previous = maps.digest_of.get(&key.key.key.id).and_then(|d| maps.by_digest.get(d)).cloned();
-        if let Some(old_digest) = maps.digest_of.remove(&key.key.key.id) {
+        let previous = maps.digest_of.get(&key.key.id).and_then(|d| maps.by_digest.get(d)).cloned();
+        if let Some(old_digest) = maps.digest_of.remove(&key.key.id) {
             maps.by_digest.remove(&old_digest);
         }
-        if let Some((digest, entry)) = Self::entry(&key, previous.as_deref(), now) {
+        if let Some((digest, entry)) = Self::entry(key, previous.as_deref(), now) {
             maps.digest_of.insert(entry.id, digest);
             maps.by_digest.insert(digest, entry);
         }
@@ -112,15 +106,15 @@ impl KeyTable {
 
     /// The entry for a usable key, or `None` for a revoked key or one whose owner is inactive.
     fn entry(
-        state: &GatewayKeyState,
+        state: GatewayKeyState,
         previous: Option<&KeyEntry>,
         now: Timestamp,
     ) -> Option<(SecretDigest, Arc<KeyEntry>)> {
-        let (key, k) = (&state.key, &state.key.key);
-        if k.revoked_at.is_some() || !key.owner_active {
+        let k = state.key;
+        if k.revoked || !k.owner_active {
             return None;
         }
-        let digest = decode_digest(&key.secret_hash)?;
+        let digest = decode_digest(&k.secret_hash)?;
         let spec = LimitSpec {
             rpm: k.rpm_limit,
             tpm: k.tpm_limit,
@@ -136,7 +130,7 @@ impl KeyTable {
             id: k.id,
             user_id: k.user_id,
             team_id: k.team_id,
-            model_ids: k.model_ids.clone().into_boxed_slice(),
+            model_ids: k.model_ids.into_boxed_slice(),
             expires_at: k.expires_at,
             governor,
         };

@@ -120,16 +120,15 @@ impl Services {
     /// has a period, its spend in the current period (queried only for such keys).
     async fn key_states(&self, conn: &mut AnyConnection, keys: Vec<GatewayKey>) -> Result<Vec<GatewayKeyState>> {
         let now = self.now();
-        let periodic: Vec<&GatewayKey> = keys.iter().filter(|k| k.key.budget_period.is_some()).collect();
-        let spend =
-            period_spend(conn, usage::SpendBy::Key, &periodic, |k| (k.key.id, k.key.budget_period), now).await?;
+        let periodic: Vec<&GatewayKey> = keys.iter().filter(|k| k.budget_period.is_some()).collect();
+        let spend = period_spend(conn, usage::SpendBy::Key, &periodic, |k| (k.id, k.budget_period), now).await?;
         Ok(keys
             .into_iter()
             .map(|key| {
-                let period = key.key.budget_period;
+                let period = key.budget_period;
                 let spent = match period {
-                    None => key.key.spend,
-                    Some(_) => Usd::from_nanos(spend.get(&(period, key.key.id)).copied().unwrap_or(0)),
+                    None => key.spend,
+                    Some(_) => Usd::from_nanos(spend.get(&(period, key.id)).copied().unwrap_or(0)),
                 };
                 GatewayKeyState { spend: spent, period_start: period_start(period, now), key }
             })

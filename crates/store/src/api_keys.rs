@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 
 use purser_domain::api_key::ApiKey;
+use purser_domain::org::BudgetPeriod;
 use purser_domain::page::{Page, PageRequest};
 use purser_domain::{Id, Timestamp, Usd};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::Result;
 use crate::rows::{count, id, opt_parsed, opt_ts, opt_u32, ts};
+use crate::{Result, StoreError};
 
 const COLUMNS: &str = "id, user_id, team_id, name, prefix, last4, max_budget, spend, tpm_limit, rpm_limit, \
     max_parallel, budget_period, expires_at, revoked_at, last_used_at, created_at, updated_at";
@@ -158,44 +159,102 @@ pub async fn active_keys_using_model(
     rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
 }
 
-/// A key as the gateway sees it: the key, its secret's digest and whether its owner is active.
+/// What the gateway needs to know of a key; kept small, as there may be millions.
 #[derive(Debug, Clone)]
 pub struct GatewayKey {
-    pub key: ApiKey,
+    pub id: Id,
+    pub user_id: Id,
+    pub team_id: Option<Id>,
+    pub model_ids: Vec<Id>,
+    /// Hex SHA-256 digest of the secret.
     pub secret_hash: String,
+    pub max_budget: Option<Usd>,
+    /// Lifetime spend.
+    pub spend: Usd,
+    pub tpm_limit: Option<u32>,
+    pub rpm_limit: Option<u32>,
+    pub max_parallel: Option<u32>,
+    pub budget_period: Option<BudgetPeriod>,
+    pub expires_at: Option<Timestamp>,
+    pub revoked: bool,
     pub owner_active: bool,
 }
 
+impl GatewayKey {
+    fn of(key: ApiKey, secret_hash: String, owner_active: bool) -> Self {
+        Self {
+            id: key.id,
+            user_id: key.user_id,
+            team_id: key.team_id,
+            model_ids: key.model_ids,
+            secret_hash,
+            max_budget: key.max_budget,
+            spend: key.spend,
+            tpm_limit: key.tpm_limit,
+            rpm_limit: key.rpm_limit,
+            max_parallel: key.max_parallel,
+            budget_period: key.budget_period,
+            expires_at: key.expires_at,
+            revoked: key.revoked_at.is_some(),
+            owner_active,
+        }
+    }
+}
+
 /// Every usable key with its secret digest, for the gateway's in-memory table.
+///
+/// Two unordered passes (keys, then every key's models), converted row by row: a million
+/// keys load in a few seconds and never sit in memory twice.
 pub async fn gateway_keys(conn: &mut AnyConnection, now: Timestamp) -> Result<Vec<GatewayKey>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {}, k.secret_hash, u.active AS owner_active FROM api_keys k JOIN users u ON u.id = k.user_id \
-         WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $1) ORDER BY k.id",
-        COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", ")
-    ))
+    use futures_util::TryStreamExt;
+    let mut keys: Vec<GatewayKey> = Vec::new();
+    let mut rows = sqlx::query(
+        "SELECT k.id, k.user_id, k.team_id, k.secret_hash, k.max_budget, k.spend, k.tpm_limit, k.rpm_limit, \
+         k.max_parallel, k.budget_period, k.expires_at, u.active \
+         FROM api_keys k JOIN users u ON u.id = k.user_id \
+         WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $1)",
+    )
     .bind(now.as_millis())
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut keys = Vec::with_capacity(rows.len());
-    for row in &rows {
+    .fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await? {
+        let key_id = Id::from_i64(row.try_get(0)?);
+        let limit = |i: usize| -> Result<Option<u32>> {
+            row.try_get::<Option<i64>, _>(i)?
+                .map(|v| {
+                    u32::try_from(v)
+                        .map_err(|_| StoreError::Corrupt(format!("key {key_id}: limit {v} is out of range")))
+                })
+                .transpose()
+        };
+        let period = row
+            .try_get::<Option<String>, _>(9)?
+            .map(|p| p.parse::<BudgetPeriod>().map_err(StoreError::Corrupt))
+            .transpose()?;
         keys.push(GatewayKey {
-            key: api_key(row)?,
-            secret_hash: row.try_get("secret_hash")?,
-            owner_active: crate::rows::flag(row, "owner_active")?,
+            id: key_id,
+            user_id: Id::from_i64(row.try_get(1)?),
+            team_id: row.try_get::<Option<i64>, _>(2)?.map(Id::from_i64),
+            model_ids: Vec::new(),
+            secret_hash: row.try_get(3)?,
+            max_budget: row.try_get::<Option<i64>, _>(4)?.map(Usd::from_nanos),
+            spend: Usd::from_nanos(row.try_get(5)?),
+            tpm_limit: limit(6)?,
+            rpm_limit: limit(7)?,
+            max_parallel: limit(8)?,
+            budget_period: period,
+            expires_at: row.try_get::<Option<i64>, _>(10)?.map(Timestamp::from_millis),
+            revoked: false,
+            owner_active: crate::rows::flag_at(&row, 11)?,
         });
     }
-    let mut models: HashMap<Id, Vec<Id>> = HashMap::new();
-    let rows = sqlx::query(
-        "SELECT km.key_id, km.model_id FROM api_key_models km JOIN api_keys k ON k.id = km.key_id \
-         WHERE k.revoked_at IS NULL ORDER BY km.key_id, km.model_id",
-    )
-    .fetch_all(conn)
-    .await?;
-    for row in &rows {
-        models.entry(id(row, "key_id")?).or_default().push(id(row, "model_id")?);
-    }
-    for entry in &mut keys {
-        entry.key.model_ids = models.remove(&entry.key.id).unwrap_or_default();
+    drop(rows);
+    let position: HashMap<Id, usize> = keys.iter().enumerate().map(|(i, k)| (k.id, i)).collect();
+    // Every key's models, revoked keys' included: cheaper to skip than to join away.
+    let mut rows = sqlx::query("SELECT key_id, model_id FROM api_key_models").fetch(conn);
+    while let Some(row) = rows.try_next().await? {
+        if let Some(&i) = position.get(&Id::from_i64(row.try_get(0)?)) {
+            keys[i].model_ids.push(Id::from_i64(row.try_get(1)?));
+        }
     }
     Ok(keys)
 }
@@ -212,7 +271,7 @@ pub async fn gateway_key(conn: &mut AnyConnection, key_id: Id) -> Result<Option<
     let Some(row) = row else { return Ok(None) };
     let secret_hash: String = row.try_get("secret_hash")?;
     let owner_active = crate::rows::flag(&row, "owner_active")?;
-    Ok(by_id(conn, key_id).await?.map(|key| GatewayKey { key, secret_hash, owner_active }))
+    Ok(by_id(conn, key_id).await?.map(|key| GatewayKey::of(key, secret_hash, owner_active)))
 }
 
 /// Revokes the user's usable keys billed to teams of `org` (when they leave it); returns their ids.

@@ -285,8 +285,8 @@ pub async fn standing(conn: &mut AnyConnection, org: Id, user: Id) -> Result<Sta
 pub async fn add_everyone(conn: &mut AnyConnection, org: Id, role: OrgRole, now: Timestamp) -> Result<u64> {
     let done = sqlx::query(
         "INSERT INTO organization_members (org_id, user_id, role, created_at, updated_at) \
-         SELECT $1, u.id, $2, $3, $3 FROM users u \
-         WHERE NOT EXISTS (SELECT 1 FROM organization_members m WHERE m.org_id = $1 AND m.user_id = u.id)",
+         SELECT $1, u.id, $2, $3, $3 FROM users u WHERE TRUE \
+         ON CONFLICT (org_id, user_id) DO NOTHING",
     )
     .bind(org.as_i64())
     .bind(role.as_str())

@@ -39,6 +39,14 @@ pub(crate) fn flag(row: &AnyRow, col: &str) -> Result<bool> {
     }
 }
 
+/// [`flag`] by column position.
+pub(crate) fn flag_at(row: &AnyRow, index: usize) -> Result<bool> {
+    match row.try_get::<bool, _>(index) {
+        Ok(v) => Ok(v),
+        Err(_) => Ok(row.try_get::<i64, _>(index)? != 0),
+    }
+}
+
 pub(crate) fn opt_parsed<T: FromStr<Err = String>>(row: &AnyRow, col: &str) -> Result<Option<T>> {
     row.try_get::<Option<String>, _>(col)?.map(|text| text.parse().map_err(StoreError::Corrupt)).transpose()
 }

@@ -300,7 +300,7 @@ pub async fn add_all_org_members(conn: &mut AnyConnection, team: &Team, now: Tim
     let done = sqlx::query(
         "INSERT INTO team_members (team_id, user_id, manager, created_at) \
          SELECT $1, m.user_id, FALSE, $2 FROM organization_members m WHERE m.org_id = $3 \
-         AND NOT EXISTS (SELECT 1 FROM team_members tm WHERE tm.team_id = $1 AND tm.user_id = m.user_id)",
+         ON CONFLICT (team_id, user_id) DO NOTHING",
     )
     .bind(team.id.as_i64())
     .bind(now.as_millis())

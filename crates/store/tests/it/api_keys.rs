@@ -46,7 +46,12 @@ contract! {
         let u = insert_user(&store, "ada@example.com").await;
         let (a, b) = (insert_model(&store, "a").await, insert_model(&store, "b").await);
         let mut conn = store.conn().await.unwrap();
-        let live = api_key(&u, &[&a, &b]);
+        let mut live = api_key(&u, &[&a, &b]);
+        live.rpm_limit = Some(7);
+        live.tpm_limit = Some(900);
+        live.max_parallel = Some(3);
+        live.max_budget = Some(Usd::from_nanos(5));
+        live.budget_period = Some(purser_domain::org::BudgetPeriod::Weekly);
         let mut expired = api_key(&u, &[&a]);
         expired.expires_at = Some(T0);
         let revoked = api_key(&u, &[&a]);
@@ -58,11 +63,14 @@ contract! {
         let keys = api_keys::gateway_keys(&mut conn, T0.plus_secs(1)).await.unwrap();
         assert_eq!(keys.len(), 1);
         assert_eq!((keys[0].secret_hash.as_str(), keys[0].owner_active), ("live", true));
-        assert_eq!(keys[0].key.model_ids.len(), 2);
+        assert_eq!(keys[0].model_ids.len(), 2);
+        let k = &keys[0];
+        assert_eq!((k.rpm_limit, k.tpm_limit, k.max_parallel), (Some(7), Some(900), Some(3)));
+        assert_eq!((k.max_budget, k.budget_period), (Some(Usd::from_nanos(5)), Some(purser_domain::org::BudgetPeriod::Weekly)));
         let one = api_keys::gateway_key(&mut conn, revoked.id).await.unwrap().unwrap();
         assert_eq!(one.secret_hash, "revoked");
-        assert!(one.key.revoked_at.is_some());
+        assert!(one.revoked);
         assert!(api_keys::gateway_key(&mut conn, next_id()).await.unwrap().is_none());
-        assert_eq!(one.key.spend, Usd::ZERO);
+        assert_eq!(one.spend, Usd::ZERO);
     }
 }
