@@ -83,6 +83,13 @@ def mail_goes_out_over_smtp(purser_bin, data_dir, env):
     smtp_port, port = free_port(), free_port()
     maildir = os.path.join(data_dir, "maildir")
     smtp = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}", "-c", "aiosmtpd.handlers.Mailbox", maildir])
+    # The SMTP server must listen before Purser's first attempt, or that mail waits for a retry.
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", smtp_port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
     env = dict(env)
     env["PURSER__MAIL__SMTP_URL"] = f"smtp://127.0.0.1:{smtp_port}"
     env["PURSER__MAIL__FROM"] = "Purser <purser@e2e.example>"

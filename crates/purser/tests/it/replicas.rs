@@ -147,6 +147,7 @@ async fn gateway_limits_and_spend_are_shared_through_redis() {
     // Requests in flight: two slow requests on one replica fill a limit of two. (A replica
     // hears of a scope's use elsewhere once it has used the scope itself.)
     two.chat(&parallel_key, chat_body("slow")).await.expect(200);
+    exchange().await; // ...and that it is over
     let held =
         tokio::join!(one.chat(&parallel_key, chat_body("slow")), one.chat(&parallel_key, chat_body("slow")), async {
             exchange().await;
