@@ -111,11 +111,11 @@ impl Gateway {
         let upstream = Upstream::new(&config).map_err(purser_services::Error::internal)?;
         let metrics = GatewayMetrics::register(registry);
         let shared = match &config.shared {
-            Some(shared) => {
-                Some(Arc::new(shared::SharedCounters::connect(shared, Arc::clone(services.clock())).await.map_err(
-                    |e| purser_services::Error::internal(format!("shared limits: cannot reach Redis: {e}")),
-                )?))
-            }
+            Some(shared) => Some(Arc::new(
+                shared::SharedCounters::connect(shared, Arc::clone(services.clock()), registry)
+                    .await
+                    .map_err(|e| purser_services::Error::internal(format!("shared limits: cannot reach Redis: {e}")))?,
+            )),
             None => None,
         };
         let gateway = Arc::new(Self {

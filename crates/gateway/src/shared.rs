@@ -25,6 +25,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use purser_domain::org::BudgetPeriod;
 use purser_domain::{Clock, Timestamp};
 use redis::aio::ConnectionManager;
@@ -137,6 +140,14 @@ impl Taken {
     }
 }
 
+/// How the rounds go, for `/metrics`.
+#[derive(Clone, Default)]
+struct RoundMetrics {
+    ok: Counter,
+    failed: Counter,
+    scopes: Gauge,
+}
+
 pub struct SharedCounters {
     connection: ConnectionManager,
     script: redis::Script,
@@ -148,12 +159,33 @@ pub struct SharedCounters {
     members: Mutex<HashMap<Arc<str>, Member>>,
     /// Starts a round early when a scope joins, so it hears the others' counts soon.
     joined: tokio::sync::Notify,
+    metrics: RoundMetrics,
 }
 
 impl SharedCounters {
-    pub async fn connect(config: &SharedConfig, clock: Arc<dyn Clock>) -> Result<Self, redis::RedisError> {
+    pub async fn connect(
+        config: &SharedConfig,
+        clock: Arc<dyn Clock>,
+        registry: &mut Registry,
+    ) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(config.url.as_str())?;
         let connection = ConnectionManager::new(client).await?;
+        let metrics = RoundMetrics::default();
+        registry.register(
+            "purser_shared_limit_rounds",
+            "Exchanges of gateway counts with the other replicas through Redis",
+            metrics.ok.clone(),
+        );
+        registry.register(
+            "purser_shared_limit_round_failures",
+            "Exchanges that failed (Redis unreachable); counts are kept and sent later",
+            metrics.failed.clone(),
+        );
+        registry.register(
+            "purser_shared_limit_scopes",
+            "Keys, teams and users whose counts this replica exchanges",
+            metrics.scopes.clone(),
+        );
         Ok(Self {
             connection,
             script: redis::Script::new(ROUND),
@@ -163,6 +195,7 @@ impl SharedCounters {
             clock,
             members: Mutex::new(HashMap::new()),
             joined: tokio::sync::Notify::new(),
+            metrics,
         })
     }
 
@@ -193,7 +226,10 @@ impl SharedCounters {
                 _ = tick.tick() => {}
                 () = self.joined.notified() => {}
             }
-            match self.round().await {
+            let outcome = self.round().await;
+            let counter = if outcome.is_ok() { &self.metrics.ok } else { &self.metrics.failed };
+            counter.inc();
+            match outcome {
                 Ok(()) if failing => {
                     failing = false;
                     tracing::info!("shared limits: Redis is reachable again");
@@ -235,6 +271,7 @@ impl SharedCounters {
             taken.push(t);
             true
         });
+        self.metrics.scopes.set(i64::try_from(members.len()).unwrap_or(i64::MAX));
         taken
     }
 

@@ -143,3 +143,59 @@ async fn the_gateway_serves_through_a_database_outage_and_loses_no_usage() {
     let usage = app.usage(&user, "").await;
     assert_eq!(usage["totals"]["requests"], 51, "every answered request has its usage row");
 }
+
+/// Waits until `check` holds on the app's metrics, failing after `seconds`.
+async fn until_metrics(app: &TestApp, seconds: u64, what: &str, check: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !check(&app.get_text("/metrics").await) {
+        assert!(Instant::now() < deadline, "{what}: not within {seconds} s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// With Redis gone, a replica sharing its limits keeps answering from its own counts; once
+/// Redis is back, it tells the others what it admitted meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_limits_keep_serving_without_redis_and_catch_up_after() {
+    use crate::replicas::{exchange, redis_url, sharing};
+    let direct = redis_url();
+    let target: SocketAddr = {
+        let host = direct.trim_start_matches("redis://").split('/').next().unwrap();
+        tokio::net::lookup_host(host).await.unwrap().next().unwrap()
+    };
+    let relay = Relay::start(target).await;
+    let prefix = format!("purser-test-{:x}:", crate::limits::rand_suffix());
+    let one = TestApp::start_with(Backend::Postgres, sharing(None, &prefix, format!("redis://{}", relay.addr))).await;
+    let admin = one.admin().await;
+    let model = one.model(&admin, json!({})).await;
+    let user = one.user("ada@example.com").await;
+    let (_, key) = one.key(&user, &[model["id"].as_str().unwrap()], json!({ "rpmLimit": 5 })).await;
+    let two = TestApp::start_with(Backend::Postgres, sharing(Some(one.database_url.clone()), &prefix, direct)).await;
+    two.chat(&key, chat_body("mock-model")).await.expect(200);
+    exchange().await;
+
+    relay.cut();
+    for _ in 0..3 {
+        one.chat(&key, chat_body("mock-model")).await.expect(200);
+    }
+    until_metrics(&one, 5, "a failed exchange", |m| metric(m, "purser_shared_limit_round_failures_total") > 0.0).await;
+    one.chat(&key, chat_body("mock-model")).await.expect(200); // still answering
+
+    relay.restore().await;
+    let failures = metric(&one.get_text("/metrics").await, "purser_shared_limit_round_failures_total");
+    let rounds = metric(&one.get_text("/metrics").await, "purser_shared_limit_rounds_total");
+    until_metrics(&one, 20, "an exchange after Redis came back", |m| {
+        metric(m, "purser_shared_limit_rounds_total") > rounds
+    })
+    .await;
+    assert!(metric(&one.get_text("/metrics").await, "purser_shared_limit_round_failures_total") >= failures);
+    exchange().await;
+    // Five a minute in all: one here, four on the other replica while Redis was away.
+    let refused = two.chat(&key, chat_body("mock-model")).await;
+    assert_eq!(
+        (refused.status.as_u16(), refused.body["error"]["code"].as_str()),
+        (429, Some("rate_limit_exceeded")),
+        "{}",
+        refused.body
+    );
+}

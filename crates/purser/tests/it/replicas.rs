@@ -66,9 +66,13 @@ where
     }
 }
 
-/// A replica counting its gateway limits in Redis under `prefix`, exchanging every 20 ms.
-fn sharing(database_url: Option<String>, prefix: &str) -> Options {
-    let url = std::env::var("PURSER_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+pub fn redis_url() -> String {
+    std::env::var("PURSER_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A replica counting its gateway limits in Redis at `url` under `prefix`, exchanging every
+/// 20 ms.
+pub fn sharing(database_url: Option<String>, prefix: &str, url: String) -> Options {
     let prefix = prefix.to_owned();
     Options {
         database_url,
@@ -82,7 +86,7 @@ fn sharing(database_url: Option<String>, prefix: &str) -> Options {
 }
 
 /// Long enough for both replicas to have exchanged their counts.
-async fn exchange() {
+pub async fn exchange() {
     tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
@@ -91,7 +95,7 @@ async fn exchange() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_limits_and_spend_are_shared_through_redis() {
     let prefix = format!("purser-test-{:x}:", crate::limits::rand_suffix());
-    let one = TestApp::start_with(Backend::Postgres, sharing(None, &prefix)).await;
+    let one = TestApp::start_with(Backend::Postgres, sharing(None, &prefix, redis_url())).await;
     let admin = one.admin().await;
     let model = one.model(&admin, json!({})).await;
     let model_id = model["id"].as_str().unwrap();
@@ -111,7 +115,8 @@ async fn gateway_limits_and_spend_are_shared_through_redis() {
     let (_, budget_key) = one.key(&user, &[model_id], json!({ "maxBudget": budget })).await;
     let (_, parallel_key) = one.key(&user, &[slow_model["id"].as_str().unwrap()], json!({ "maxParallel": 2 })).await;
     // Started after the keys exist, so it knows them from the start.
-    let two = TestApp::start_with(Backend::Postgres, sharing(Some(one.database_url.clone()), &prefix)).await;
+    let two =
+        TestApp::start_with(Backend::Postgres, sharing(Some(one.database_url.clone()), &prefix, redis_url())).await;
     let status = |reply: crate::harness::Reply| reply.status.as_u16();
 
     // Requests per minute: three here and one there use up a limit of four.
