@@ -7,7 +7,9 @@
   litellm  the LiteLLM proxy in front of it (config-file model, no database),
 
 reporting requests/s at concurrency 1 and 32, latency added to the direct path (p50, p99
-at concurrency 1), gateway CPU seconds per 1,000 requests and peak RSS.
+at concurrency 1), gateway CPU seconds per 1,000 requests and peak RSS. Each figure is the
+median of several rounds. A second scenario puts an upstream with a fixed latency
+(Purser's own mock, `--latency-ms`) behind the same gateways, as model servers are.
 """
 
 import argparse
@@ -32,7 +34,10 @@ ANSWER = json.dumps({
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello from the benchmark upstream."}, "finish_reason": "stop"}],
     "usage": {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19},
 })
-BODY = '{"model":"bench","messages":[{"role":"user","content":"Say hello to the benchmark please"}]}'
+
+
+def body(model):
+    return '{"model":"%s","messages":[{"role":"user","content":"Say hello to the benchmark please"}]}' % model
 
 
 def free_port():
@@ -104,10 +109,10 @@ def peak_rss_mib(pid):
     return total / 1024
 
 
-def wrk(url, connections, seconds, key=None):
+def wrk(url, connections, seconds, key=None, model="bench"):
     script = os.path.join(TMP, "post.lua")
     with open(script, "w") as f:
-        f.write('wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n' % json.dumps(BODY))
+        f.write('wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n' % json.dumps(body(model)))
         if key:
             f.write('wrk.headers["Authorization"] = "Bearer %s"\n' % key)
         f.write('done = function(summary, latency, requests)\n'
@@ -119,17 +124,29 @@ def wrk(url, connections, seconds, key=None):
     return {"requests": int(requests), "errors": int(errors), "rps": int(requests) / (int(duration_us) / 1e6), "p50_us": float(p50), "p99_us": float(p99)}
 
 
-def measure(name, url, pid, key, seconds):
-    wrk(url, 32, 2, key)  # warm up: connections, caches, JIT-free but allocator-warm
-    result = {"name": name}
-    for connections in (1, 32):
-        before = cpu_seconds(pid) if pid else 0
-        run = wrk(url, connections, seconds, key)
-        spent = (cpu_seconds(pid) - before) if pid else 0
-        if run["errors"]:
-            print(f"   warning: {name} c={connections}: {run['errors']} errors", file=sys.stderr)
-        result[connections] = run
-        result[f"cpu_ms_per_1k_{connections}"] = spent / run["requests"] * 1e6 if pid else None
+def median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def measure(name, url, pid, key, seconds, rounds, model="bench"):
+    """Median over `rounds` rounds of a run at concurrency 1 and one at 32."""
+    wrk(url, 32, 2, key, model)  # warm up: connections, caches, allocator
+    runs = {1: [], 32: []}
+    for _ in range(rounds):
+        for connections in (1, 32):
+            before = cpu_seconds(pid) if pid else 0
+            run = wrk(url, connections, seconds, key, model)
+            run["cpu_us_per_req"] = (cpu_seconds(pid) - before) / max(run["requests"], 1) * 1e6 if pid else None
+            if run["errors"]:
+                print(f"   warning: {name} c={connections}: {run['errors']} errors", file=sys.stderr)
+            runs[connections].append(run)
+    result = {"name": name, "rounds": runs}
+    for connections, rs in runs.items():
+        result[connections] = {k: median([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us")}
+        result[connections]["errors"] = sum(r["errors"] for r in rs)
+        result[connections]["cpu_us_per_req"] = median([r["cpu_us_per_req"] for r in rs]) if pid else None
     result["rss_mib"] = peak_rss_mib(pid) if pid else None
     print(f"   {name}: {result[1]['rps']:.0f} req/s at c=1, {result[32]['rps']:.0f} req/s at c=32", flush=True)
     return result
@@ -149,45 +166,65 @@ http {{ access_log off; keepalive_requests 10000000;
     return proc
 
 
-def start_purser(upstream_port, database_url=None):
-    data = tempfile.mkdtemp(prefix="purser-bench-", dir=TMP)
+def admin_token(base):
+    return api(base, "/api/v1/auth/login", {"email": "bench@example.com", "password": "bench password 123"})["accessToken"]
+
+
+def send(base, method, path, body, token):
+    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode())
+    req.add_header("content-type", "application/json")
+    req.add_header("authorization", "Bearer " + token)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read() or b"null")
+
+
+def start_purser(upstreams, database_url=None, data_dir=None, redis_url=None):
+    """Purser with one model per `{model name: upstream port}`, and an API key for all of
+    them with every governance limit set: on the key, its team and its user."""
+    data = data_dir or tempfile.mkdtemp(prefix="purser-bench-", dir=TMP)
     env = dict(os.environ, PURSER__LOG__LEVEL="warn")
     env.pop("RUST_LOG", None)
     if database_url:
         env["PURSER__DATABASE__URL"] = database_url
+    if redis_url:
+        env["PURSER__LIMITS__REDIS_URL"] = redis_url
+        env["PURSER__LIMITS__REDIS_PREFIX"] = "purser-bench-%s:" % secrets.token_hex(4)
     binary = os.path.join(ROOT, "target", "release", "purser")
-    subprocess.run([binary, "admin", "create", "--data-dir", data, "--email", "bench@example.com", "--password", "bench password 123"], env=env, check=True, capture_output=True)
+    # (A data directory passed in may already have its admin.)
+    subprocess.run([binary, "admin", "create", "--data-dir", data, "--email", "bench@example.com", "--password", "bench password 123"],
+                   env=env, check=data_dir is None, capture_output=True)
     port = free_port()
     proc = subprocess.Popen([binary, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(data, "log"), "w"))
     base = f"http://127.0.0.1:{port}"
     wait_http(base + "/health", proc)
-    token = api(base, "/api/v1/auth/login", {"email": "bench@example.com", "password": "bench password 123"})["accessToken"]
-    model = api(base, "/api/v1/admin/models", {
-        "name": "bench", "provider": "vllm", "upstreamUrl": f"http://127.0.0.1:{upstream_port}/v1",
-        "inputCostPerToken": "0.000001", "outputCostPerToken": "0.000002", "capabilities": ["chat"],
-    }, token)
-    api(base, "/api/v1/subscriptions", {"modelId": model["id"]}, token)
+    token = admin_token(base)
+    model_ids = []
+    for name, upstream_port in upstreams.items():
+        model = api(base, "/api/v1/admin/models", {
+            "name": name, "provider": "vllm", "upstreamUrl": f"http://127.0.0.1:{upstream_port}/v1", "upstreamModel": "bench",
+            "inputCostPerToken": "0.000001", "outputCostPerToken": "0.000002", "capabilities": ["chat"],
+        }, token)
+        api(base, "/api/v1/subscriptions", {"modelId": model["id"]}, token)
+        model_ids.append(model["id"])
     # All governance on: every limit set (high enough not to refuse the benchmark) is checked
-    # on every request, on the key and on its team, and every request is metered.
-    key = api(base, "/api/v1/api-keys", {
-        "name": "bench", "modelIds": [model["id"]], "maxBudget": "1000000000", "rpmLimit": 10_000_000, "tpmLimit": 1_000_000_000,
-    }, token)["key"]
+    # on every request, on the key, its team and its user, and every request is metered.
+    limits = {"rpmLimit": 10_000_000, "tpmLimit": 1_000_000_000, "maxParallel": 100_000}
+    key = api(base, "/api/v1/api-keys", dict(limits, name="bench", modelIds=model_ids, maxBudget="1000000000", budgetPeriod="monthly"), token)["key"]
     orgs = api(base, "/api/v1/organizations", None, token)["data"]
     default_org = next(o for o in orgs if o["isDefault"])["id"]
     team = api(base, f"/api/v1/organizations/{default_org}/teams", None, token)["data"][0]["id"]
-    req = urllib.request.Request(base + f"/api/v1/organizations/{default_org}/teams/{team}", method="PATCH",
-                                 data=json.dumps({"budget": "1000000000", "budgetPeriod": "monthly", "rpmLimit": 10_000_000, "tpmLimit": 1_000_000_000}).encode())
-    req.add_header("content-type", "application/json")
-    req.add_header("authorization", "Bearer " + token)
-    urllib.request.urlopen(req, timeout=30)
+    send(base, "PATCH", f"/api/v1/organizations/{default_org}/teams/{team}", dict(limits, budget="1000000000", budgetPeriod="monthly"), token)
+    me = api(base, "/api/v1/auth/me", None, token)
+    send(base, "PUT", f"/api/v1/users/{me['id']}/limits", dict(limits, maxBudget="1000000000", budgetPeriod="weekly"), token)
     return proc, base, key
 
 
-def start_litellm(upstream_port):
+def start_litellm(upstreams):
     conf = os.path.join(TMP, "litellm.yaml")
     with open(conf, "w") as f:
-        f.write(f"""model_list:
-  - model_name: bench
+        f.write("model_list:\n")
+        for name, upstream_port in upstreams.items():
+            f.write(f"""  - model_name: {name}
     litellm_params:
       model: openai/bench
       api_base: http://127.0.0.1:{upstream_port}/v1
@@ -195,11 +232,23 @@ def start_litellm(upstream_port):
 """)
     port = free_port()
     binary = os.path.join(ROOT, "bench", ".venv", "bin", "litellm")
+    # LiteLLM refuses to start without a master key; with it (and no database) it checks
+    # each request's key against it, its lightest form of authentication.
+    master_key = "sk-bench-" + secrets.token_hex(16)
+    env = dict(os.environ, LITELLM_LOG="ERROR", LITELLM_MASTER_KEY=master_key)
     proc = subprocess.Popen([binary, "--config", conf, "--port", str(port), "--host", "127.0.0.1", "--num_workers", "1"],
-                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(TMP, "litellm.log"), "w"), env=dict(os.environ, LITELLM_LOG="ERROR"))
+                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(TMP, "litellm.log"), "w"), env=env)
     base = f"http://127.0.0.1:{port}"
     wait_http(base + "/health/liveliness", proc, seconds=180)
-    return proc, base
+    return proc, base, master_key
+
+
+def start_slow_mock(latency_ms):
+    port = free_port()
+    binary = os.path.join(ROOT, "target", "release", "purser-mock-upstream")
+    proc = subprocess.Popen([binary, "--listen", f"127.0.0.1:{port}", "--latency-ms", str(latency_ms)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/v1/models", proc)
+    return proc, port
 
 
 def stop(proc):
@@ -213,18 +262,64 @@ def stop(proc):
 
 def table(results, direct):
     lines = [
-        "| target | req/s c=1 | req/s c=32 | % of direct (c=32) | added p50 c=1 | added p99 c=1 | CPU s / 1k req (c=32) | peak RSS |",
+        "| target | req/s c=1 | req/s c=32 | % of direct (c=32) | p50 c=1 (added) | p99 c=1 (added) | CPU s / 1k req (c=32) | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def latency(r, q):
+        own = r[1][q] / 1000
+        return f"{own:.3f} ms" if r is direct else f"{own:.3f} ms ({own - direct[1][q] / 1000:+.3f})"
+
+    for r in results:
+        cpu = r[32]["cpu_us_per_req"]
+        lines.append("| {} | {:,.0f} | {:,.0f} | {:.0f}% | {} | {} | {} | {} |".format(
+            r["name"], r[1]["rps"], r[32]["rps"], 100 * r[32]["rps"] / direct[32]["rps"],
+            latency(r, "p50_us"), latency(r, "p99_us"),
+            "—" if cpu is None else f"{cpu / 1000:.3f} ({cpu:.0f} µs/req)",
+            "—" if r["rss_mib"] is None else f"{r['rss_mib']:.0f} MiB"))
+    return "\n".join(lines)
+
+
+def latency_table(results, direct):
+    lines = [
+        "| target | req/s c=1 | req/s c=32 | p50 c=1 | added p50 c=1 | p99 c=32 | added p99 c=32 | CPU µs/req (c=32) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        added50 = r[1]["p50_us"] - direct[1]["p50_us"]
-        added99 = r[1]["p99_us"] - direct[1]["p99_us"]
-        cpu = r.get("cpu_ms_per_1k_32")
-        lines.append("| {} | {:,.0f} | {:,.0f} | {:.0f}% | {} | {} | {} | {} |".format(
-            r["name"], r[1]["rps"], r[32]["rps"], 100 * r[32]["rps"] / direct[32]["rps"],
-            "—" if r is direct else f"{added50 / 1000:.3f} ms", "—" if r is direct else f"{added99 / 1000:.3f} ms",
-            "—" if cpu is None else f"{cpu / 1000:.3f} ({cpu:.0f} µs/req)",
-            "—" if r["rss_mib"] is None else f"{r['rss_mib']:.0f} MiB"))
+        cpu = r[32]["cpu_us_per_req"]
+        lines.append("| {} | {:,.0f} | {:,.0f} | {:.2f} ms | {} | {:.2f} ms | {} | {} |".format(
+            r["name"], r[1]["rps"], r[32]["rps"], r[1]["p50_us"] / 1000,
+            "—" if r is direct else f"{(r[1]['p50_us'] - direct[1]['p50_us']) / 1000:.3f} ms",
+            r[32]["p99_us"] / 1000,
+            "—" if r is direct else f"{(r[32]['p99_us'] - direct[32]['p99_us']) / 1000:.3f} ms",
+            "—" if cpu is None else f"{cpu:.0f}"))
+    return "\n".join(lines)
+
+
+def verdicts(results, direct):
+    """The issue's targets, checked against this run (Purser on SQLite is the reference)."""
+    purser = next((r for r in results if r["name"].startswith("Purser, SQLite")), None)
+    litellm = next((r for r in results if r["name"].startswith("LiteLLM")), None)
+    if purser is None:
+        return ""
+    cpu = purser[32]["cpu_us_per_req"]
+    checks = [
+        ("CPU per proxied request ≤ 40 µs", f"{cpu:.1f} µs", cpu <= 40),
+        ("added p50 at c=1 ≤ 0.2 ms", f"{(purser[1]['p50_us'] - direct[1]['p50_us']) / 1000:.3f} ms", purser[1]["p50_us"] - direct[1]["p50_us"] <= 200),
+        ("added p99 at c=1 ≤ 0.5 ms", f"{(purser[1]['p99_us'] - direct[1]['p99_us']) / 1000:.3f} ms", purser[1]["p99_us"] - direct[1]["p99_us"] <= 500),
+        ("req/s at c=32 ≥ 30% of direct", f"{100 * purser[32]['rps'] / direct[32]['rps']:.0f}%", purser[32]["rps"] >= 0.3 * direct[32]["rps"]),
+    ]
+    if litellm is not None:
+        ratio = litellm[32]["cpu_us_per_req"] / cpu
+        checks.append(("≥ 250× less CPU per request than LiteLLM", f"{ratio:.0f}×", ratio >= 250))
+    lines = ["| target (Purser, SQLite) | measured | met |", "|---|---:|:-:|"]
+    for name, value, ok in checks:
+        verdict = "yes" if ok else "no"
+        # When the mock alone has a p99 of milliseconds, the machine's jitter swamps the
+        # difference, whichever way it goes.
+        if "p99" in name and direct[1]["p99_us"] > 1000:
+            verdict = f"unclear: the direct p99 itself is {direct[1]['p99_us'] / 1000:.1f} ms"
+        lines.append(f"| {name} | {value} | {verdict} |")
     return "\n".join(lines)
 
 
@@ -233,44 +328,60 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-litellm", action="store_true")
     parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="one round of 5 s runs")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per target; each figure is their median")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each run")
+    parser.add_argument("--latency-ms", type=int, default=50, help="latency of the slow upstream scenario (0: skip it)")
     parser.add_argument("--postgres", default=os.environ.get("PURSER_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--redis", default=os.environ.get("PURSER_TEST_REDIS_URL", "redis://127.0.0.1:6379"),
+                        help="Redis for Purser on PostgreSQL (replica mode: limits shared); empty to go without")
     args = parser.parse_args()
-    seconds = 5 if args.quick else 10
+    seconds, rounds = (5, 1) if args.quick else (args.seconds, args.rounds)
     TMP = tempfile.mkdtemp(prefix="bench-")
     procs, database = [], None
     try:
         upstream = free_port()
         procs.append(start_nginx(upstream))
-        direct_url = f"http://127.0.0.1:{upstream}/v1/chat/completions"
-        print("== measuring", flush=True)
-        results = [measure("mock upstream, direct (nginx)", direct_url, None, None, seconds)]
-        proc, base, key = start_purser(upstream)
-        procs.append(proc)
-        results.append(measure("Purser, SQLite", base + "/v1/chat/completions", proc.pid, key, seconds))
-        stop(proc)
+        upstreams = {"bench": upstream}
+        slow_url = None
+        if args.latency_ms:
+            slow_proc, slow_port = start_slow_mock(args.latency_ms)
+            procs.append(slow_proc)
+            upstreams["bench-slow"] = slow_port
+            slow_url = f"http://127.0.0.1:{slow_port}/v1/chat/completions"
+        print(f"== measuring: {rounds} round(s) of {seconds} s runs per target", flush=True)
+        fast = [measure("mock upstream, direct (nginx)", f"http://127.0.0.1:{upstream}/v1/chat/completions", None, None, seconds, rounds)]
+        slow = []
+        if slow_url:
+            slow.append(measure(f"{args.latency_ms} ms mock upstream, direct", slow_url, None, None, seconds, 1))
+
+        def gateway(name, started):
+            proc, base, key = started
+            procs.append(proc)
+            fast.append(measure(name, base + "/v1/chat/completions", proc.pid, key, seconds, rounds))
+            if slow_url:
+                slow.append(measure(name, base + "/v1/chat/completions", proc.pid, key, seconds, 1, model="bench-slow"))
+            stop(proc)
+
+        gateway("Purser, SQLite", start_purser(upstreams))
         if not args.no_postgres:
             database = "purser_bench_" + secrets.token_hex(4)
             subprocess.run(["psql", args.postgres, "-qc", f"CREATE DATABASE {database}"], check=True)
-            proc, base, key = start_purser(upstream, args.postgres.rsplit("/", 1)[0] + "/" + database)
-            procs.append(proc)
-            results.append(measure("Purser, PostgreSQL", base + "/v1/chat/completions", proc.pid, key, seconds))
-            stop(proc)
+            name = "Purser, PostgreSQL + Redis" if args.redis else "Purser, PostgreSQL"
+            gateway(name, start_purser(upstreams, args.postgres.rsplit("/", 1)[0] + "/" + database, redis_url=args.redis or None))
         if not args.no_litellm:
-            proc, base = start_litellm(upstream)
-            procs.append(proc)
-            results.append(measure("LiteLLM proxy", base + "/v1/chat/completions", proc.pid, None, seconds))
-            stop(proc)
-        report = table(results, results[0])
-        machine = f"{os.cpu_count()} cores, load generator (wrk), mock and gateway on the same machine; {seconds} s per run"
+            gateway("LiteLLM proxy", start_litellm(upstreams))
+        machine = f"{os.cpu_count()} cores, load generator (wrk), mocks and gateway on the same machine; median of {rounds} round(s) of {seconds} s runs"
+        report = f"### Fast upstream (nginx, canned answer)\n\n{table(fast, fast[0])}\n\n{verdicts(fast, fast[0])}\n"
+        if slow:
+            report += f"\n### Upstream with {args.latency_ms} ms latency (one round)\n\n{latency_table(slow, slow[0])}\n"
         print()
         print(report)
-        print()
         print(machine)
         os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
         with open(os.path.join(ROOT, "bench", "results", "latest.md"), "w") as f:
             f.write(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} — {machine}\n\n{report}\n")
-            f.write("\n```json\n" + json.dumps(results, indent=1) + "\n```\n")
+            f.write("\n```json\n" + json.dumps({"fast": fast, "slow": slow}, indent=1) + "\n```\n")
     finally:
         for p in procs:
             stop(p)
