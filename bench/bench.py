@@ -296,6 +296,17 @@ def latency_table(results, direct):
     return "\n".join(lines)
 
 
+def reachable(url):
+    """Whether something listens at a redis://host:port URL."""
+    host_port = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+    host, _, port = host_port.partition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port or 6379)), timeout=2).close()
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def verdicts(results, direct):
     """The issue's targets, checked against this run (Purser on SQLite is the reference)."""
     purser = next((r for r in results if r["name"].startswith("Purser, SQLite")), None)
@@ -337,6 +348,9 @@ def main():
                         help="Redis for Purser on PostgreSQL (replica mode: limits shared); empty to go without")
     args = parser.parse_args()
     seconds, rounds = (5, 1) if args.quick else (args.seconds, args.rounds)
+    if args.redis and not reachable(args.redis):
+        print(f"   note: no Redis at {args.redis}; Purser on PostgreSQL runs without shared limits", file=sys.stderr)
+        args.redis = ""
     TMP = tempfile.mkdtemp(prefix="bench-")
     procs, database = [], None
     try:

@@ -10,8 +10,11 @@
 //! rounds, so a million keys cost nothing while idle.
 //!
 //! In Redis, per scope: a hash per 10-second slot holding each replica's requests and
-//! tokens (`r:<replica>`, `t:<replica>`), kept for just over a minute; and the spend of
-//! the current budget period, kept until the period is over.
+//! tokens (`r:<replica>`, `t:<replica>`) and its latest count of requests in flight
+//! (`p:<replica>`), kept for just over a minute; and the spend of the current budget
+//! period, kept until the period is over. A replica is named afresh at each start, so a
+//! restart does not forget the last minute's use; a replica that dies with requests in
+//! flight is counted as still holding them until its slot is no longer read (20 s at most).
 //!
 //! What this gives: on one replica, limits are exact. Across replicas, a replica learns
 //! of the others' use within one round, so the most a scope can be over-admitted is what
