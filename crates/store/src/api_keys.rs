@@ -9,8 +9,10 @@ use purser_domain::{Id, Timestamp, Usd};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::rows::{count, id, opt_parsed, opt_ts, opt_u32, ts};
-use crate::{Result, StoreError};
+use crate::Result;
+use crate::rows::{count, flag, id, opt_parsed, opt_ts, opt_u32, ts};
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 const COLUMNS: &str = "id, user_id, team_id, name, prefix, last4, max_budget, spend, tpm_limit, rpm_limit, \
     max_parallel, budget_period, expires_at, revoked_at, last_used_at, created_at, updated_at";
@@ -180,98 +182,74 @@ pub struct GatewayKey {
     pub owner_active: bool,
 }
 
-impl GatewayKey {
-    fn of(key: ApiKey, secret_hash: String, owner_active: bool) -> Self {
-        Self {
-            id: key.id,
-            user_id: key.user_id,
-            team_id: key.team_id,
-            model_ids: key.model_ids,
-            secret_hash,
-            max_budget: key.max_budget,
-            spend: key.spend,
-            tpm_limit: key.tpm_limit,
-            rpm_limit: key.rpm_limit,
-            max_parallel: key.max_parallel,
-            budget_period: key.budget_period,
-            expires_at: key.expires_at,
-            revoked: key.revoked_at.is_some(),
-            owner_active,
+/// The columns [`gateway_key_row`] reads, on `api_keys k JOIN users u`.
+const GATEWAY_COLUMNS: &str = "k.id, k.user_id, k.team_id, k.secret_hash, k.max_budget, k.spend, k.tpm_limit, \
+    k.rpm_limit, k.max_parallel, k.budget_period, k.expires_at, k.revoked_at, u.active";
+
+/// A key without its models, from a row of [`GATEWAY_COLUMNS`] (by position: a million
+/// rows are read at start-up).
+fn gateway_key_row(row: &AnyRow) -> Result<GatewayKey> {
+    Ok(GatewayKey {
+        id: id(row, 0)?,
+        user_id: id(row, 1)?,
+        team_id: row.try_get::<Option<i64>, _>(2)?.map(Id::from_i64),
+        model_ids: Vec::new(),
+        secret_hash: row.try_get(3)?,
+        max_budget: row.try_get::<Option<i64>, _>(4)?.map(Usd::from_nanos),
+        spend: Usd::from_nanos(row.try_get(5)?),
+        tpm_limit: opt_u32(row, 6)?,
+        rpm_limit: opt_u32(row, 7)?,
+        max_parallel: opt_u32(row, 8)?,
+        budget_period: opt_parsed(row, 9)?,
+        expires_at: opt_ts(row, 10)?,
+        revoked: opt_ts(row, 11)?.is_some(),
+        owner_active: flag(row, 12)?,
+    })
+}
+
+/// Reads keys for the gateway with `keys` (a query of [`GATEWAY_COLUMNS`]), streamed, then
+/// their models with `models` (rows of `key_id, model_id`; other keys' are skipped).
+async fn gateway_keys_by(
+    conn: &mut AnyConnection,
+    keys: AnyQuery<'_>,
+    models: AnyQuery<'_>,
+) -> Result<Vec<GatewayKey>> {
+    use futures_util::TryStreamExt;
+    let mut found = Vec::new();
+    let mut rows = keys.fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await? {
+        found.push(gateway_key_row(&row)?);
+    }
+    drop(rows);
+    let position: HashMap<Id, usize> = found.iter().enumerate().map(|(i, k)| (k.id, i)).collect();
+    let mut rows = models.fetch(conn);
+    while let Some(row) = rows.try_next().await? {
+        if let Some(&i) = position.get(&id(&row, 0)?) {
+            found[i].model_ids.push(id(&row, 1)?);
         }
     }
+    Ok(found)
 }
 
 /// Every usable key with its secret digest, for the gateway's in-memory table.
 ///
 /// Two unordered passes (keys, then every key's models), converted row by row: a million
-/// keys load in a few seconds and never sit in memory twice.
+/// keys load in seconds and never sit in memory twice.
 pub async fn gateway_keys(conn: &mut AnyConnection, now: Timestamp) -> Result<Vec<GatewayKey>> {
-    use futures_util::TryStreamExt;
-    let mut keys: Vec<GatewayKey> = Vec::new();
-    let mut rows = sqlx::query(
-        "SELECT k.id, k.user_id, k.team_id, k.secret_hash, k.max_budget, k.spend, k.tpm_limit, k.rpm_limit, \
-         k.max_parallel, k.budget_period, k.expires_at, u.active \
-         FROM api_keys k JOIN users u ON u.id = k.user_id \
-         WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $1)",
-    )
-    .bind(now.as_millis())
-    .fetch(&mut *conn);
-    while let Some(row) = rows.try_next().await? {
-        let key_id = Id::from_i64(row.try_get(0)?);
-        let limit = |i: usize| -> Result<Option<u32>> {
-            row.try_get::<Option<i64>, _>(i)?
-                .map(|v| {
-                    u32::try_from(v)
-                        .map_err(|_| StoreError::Corrupt(format!("key {key_id}: limit {v} is out of range")))
-                })
-                .transpose()
-        };
-        let period = row
-            .try_get::<Option<String>, _>(9)?
-            .map(|p| p.parse::<BudgetPeriod>().map_err(StoreError::Corrupt))
-            .transpose()?;
-        keys.push(GatewayKey {
-            id: key_id,
-            user_id: Id::from_i64(row.try_get(1)?),
-            team_id: row.try_get::<Option<i64>, _>(2)?.map(Id::from_i64),
-            model_ids: Vec::new(),
-            secret_hash: row.try_get(3)?,
-            max_budget: row.try_get::<Option<i64>, _>(4)?.map(Usd::from_nanos),
-            spend: Usd::from_nanos(row.try_get(5)?),
-            tpm_limit: limit(6)?,
-            rpm_limit: limit(7)?,
-            max_parallel: limit(8)?,
-            budget_period: period,
-            expires_at: row.try_get::<Option<i64>, _>(10)?.map(Timestamp::from_millis),
-            revoked: false,
-            owner_active: crate::rows::flag_at(&row, 11)?,
-        });
-    }
-    drop(rows);
-    let position: HashMap<Id, usize> = keys.iter().enumerate().map(|(i, k)| (k.id, i)).collect();
-    // Every key's models, revoked keys' included: cheaper to skip than to join away.
-    let mut rows = sqlx::query("SELECT key_id, model_id FROM api_key_models").fetch(conn);
-    while let Some(row) = rows.try_next().await? {
-        if let Some(&i) = position.get(&Id::from_i64(row.try_get(0)?)) {
-            keys[i].model_ids.push(Id::from_i64(row.try_get(1)?));
-        }
-    }
-    Ok(keys)
+    let keys = format!(
+        "SELECT {GATEWAY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.user_id \
+         WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $1)"
+    );
+    // Revoked keys' models too: cheaper to skip than to join away.
+    let models = sqlx::query("SELECT key_id, model_id FROM api_key_models");
+    gateway_keys_by(conn, sqlx::query(&keys).bind(now.as_millis()), models).await
 }
 
 /// One key for the gateway, whatever its state (the gateway drops unusable ones).
 pub async fn gateway_key(conn: &mut AnyConnection, key_id: Id) -> Result<Option<GatewayKey>> {
-    let row = sqlx::query(
-        "SELECT k.secret_hash, u.active AS owner_active FROM api_keys k JOIN users u ON u.id = k.user_id \
-         WHERE k.id = $1",
-    )
-    .bind(key_id.as_i64())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let secret_hash: String = row.try_get("secret_hash")?;
-    let owner_active = crate::rows::flag(&row, "owner_active")?;
-    Ok(by_id(conn, key_id).await?.map(|key| GatewayKey::of(key, secret_hash, owner_active)))
+    let keys = format!("SELECT {GATEWAY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = $1");
+    let models = sqlx::query("SELECT key_id, model_id FROM api_key_models WHERE key_id = $1").bind(key_id.as_i64());
+    Ok(gateway_keys_by(conn, sqlx::query(&keys).bind(key_id.as_i64()), models).await?.pop())
 }
 
 /// Revokes the user's usable keys billed to teams of `org` (when they leave it); returns their ids.
@@ -290,18 +268,14 @@ pub async fn revoke_for_member(conn: &mut AnyConnection, user: Id, org: Id, now:
 
 /// Every key of one user, whatever its state (for the gateway, when the user changes).
 pub async fn gateway_keys_of_user(conn: &mut AnyConnection, user: Id) -> Result<Vec<GatewayKey>> {
-    let ids = sqlx::query("SELECT id FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id")
-        .bind(user.as_i64())
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| id(r, "id"))
-        .collect::<Result<Vec<_>>>()?;
-    let mut keys = Vec::with_capacity(ids.len());
-    for key_id in ids {
-        if let Some(key) = gateway_key(conn, key_id).await? {
-            keys.push(key);
-        }
-    }
-    Ok(keys)
+    let keys = format!(
+        "SELECT {GATEWAY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.user_id \
+         WHERE k.user_id = $1 AND k.revoked_at IS NULL"
+    );
+    let models = sqlx::query(
+        "SELECT km.key_id, km.model_id FROM api_key_models km JOIN api_keys k ON k.id = km.key_id \
+         WHERE k.user_id = $1 AND k.revoked_at IS NULL",
+    )
+    .bind(user.as_i64());
+    gateway_keys_by(conn, sqlx::query(&keys).bind(user.as_i64()), models).await
 }

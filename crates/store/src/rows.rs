@@ -8,7 +8,11 @@ use sqlx::any::AnyRow;
 
 use crate::{Result, StoreError};
 
-pub(crate) fn id(row: &AnyRow, col: &str) -> Result<Id> {
+/// A column, by name or by position (positions save a name lookup on large reads).
+pub(crate) trait Col: sqlx::ColumnIndex<AnyRow> + std::fmt::Display + Copy {}
+impl<C: sqlx::ColumnIndex<AnyRow> + std::fmt::Display + Copy> Col for C {}
+
+pub(crate) fn id(row: &AnyRow, col: impl Col) -> Result<Id> {
     Ok(Id::from_i64(row.try_get(col)?))
 }
 
@@ -16,11 +20,11 @@ pub(crate) fn ts(row: &AnyRow, col: &str) -> Result<Timestamp> {
     Ok(Timestamp::from_millis(row.try_get(col)?))
 }
 
-pub(crate) fn opt_ts(row: &AnyRow, col: &str) -> Result<Option<Timestamp>> {
+pub(crate) fn opt_ts(row: &AnyRow, col: impl Col) -> Result<Option<Timestamp>> {
     Ok(row.try_get::<Option<i64>, _>(col)?.map(Timestamp::from_millis))
 }
 
-pub(crate) fn opt_u32(row: &AnyRow, col: &str) -> Result<Option<u32>> {
+pub(crate) fn opt_u32(row: &AnyRow, col: impl Col) -> Result<Option<u32>> {
     row.try_get::<Option<i64>, _>(col)?
         .map(|v| u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{col} = {v} is out of range"))))
         .transpose()
@@ -32,22 +36,14 @@ pub(crate) fn u64_of(row: &AnyRow, col: &str) -> Result<u64> {
 }
 
 /// Booleans come back as `BOOLEAN` from PostgreSQL and as integers from SQLite.
-pub(crate) fn flag(row: &AnyRow, col: &str) -> Result<bool> {
+pub(crate) fn flag(row: &AnyRow, col: impl Col) -> Result<bool> {
     match row.try_get::<bool, _>(col) {
         Ok(v) => Ok(v),
         Err(_) => Ok(row.try_get::<i64, _>(col)? != 0),
     }
 }
 
-/// [`flag`] by column position.
-pub(crate) fn flag_at(row: &AnyRow, index: usize) -> Result<bool> {
-    match row.try_get::<bool, _>(index) {
-        Ok(v) => Ok(v),
-        Err(_) => Ok(row.try_get::<i64, _>(index)? != 0),
-    }
-}
-
-pub(crate) fn opt_parsed<T: FromStr<Err = String>>(row: &AnyRow, col: &str) -> Result<Option<T>> {
+pub(crate) fn opt_parsed<T: FromStr<Err = String>>(row: &AnyRow, col: impl Col) -> Result<Option<T>> {
     row.try_get::<Option<String>, _>(col)?.map(|text| text.parse().map_err(StoreError::Corrupt)).transpose()
 }
 
