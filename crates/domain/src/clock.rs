@@ -16,6 +16,9 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, 
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// Later than any real time: "never".
+    pub const MAX: Self = Self(i64::MAX);
+
     pub const fn from_millis(ms: i64) -> Self {
         Self(ms)
     }

@@ -171,13 +171,29 @@ impl BudgetPeriod {
     /// When the period containing `now` began (UTC): midnight, Monday midnight, or the
     /// first of the month.
     pub fn start(self, now: Timestamp) -> Timestamp {
-        let date = now.to_datetime().date();
-        let start = match self {
+        Timestamp::start_of(self.first_day(now.to_datetime().date()))
+    }
+
+    /// The period containing `now`: its start and the start of the next one.
+    pub fn bounds(self, now: Timestamp) -> (Timestamp, Timestamp) {
+        let first = self.first_day(now.to_datetime().date());
+        let next = match self {
+            Self::Daily => first.next_day(),
+            Self::Weekly => first.checked_add(time::Duration::days(7)),
+            Self::Monthly => match first.month() {
+                time::Month::December => time::Date::from_calendar_date(first.year() + 1, time::Month::January, 1).ok(),
+                month => first.replace_month(month.next()).ok(),
+            },
+        };
+        (Timestamp::start_of(first), next.map_or(Timestamp::MAX, Timestamp::start_of))
+    }
+
+    fn first_day(self, date: time::Date) -> time::Date {
+        match self {
             Self::Daily => date,
             Self::Weekly => date - time::Duration::days(i64::from(date.weekday().number_days_from_monday())),
             Self::Monthly => date.replace_day(1).unwrap_or(date),
-        };
-        Timestamp::start_of(start)
+        }
     }
 }
 
@@ -273,6 +289,22 @@ mod tests {
         assert_eq!(BudgetPeriod::Monthly.start(wednesday), Timestamp::parse("2026-11-01").unwrap());
         let monday = Timestamp::parse("2026-11-16T00:00:00Z").unwrap();
         assert_eq!(BudgetPeriod::Weekly.start(monday), monday);
+    }
+
+    #[test]
+    fn budget_periods_end_where_the_next_starts() {
+        let at = |s| Timestamp::parse(s).unwrap();
+        let cases = [
+            (BudgetPeriod::Daily, "2026-12-31T23:59:59Z", "2026-12-31", "2027-01-01"),
+            (BudgetPeriod::Weekly, "2026-11-22T23:00:00Z", "2026-11-16", "2026-11-23"),
+            (BudgetPeriod::Weekly, "2026-12-30T10:00:00Z", "2026-12-28", "2027-01-04"),
+            (BudgetPeriod::Monthly, "2026-12-15T10:00:00Z", "2026-12-01", "2027-01-01"),
+            (BudgetPeriod::Monthly, "2028-02-29T10:00:00Z", "2028-02-01", "2028-03-01"),
+        ];
+        for (period, now, start, end) in cases {
+            assert_eq!(period.bounds(at(now)), (at(start), at(end)), "{period:?} at {now}");
+            assert_eq!(period.start(at(end)), at(end), "{period:?}: the next period starts at the end");
+        }
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct PeriodSpend {
 struct SpendState {
     /// The start of the period the spend belongs to.
     start: Timestamp,
+    /// When the next period starts (kept so requests don't redo the calendar).
+    end: Timestamp,
     /// Nano-dollars spent in the period, by every replica as far as known here.
     nanos: i64,
     /// Nano-dollars spent here and not yet told to the other replicas.
@@ -50,16 +52,17 @@ pub(crate) struct SpendDelta {
 
 impl PeriodSpend {
     fn new(period: Option<BudgetPeriod>, start: Timestamp, spend: Usd) -> Self {
-        Self { period, state: Mutex::new(SpendState { start, nanos: spend.nanos(), unshared: 0 }) }
+        let end = period.map_or(Timestamp::MAX, |p| p.bounds(start).1);
+        Self { period, state: Mutex::new(SpendState { start, end, nanos: spend.nanos(), unshared: 0 }) }
     }
 
     fn lock(&self, now: Timestamp) -> std::sync::MutexGuard<'_, SpendState> {
         let mut state = self.state.lock().expect("spend poisoned");
-        if let Some(period) = self.period {
-            let start = period.start(now);
-            if start > state.start {
-                *state = SpendState { start, nanos: 0, unshared: 0 };
-            }
+        if now >= state.end
+            && let Some(period) = self.period
+        {
+            let (start, end) = period.bounds(now);
+            *state = SpendState { start, end, nanos: 0, unshared: 0 };
         }
         state
     }

@@ -8,7 +8,6 @@
 //! other replicas used in the last minute and leaves that much room for them.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 const SCALE: i64 = 60_000;
 
@@ -16,50 +15,46 @@ const SCALE: i64 = 60_000;
 pub struct Bucket {
     limit: u32,
     state: Mutex<State>,
-    /// Units used here and not yet told to the other replicas.
-    unshared: AtomicI64,
-    /// Units the other replicas used in the last minute, as last heard.
-    others: AtomicI64,
 }
 
+/// Kept under one lock, which every use takes anyway: counting for the other replicas
+/// costs a request nothing more.
 #[derive(Debug)]
 struct State {
     level: i64,
     at_ms: i64,
+    /// Units used here and not yet told to the other replicas.
+    unshared: i64,
+    /// Units the other replicas used in the last minute, as last heard.
+    others: i64,
 }
 
 impl Bucket {
     pub fn new(limit: u32, now_ms: i64) -> Self {
         Self {
             limit,
-            state: Mutex::new(State { level: i64::from(limit) * SCALE, at_ms: now_ms }),
-            unshared: AtomicI64::new(0),
-            others: AtomicI64::new(0),
+            state: Mutex::new(State { level: i64::from(limit) * SCALE, at_ms: now_ms, unshared: 0, others: 0 }),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("bucket poisoned")
     }
 
     /// Takes the units used here since the last call, to tell the other replicas.
     pub(crate) fn take_unshared(&self) -> i64 {
-        self.unshared.swap(0, Ordering::AcqRel)
+        std::mem::take(&mut self.lock().unshared)
     }
 
     /// Puts back units that could not be told (they will be told next time).
     pub(crate) fn restore_unshared(&self, units: i64) {
-        self.unshared.fetch_add(units, Ordering::AcqRel);
+        let mut state = self.lock();
+        state.unshared = state.unshared.saturating_add(units);
     }
 
     /// Sets what the other replicas used in the last minute.
     pub(crate) fn set_others(&self, units: i64) {
-        self.others.store(units.max(0), Ordering::Release);
-    }
-
-    fn note_used(&self, units: i64) {
-        self.unshared.fetch_add(units, Ordering::AcqRel);
-    }
-
-    /// The level left for this replica, in scaled units.
-    fn available(&self, state: &State) -> i64 {
-        state.level.saturating_sub(self.others.load(Ordering::Acquire).saturating_mul(SCALE))
+        self.lock().others = units.max(0);
     }
 
     pub fn limit(&self) -> u32 {
@@ -81,13 +76,13 @@ impl Bucket {
     /// Takes `amount` units if all of them are there; otherwise says how many milliseconds
     /// until they will be.
     pub fn take(&self, amount: u64, now_ms: i64) -> Result<(), u64> {
-        let mut state = self.state.lock().expect("bucket poisoned");
+        let mut state = self.lock();
         self.refill(&mut state, now_ms);
         let need = i64::try_from(amount).unwrap_or(i64::MAX).saturating_mul(SCALE);
-        let available = self.available(&state);
+        let available = state.available();
         if available >= need {
             state.level -= need;
-            self.note_used(need / SCALE);
+            state.unshared += need / SCALE;
             Ok(())
         } else {
             Err(self.wait_ms(need - available))
@@ -96,39 +91,46 @@ impl Bucket {
 
     /// Like [`Bucket::take`], but only looks.
     pub fn peek(&self, amount: u64, now_ms: i64) -> Result<(), u64> {
-        let mut state = self.state.lock().expect("bucket poisoned");
+        let mut state = self.lock();
         self.refill(&mut state, now_ms);
         let need = i64::try_from(amount).unwrap_or(i64::MAX).saturating_mul(SCALE);
-        let available = self.available(&state);
+        let available = state.available();
         if available >= need { Ok(()) } else { Err(self.wait_ms(need - available)) }
     }
 
     /// Succeeds while anything is left (for limits whose cost is known only afterwards).
     pub fn check(&self, now_ms: i64) -> Result<(), u64> {
-        let mut state = self.state.lock().expect("bucket poisoned");
+        let mut state = self.lock();
         self.refill(&mut state, now_ms);
-        let available = self.available(&state);
+        let available = state.available();
         if available > 0 { Ok(()) } else { Err(self.wait_ms(1 - available)) }
     }
 
     /// Gives back what [`Bucket::take`] took for a request that was then refused elsewhere.
     pub fn refund(&self, amount: u64, now_ms: i64) {
-        let mut state = self.state.lock().expect("bucket poisoned");
+        let mut state = self.lock();
         self.refill(&mut state, now_ms);
         let full = i64::from(self.limit) * SCALE;
         let units = i64::try_from(amount).unwrap_or(i64::MAX);
         state.level = state.level.saturating_add(units.saturating_mul(SCALE)).min(full);
-        self.note_used(-units);
+        state.unshared = state.unshared.saturating_sub(units);
     }
 
     /// Takes `amount` after the fact; the level may go below zero, which delays the next
     /// request until the debt is paid off.
     pub fn debit(&self, amount: u64, now_ms: i64) {
-        let mut state = self.state.lock().expect("bucket poisoned");
+        let mut state = self.lock();
         self.refill(&mut state, now_ms);
         let units = i64::try_from(amount).unwrap_or(i64::MAX);
         state.level = state.level.saturating_sub(units.saturating_mul(SCALE));
-        self.note_used(units);
+        state.unshared = state.unshared.saturating_add(units);
+    }
+}
+
+impl State {
+    /// The level left for this replica, in scaled units.
+    fn available(&self) -> i64 {
+        self.level.saturating_sub(self.others.saturating_mul(SCALE))
     }
 }
 

@@ -224,11 +224,16 @@ impl SharedCounters {
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
+        // Joining scopes hurry the next round, but a stream of new keys must not turn into
+        // back-to-back rounds: early ones keep a fifth of the interval apart.
+        let early_gap = self.interval / 5;
+        let mut last_round = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                () = self.joined.notified() => {}
+                () = self.joined.notified() => tokio::time::sleep_until(last_round + early_gap).await,
             }
+            last_round = tokio::time::Instant::now();
             let outcome = self.round().await;
             let counter = if outcome.is_ok() { &self.metrics.ok } else { &self.metrics.failed };
             counter.inc();
