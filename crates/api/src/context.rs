@@ -6,9 +6,7 @@ use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use rand::RngCore;
-
-pub const REQUEST_ID: &str = "x-request-id";
+pub use purser_services::request_id::HEADER as REQUEST_ID;
 
 tokio::task_local! {
     static CURRENT: String;
@@ -19,24 +17,8 @@ pub fn request_id() -> String {
     CURRENT.try_with(Clone::clone).unwrap_or_default()
 }
 
-fn acceptable(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-/// A random id. The thread's generator (seeded from the OS) needs no system call per request.
-fn generate() -> String {
-    let mut bytes = [0; 16];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
 pub async fn request_id_layer(mut request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| acceptable(id))
-        .map_or_else(generate, str::to_owned);
+    let id = purser_services::request_id::choose(request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()));
     let header = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
     request.headers_mut().insert(REQUEST_ID, header.clone());
     let mut response = CURRENT.scope(id, next.run(request)).await;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -72,12 +72,6 @@ pub struct AppState {
     /// Mark browser session cookies `Secure` (sent over HTTPS only; browsers treat
     /// http://localhost as secure too).
     pub secure_cookies: bool,
-}
-
-impl FromRef<AppState> for Arc<Gateway> {
-    fn from_ref(state: &AppState) -> Self {
-        Arc::clone(&state.gateway)
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -153,7 +147,7 @@ fn routes() -> OpenApiRouter<AppState> {
 /// The OpenAPI document, generated from the route tables.
 pub fn openapi() -> OpenApiDoc {
     let mut doc = routes().split_for_parts().1;
-    doc.merge(OpenApiRouter::<AppState>::new().merge(purser_gateway::router()).split_for_parts().1);
+    doc.merge(purser_gateway::router().split_for_parts().1);
     doc
 }
 
@@ -188,12 +182,13 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// The whole application.
 ///
-/// The management API gets per-route metrics and an access log; the gateway's `/v1`
-/// routes skip both (they keep their own per-model metrics) because they carry every
-/// model request and each microsecond there counts.
+/// The management API gets per-route metrics, an access log and its request-id layer; the
+/// gateway's `/v1` routes skip all three (they keep their own per-model metrics and stamp
+/// their own request ids) and have the gateway as their only state, because they carry
+/// every model request and each microsecond there counts.
 pub fn app(state: AppState, config: &HttpConfig) -> Router {
     let (management, mut openapi) = routes().split_for_parts();
-    let (gateway, gateway_doc) = OpenApiRouter::new().merge(purser_gateway::router()).split_for_parts();
+    let (gateway, gateway_doc) = purser_gateway::router().split_for_parts();
     openapi.merge(gateway_doc);
     management
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
@@ -207,10 +202,10 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .merge(gateway)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(context::request_id_layer))
+        .merge(gateway.method_not_allowed_fallback(purser_gateway::method_not_allowed).with_state(Arc::clone(&state.gateway)))
+        .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
 }

@@ -1,13 +1,18 @@
 //! The `/v1` routes. Each handler hands the request to the proxy and returns its answer or
-//! an OpenAI-shaped error.
+//! an OpenAI-shaped error, with the request's id.
+//!
+//! They run with the gateway as their only state and none of the management API's
+//! middleware: every model request passes here, and a boxed future or a cloned app state
+//! per request shows up in the benchmark.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{FromRef, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use purser_services::request_id;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -17,12 +22,8 @@ use utoipa_axum::routes;
 use crate::Gateway;
 use crate::proxy::Endpoint;
 
-/// The routes of the data plane, for any app state that can hand out the gateway.
-pub fn router<S>() -> OpenApiRouter<S>
-where
-    S: Clone + Send + Sync + 'static,
-    Arc<Gateway>: FromRef<S>,
-{
+/// The routes of the data plane.
+pub fn router() -> OpenApiRouter<Arc<Gateway>> {
     OpenApiRouter::new()
         .routes(routes!(list_models))
         .routes(routes!(chat_completions))
@@ -78,9 +79,10 @@ struct OpenAiError {
     )
 )]
 async fn list_models(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    let (_, id) = request_id_of(&headers);
     let key = match gateway.authenticate(&headers) {
         Ok(key) => key,
-        Err(e) => return e.into_response(),
+        Err(e) => return with_id(e.into_response(), id),
     };
     let data = gateway
         .key_models(&key)
@@ -92,11 +94,33 @@ async fn list_models(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) ->
             owned_by: route.provider.clone(),
         })
         .collect();
-    Json(ModelList { object: "list", data }).into_response()
+    with_id(Json(ModelList { object: "list", data }).into_response(), id)
 }
 
 async fn proxy(gateway: Arc<Gateway>, endpoint: Endpoint, headers: HeaderMap, body: Body) -> Response {
-    gateway.proxy(endpoint, headers, body).await.unwrap_or_else(IntoResponse::into_response)
+    let (id, header) = request_id_of(&headers);
+    let response = gateway.proxy(endpoint, headers, body, id).await.unwrap_or_else(IntoResponse::into_response);
+    with_id(response, header)
+}
+
+/// For a `/v1` path asked with a method it does not take.
+pub async fn method_not_allowed(headers: HeaderMap) -> Response {
+    with_id(crate::GatewayError::method_not_allowed().into_response(), request_id_of(&headers).1)
+}
+
+/// The request's id, and the header that echoes it.
+fn request_id_of(headers: &HeaderMap) -> (String, HeaderValue) {
+    let id = request_id::choose(headers.get(request_id::HEADER).and_then(|v| v.to_str().ok()));
+    let header = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
+    (id, header)
+}
+
+fn with_id(mut response: Response, id: HeaderValue) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(request_id::HEADER, id);
+    // Bodies are JSON (or event streams); never let a browser guess they are HTML.
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    response
 }
 
 /// Chat completion, plain or streamed (`"stream": true`), passed to the model's server.

@@ -29,7 +29,7 @@ use purser_services::{Change, ChangeListener, Services};
 use tokio::sync::Mutex;
 
 pub use error::GatewayError;
-pub use handlers::router;
+pub use handlers::{method_not_allowed, router};
 pub use proxy::MOCK_ANSWER;
 pub use routing::BreakerPolicy;
 

@@ -218,6 +218,7 @@ impl Gateway {
         endpoint: Endpoint,
         headers: HeaderMap,
         body: Body,
+        request_id: String,
     ) -> Result<Response, GatewayError> {
         let started = Instant::now();
         let key = self.authenticate(&headers)?;
@@ -239,7 +240,6 @@ impl Gateway {
         // Usage of a stream comes in a last chunk the client may not have asked for: ask
         // on its behalf, and remove that chunk on the way back.
         let ask_usage = streamed && !request.client_wants_usage;
-        let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         let mut metering = Metering {
             gateway: Arc::clone(&self),
             key,

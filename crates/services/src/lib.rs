@@ -15,6 +15,7 @@ pub mod keys;
 pub mod mail;
 pub mod orgs;
 pub mod passwords;
+pub mod request_id;
 pub mod subscriptions;
 pub mod teams;
 pub mod tokens;

@@ -12,8 +12,18 @@ both! {
         assert_eq!(echoed.headers()["x-request-id"], "trace-abc.123");
         let replaced = app.http.get(format!("{}/health", app.base)).header("x-request-id", "<script>").send().await.unwrap();
         assert_ne!(replaced.headers()["x-request-id"], "<script>", "unsafe ids are replaced");
+        // The gateway stamps its own (its routes skip the management API's middleware).
         let gateway = app.post("/v1/chat/completions", None, json!({})).await;
-        assert!(gateway.headers.contains_key("x-request-id"));
+        assert_eq!(gateway.headers["x-request-id"].len(), 32);
+        assert_eq!(gateway.headers["x-content-type-options"], "nosniff");
+        for (method, path, status) in
+            [(Method::POST, "/v1/chat/completions", 401), (Method::GET, "/v1/models", 401), (Method::GET, "/v1/embeddings", 405)]
+        {
+            let echoed =
+                app.http.request(method, format!("{}{path}", app.base)).header("x-request-id", "trace-gw.1").send().await.unwrap();
+            assert_eq!(echoed.status().as_u16(), status, "{path}");
+            assert_eq!(echoed.headers()["x-request-id"], "trace-gw.1", "{path}");
+        }
     }
 
     async fn errors_are_problem_documents(app: TestApp) {

@@ -1,0 +1,38 @@
+//! Request ids: the client's `x-request-id` when it is a sane token, a fresh random one
+//! otherwise. Both the management API and the gateway echo them on every response.
+
+use rand::RngCore;
+
+pub const HEADER: &str = "x-request-id";
+
+/// The id for a request whose client sent `client` (if anything) as its `x-request-id`.
+pub fn choose(client: Option<&str>) -> String {
+    client.filter(|id| acceptable(id)).map_or_else(generate, str::to_owned)
+}
+
+fn acceptable(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// A random id. The thread's generator (seeded from the OS) needs no system call per request.
+fn generate() -> String {
+    let mut bytes = [0; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sane_client_ids_are_kept_and_others_replaced() {
+        assert_eq!(choose(Some("req-1.a_B")), "req-1.a_B");
+        for bad in ["", "has space", "semi;colon", &"x".repeat(65)] {
+            let id = choose(Some(bad));
+            assert_ne!(id, bad);
+            assert_eq!(id.len(), 32, "a fresh id replaces {bad:?}");
+        }
+        assert_ne!(choose(None), choose(None), "fresh ids differ");
+    }
+}
