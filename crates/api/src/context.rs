@@ -3,7 +3,6 @@
 //! to error bodies through a task-local.
 
 use axum::extract::Request;
-use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 pub use purser_services::request_id::HEADER as REQUEST_ID;
@@ -18,13 +17,9 @@ pub fn request_id() -> String {
 }
 
 pub async fn request_id_layer(mut request: Request, next: Next) -> Response {
-    let id = purser_services::request_id::choose(request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()));
-    let header = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
+    let (id, header) = purser_services::request_id::of(request.headers());
     request.headers_mut().insert(REQUEST_ID, header.clone());
     let mut response = CURRENT.scope(id, next.run(request)).await;
-    let headers = response.headers_mut();
-    headers.insert(REQUEST_ID, header);
-    // Bodies are JSON (or event streams); never let a browser guess they are HTML.
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    purser_services::request_id::stamp(response.headers_mut(), header);
     response
 }

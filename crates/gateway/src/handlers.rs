@@ -79,7 +79,7 @@ struct OpenAiError {
     )
 )]
 async fn list_models(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    let (_, id) = request_id_of(&headers);
+    let (_, id) = request_id::of(&headers);
     let key = match gateway.authenticate(&headers) {
         Ok(key) => key,
         Err(e) => return with_id(e.into_response(), id),
@@ -98,28 +98,18 @@ async fn list_models(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) ->
 }
 
 async fn proxy(gateway: Arc<Gateway>, endpoint: Endpoint, headers: HeaderMap, body: Body) -> Response {
-    let (id, header) = request_id_of(&headers);
+    let (id, header) = request_id::of(&headers);
     let response = gateway.proxy(endpoint, headers, body, id).await.unwrap_or_else(IntoResponse::into_response);
     with_id(response, header)
 }
 
 /// For a `/v1` path asked with a method it does not take.
 pub async fn method_not_allowed(headers: HeaderMap) -> Response {
-    with_id(crate::GatewayError::method_not_allowed().into_response(), request_id_of(&headers).1)
-}
-
-/// The request's id, and the header that echoes it.
-fn request_id_of(headers: &HeaderMap) -> (String, HeaderValue) {
-    let id = request_id::choose(headers.get(request_id::HEADER).and_then(|v| v.to_str().ok()));
-    let header = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
-    (id, header)
+    with_id(crate::GatewayError::method_not_allowed().into_response(), request_id::of(&headers).1)
 }
 
 fn with_id(mut response: Response, id: HeaderValue) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(request_id::HEADER, id);
-    // Bodies are JSON (or event streams); never let a browser guess they are HTML.
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    request_id::stamp(response.headers_mut(), id);
     response
 }
 

@@ -1,12 +1,27 @@
 //! Request ids: the client's `x-request-id` when it is a sane token, a fresh random one
 //! otherwise. Both the management API and the gateway echo them on every response.
 
+use http::{HeaderMap, HeaderValue};
 use rand::RngCore;
 
 pub const HEADER: &str = "x-request-id";
 
+/// The id for a request with these headers, and the header value that echoes it.
+pub fn of(headers: &HeaderMap) -> (String, HeaderValue) {
+    let id = choose(headers.get(HEADER).and_then(|v| v.to_str().ok()));
+    let value = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
+    (id, value)
+}
+
+/// Puts the request id on a response's headers, with `nosniff`: bodies are JSON (or event
+/// streams), and a browser must never guess they are HTML.
+pub fn stamp(headers: &mut HeaderMap, id: HeaderValue) {
+    headers.insert(HEADER, id);
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+}
+
 /// The id for a request whose client sent `client` (if anything) as its `x-request-id`.
-pub fn choose(client: Option<&str>) -> String {
+fn choose(client: Option<&str>) -> String {
     client.filter(|id| acceptable(id)).map_or_else(generate, str::to_owned)
 }
 
