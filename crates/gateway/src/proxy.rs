@@ -255,17 +255,17 @@ impl Gateway {
             usage: None,
             done: false,
         };
-        let reply = match route.kind {
+        let (reply, waited) = match route.kind {
             ProviderKind::Mock => {
                 let body = request.for_upstream(&route.name, ask_usage);
                 let value = serde_json::from_slice(&body).unwrap_or_default();
-                mock_reply(endpoint, &route, &value, streamed, self.services.now().as_secs())
+                (mock_reply(endpoint, &route, &value, streamed, self.services.now().as_secs()), Duration::ZERO)
             }
             ProviderKind::OpenAiCompatible => {
                 match self.forward(endpoint, &route, &request, streamed, ask_usage, started).await {
-                    Ok((reply, deployment)) => {
-                        metering.deployment = deployment;
-                        reply
+                    Ok(forwarded) => {
+                        metering.deployment = forwarded.deployment;
+                        (forwarded.reply, forwarded.waited)
                     }
                     Err(e) => {
                         metering.finish(e.status.as_u16());
@@ -274,13 +274,14 @@ impl Gateway {
                 }
             }
         };
-        Ok(self.deliver(reply, metering, ask_usage))
+        let response = self.deliver(reply, metering, ask_usage);
+        self.metrics.overhead.observe(started.elapsed().saturating_sub(waited).as_secs_f64());
+        Ok(response)
     }
 
     /// Sends the request to the model's deployments until one answers: a failure that
     /// reached the client with nothing yet is retried, on another deployment when there is
-    /// one, with backoff before a deployment is tried again. Returns the answer and the
-    /// limits of the deployment that gave it.
+    /// one, with backoff before a deployment is tried again.
     async fn forward(
         &self,
         endpoint: Endpoint,
@@ -289,10 +290,11 @@ impl Gateway {
         streamed: bool,
         ask_usage: bool,
         started: Instant,
-    ) -> Result<(Reply, Option<Arc<DeploymentLimits>>), GatewayError> {
+    ) -> Result<Forwarded, GatewayError> {
         let deadline = tokio::time::Instant::from_std(started + self.config.total_timeout);
         let policy = self.config.breaker;
         let mut tried = 0_u32;
+        let mut waited = Duration::ZERO;
         let mut last: Option<Result<Reply, GatewayError>> = None;
         for attempt in 0..=self.config.retries {
             let chosen = match routing::pick(&route.deployments, tried, self.now_ms()) {
@@ -307,21 +309,25 @@ impl Gateway {
                 if tokio::time::Instant::now() + pause >= deadline {
                     break;
                 }
+                let paused = Instant::now();
                 tokio::time::sleep(pause).await;
+                waited += paused.elapsed();
             }
             tried |= 1 << chosen.index;
             let deployment = chosen.deployment;
             let wait =
                 self.config.first_byte_timeout.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
             let body = request.for_upstream(&deployment.upstream_model, ask_usage);
+            let called = Instant::now();
             let outcome = match self.upstream.post(&deployment.target, endpoint, body, wait).await {
                 Ok(response) => self.receive(route, response, streamed, deadline).await,
                 Err(e) => Err(Failure::Retry(call_error(e))),
             };
+            waited += called.elapsed();
             match outcome {
                 Ok(reply) => {
                     chosen.succeeded();
-                    return Ok((reply, Some(Arc::clone(&deployment.limits))));
+                    return Ok(Forwarded { reply, deployment: Some(Arc::clone(&deployment.limits)), waited });
                 }
                 Err(Failure::Retry(e)) => {
                     tracing::warn!(model = %route.name, deployment = %deployment.id, attempt, error = %e.message, "model server attempt failed");
@@ -339,7 +345,7 @@ impl Gateway {
             }
         }
         match last {
-            Some(Ok(reply)) => Ok((reply, None)),
+            Some(Ok(reply)) => Ok(Forwarded { reply, deployment: None, waited }),
             Some(Err(e)) => Err(e),
             None => Err(GatewayError::upstream_timeout()),
         }
@@ -444,6 +450,15 @@ impl Gateway {
             }
         }
     }
+}
+
+/// What [`Gateway::forward`] brings back.
+struct Forwarded {
+    reply: Reply,
+    /// The limits of the deployment that answered, which are owed its tokens.
+    deployment: Option<Arc<DeploymentLimits>>,
+    /// Time spent waiting on model servers: calls and the pauses between retries.
+    waited: Duration,
 }
 
 /// Why an attempt did not produce the client's answer; either way it may be retried.

@@ -9,7 +9,7 @@ use purser_store::testing::TestDatabase;
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::harness::{Options, TestApp, chat_body};
+use crate::harness::{Options, TestApp, chat_body, metric};
 
 /// A TCP relay in front of a server that the test can cut (every connection dropped and
 /// the port closed, so new connections are refused) and restore on the same port, like a
@@ -73,19 +73,6 @@ impl Drop for Relay {
     fn drop(&mut self) {
         self.cut();
     }
-}
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "no metric {name} in {}",
-                text.lines().filter(|l| l.contains("usage")).collect::<Vec<_>>().join("\n")
-            )
-        })
 }
 
 /// With the database gone, known keys keep working and their usage waits in memory (the

@@ -305,6 +305,15 @@ impl Drop for TestApp {
     }
 }
 
+/// The value of the first sample of metric `name` (any labels) in a `/metrics` text.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
+}
+
 pub fn chat_body(model: &str) -> Value {
     json!({ "model": model, "messages": [{ "role": "user", "content": "count these five words" }] })
 }

@@ -8,7 +8,7 @@ use purser_mock_upstream::server::{MockConfig, MockUpstream};
 use purser_store::Backend;
 use serde_json::{Value, json};
 
-use crate::harness::{Options, TestApp, chat_body};
+use crate::harness::{Options, TestApp, chat_body, metric};
 
 /// Quick breakers and retries, so tests see them act within a second.
 fn options() -> Options {
@@ -320,4 +320,34 @@ both! {
         let too_many = app.post(&base, Some(&admin.token), json!({ "upstreamUrl": "http://more:8000/v1" })).await;
         assert_eq!((too_many.status.as_u16(), too_many.body["errors"][0]["field"].as_str()), (422, Some("upstreamUrl")));
     }
+}
+
+/// The overhead histogram holds the gateway's own time only: the model server's 300 ms,
+/// and first attempts that wait out the 1 s first-byte timeout on a silent deployment,
+/// are left out of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overhead_histogram_leaves_out_the_time_spent_on_model_servers() {
+    let app = start().await;
+    let (silent, slow) =
+        (MockUpstream::start(MockConfig::default()).await, MockUpstream::start(MockConfig::default()).await);
+    let (_, key) = served(
+        &app,
+        "overhead",
+        json!([deployment(&silent, "hang", json!({ "weight": 1000 })), deployment(&slow, "slow-300", json!({}))]),
+    )
+    .await;
+    for _ in 0..3 {
+        app.chat(&key, chat_body("overhead")).await.expect(200);
+    }
+    assert_eq!(slow.state.requests(), 3);
+    let timed_out = silent.state.requests() as f64;
+    assert!(timed_out >= 1.0, "the silent deployment (weight 1000 of 1001) is tried first");
+    let metrics = app.get_text("/metrics").await;
+    assert_eq!(metric(&metrics, "purser_gateway_overhead_seconds_count"), 3.0);
+    let (overhead, total) = (
+        metric(&metrics, "purser_gateway_overhead_seconds_sum"),
+        metric(&metrics, "purser_gateway_request_duration_seconds_sum"),
+    );
+    assert!(total >= 0.9 + timed_out, "three answers of 300 ms after {timed_out} timeouts of 1 s took {total} s");
+    assert!(overhead < 0.15, "the gateway's own time is far below the model servers': {overhead} s of {total} s");
 }
