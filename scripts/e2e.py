@@ -62,6 +62,27 @@ def api(base, method, path, body=None, token=None):
         return e.code, (json.loads(raw) if raw else None)
 
 
+def create_database(admin_url, prefix):
+    """Creates a database with a fresh name on the server of `admin_url`; returns its name."""
+    name = prefix + secrets.token_hex(6)
+    subprocess.run(["psql", admin_url, "-qc", f"CREATE DATABASE {name}"], check=True)
+    return name
+
+
+def drop_database(admin_url, name):
+    subprocess.run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
+
+
+def run(main):
+    """Runs a script's `main`: a failed check exits 1 with its message on stderr."""
+    try:
+        main()
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            print(e.code, file=sys.stderr)
+            sys.exit(1)
+
+
 def wait_ready(base, process, seconds=60):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -193,8 +214,7 @@ def main():
     env.pop("RUST_LOG", None)
     database = None
     if args.postgres:
-        database = "purser_e2e_" + secrets.token_hex(6)
-        subprocess.run(["psql", args.postgres, "-qc", f"CREATE DATABASE {database}"], check=True)
+        database = create_database(args.postgres, "purser_e2e_")
         env["PURSER__DATABASE__URL"] = args.postgres.rsplit("/", 1)[0] + "/" + database
     backend = "postgres" if database else "sqlite"
     print(f"== end to end on {backend}", flush=True)
@@ -368,14 +388,9 @@ def main():
             server.kill()
         mock.kill()
         if database:
-            subprocess.run(["psql", args.postgres, "-qc", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"], check=False)
+            drop_database(args.postgres, database)
     print(f"== {backend}: {len(checks)} checks passed", flush=True)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except SystemExit as e:
-        if e.code not in (None, 0):
-            print(e.code, file=sys.stderr)
-            sys.exit(1)
+    run(main)
