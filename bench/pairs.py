@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Compares Purser's added latency under different settings, in alternating pairs of short
+runs: each Purser run is preceded by a run of the same length against nginx directly, so
+that the machine's drift cancels out of the per-pair differences.
+
+    python3 bench/pairs.py                                     # Purser's defaults
+    python3 bench/pairs.py "" PURSER__GATEWAY__USAGE_FLUSH_MS=5000 TOKIO_WORKER_THREADS=1
+
+Each argument is one setting to compare: environment variables for Purser, comma
+separated ("" for none). Every setting gets a fresh Purser per block; blocks alternate
+(`--blocks`) so that a slow stretch of the machine does not land on one setting only.
+Needs the release build and wrk and nginx, as `bench/run` installs them.
+"""
+
+import argparse
+import os
+import statistics
+import tempfile
+
+import bench
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("settings", nargs="*", default=[""], help="NAME=VALUE[,NAME=VALUE...] per setting")
+    parser.add_argument("--pairs", type=int, default=5, help="pairs of runs per block")
+    parser.add_argument("--blocks", type=int, default=3, help="blocks per setting")
+    parser.add_argument("--seconds", type=int, default=2, help="length of each run")
+    parser.add_argument("--connections", type=int, default=1)
+    args = parser.parse_args()
+    bench.TMP = tempfile.mkdtemp(prefix="bench-pairs-")
+    settings = [dict(pair.split("=", 1) for pair in setting.split(",") if pair) for setting in args.settings or [""]]
+    nginx_port = bench.free_port()
+    nginx = bench.start_nginx(nginx_port)
+    direct_url = f"http://127.0.0.1:{nginx_port}/v1/chat/completions"
+    pairs = {i: [] for i in range(len(settings))}
+    try:
+        for _ in range(args.blocks):
+            for i, env in enumerate(settings):
+                saved = dict(os.environ)
+                os.environ.update(env)
+                try:
+                    proc, base, key = bench.start_purser({"bench": nginx_port})
+                finally:
+                    os.environ.clear()
+                    os.environ.update(saved)
+                try:
+                    url = base + "/v1/chat/completions"
+                    bench.wrk(url, 32, 2, key)  # warm up
+                    for _ in range(args.pairs):
+                        direct = bench.wrk(direct_url, args.connections, args.seconds)
+                        before = bench.cpu_seconds(proc.pid)
+                        run = bench.wrk(url, args.connections, args.seconds, key)
+                        run["cpu_us"] = (bench.cpu_seconds(proc.pid) - before) / max(run["requests"], 1) * 1e6
+                        pairs[i].append((direct, run))
+                finally:
+                    bench.stop(proc)
+    finally:
+        bench.stop(nginx)
+    med = statistics.median
+    print(f"| setting | pairs | added p50 | added p99 | Purser p99 | direct p99 | Purser req/s | direct req/s | CPU µs/req (c={args.connections}) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for i, env in enumerate(settings):
+        ps = pairs[i]
+        print(f"| {','.join(f'{k}={v}' for k, v in env.items()) or 'defaults'} | {len(ps)} "
+              f"| {med([r['p50_us'] - d['p50_us'] for d, r in ps]) / 1000:.3f} ms "
+              f"| {med([r['p99_us'] - d['p99_us'] for d, r in ps]) / 1000:.3f} ms "
+              f"| {med([r['p99_us'] for _, r in ps]) / 1000:.3f} ms | {med([d['p99_us'] for d, _ in ps]) / 1000:.3f} ms "
+              f"| {med([r['rps'] for _, r in ps]):,.0f} | {med([d['rps'] for d, _ in ps]):,.0f} | {med([r['cpu_us'] for _, r in ps]):.0f} |")
+
+
+if __name__ == "__main__":
+    main()
