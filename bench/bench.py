@@ -201,6 +201,19 @@ def measure(name, url, pid, key, seconds, rounds, model="bench", direct_url=None
     return result
 
 
+HALT_POLL = "/sys/module/haltpoll/parameters/guest_halt_poll_ns"
+
+
+def idle_polling():
+    """How long an idle vCPU of this guest polls before it halts (and must be woken by the
+    host), which decides much of the latency at concurrency 1 (see docs/benchmarks.md)."""
+    try:
+        with open(HALT_POLL) as f:
+            return f"; idle vCPUs poll up to {int(f.read()) / 1000:g} µs before halting (guest_halt_poll_ns)"
+    except (OSError, ValueError):
+        return ""
+
+
 def start_nginx(port):
     conf = os.path.join(TMP, "nginx.conf")
     with open(conf, "w") as f:
@@ -322,7 +335,7 @@ def table(results, direct):
     for r in results:
         cpu = r[32]["cpu_us_per_req"]
         own = "—" if "own_p99_us" not in r[1] else f"{r[1]['own_p50_us'] / 1000:.3f} / {r[1]['own_p99_us'] / 1000:.3f} ms"
-        lines.append("| {} | {:,.0f} | {:,.0f} | {:.0f}% | {} | {} | {} | {} | {} |".format(
+        lines.append("| {} | {:,.0f} | {:,.0f} | {:.1f}% | {} | {} | {} | {} | {} |".format(
             r["name"], r[1]["rps"], r[32]["rps"], 100 * share(r, direct),
             latency(r, "p50_us"), latency(r, "p99_us"), own,
             "—" if cpu is None else f"{cpu / 1000:.3f} ({cpu:.0f} µs/req)",
@@ -381,7 +394,7 @@ def verdicts(results, direct):
         ("CPU per proxied request ≤ 40 µs", f"{cpu:.1f} µs{yardstick}", cpu <= 40),
         ("added p50 at c=1 ≤ 0.2 ms", f"{p50 / 1000:.3f} ms", p50 <= 200),
         ("added p99 at c=1 ≤ 0.5 ms", f"{p99 / 1000:.3f} ms", p99 <= 500),
-        ("req/s at c=32 ≥ 30% of direct", f"{100 * ratio:.0f}%", ratio >= 0.3),
+        ("req/s at c=32 ≥ 30% of direct", f"{100 * ratio:.1f}%", ratio >= 0.3),
     ]
     if litellm is not None:
         ratio = litellm[32]["cpu_us_per_req"] / cpu
@@ -453,7 +466,8 @@ def main():
         if not args.no_litellm:
             gateway("LiteLLM proxy", start_litellm(upstreams))
         machine = (f"{os.cpu_count()} cores, load generator (wrk), mocks and gateway on the same machine; median of {rounds} round(s) of {seconds} s runs; "
-                   "added latency and % of direct are medians of per-round comparisons with a direct run made just before")
+                   "added latency and % of direct are medians of per-round comparisons with a direct run made just before"
+                   + idle_polling())
         report = f"### Fast upstream (nginx, canned answer)\n\n{table(fast, fast[0])}\n\n{verdicts(fast, fast[0])}\n"
         if slow:
             report += f"\n### Upstream with {args.latency_ms} ms latency (one round)\n\n{latency_table(slow, slow[0])}\n"

@@ -7,9 +7,17 @@ that the machine's drift cancels out of the per-pair differences.
     python3 bench/pairs.py "" PURSER__GATEWAY__USAGE_FLUSH_MS=5000 TOKIO_WORKER_THREADS=1
 
 Each argument is one setting to compare: environment variables for Purser, comma
-separated ("" for none). Every setting gets a fresh Purser per block; blocks alternate
-(`--blocks`) so that a slow stretch of the machine does not land on one setting only.
-Needs the release build and wrk and nginx, as `bench/run` installs them.
+separated ("" for none). A name that is an absolute path is a file to write the value
+to for that setting's blocks, such as a kernel parameter under /sys (needs root; every
+such file gets its first value back at the end):
+
+    python3 bench/pairs.py /sys/module/haltpoll/parameters/guest_halt_poll_ns=0 \\
+                           /sys/module/haltpoll/parameters/guest_halt_poll_ns=200000
+
+Every setting gets a fresh Purser per block; blocks alternate (`--blocks`) so that a slow
+stretch of the machine does not land on one setting only, and the direct runs of a block
+are made under its setting too. Needs the release build and wrk and nginx, as `bench/run`
+installs them.
 """
 
 import argparse
@@ -30,13 +38,18 @@ def main():
     args = parser.parse_args()
     bench.TMP = tempfile.mkdtemp(prefix="bench-pairs-")
     settings = [dict(pair.split("=", 1) for pair in setting.split(",") if pair) for setting in args.settings or [""]]
+    files = {name for env in settings for name in env if name.startswith("/")}
+    originals = {path: read(path) for path in files}
     nginx_port = bench.free_port()
     nginx = bench.start_nginx(nginx_port)
     direct_url = f"http://127.0.0.1:{nginx_port}/v1/chat/completions"
     pairs = {i: [] for i in range(len(settings))}
     try:
         for _ in range(args.blocks):
-            for i, env in enumerate(settings):
+            for i, setting in enumerate(settings):
+                env = {k: v for k, v in setting.items() if k not in files}
+                for path in files:  # (a setting that leaves a file out gets its first value)
+                    write(path, setting.get(path, originals[path]))
                 saved = dict(os.environ)
                 os.environ.update(env)
                 try:
@@ -57,16 +70,28 @@ def main():
                     bench.stop(proc)
     finally:
         bench.stop(nginx)
+        for path, value in originals.items():
+            write(path, value)
     med = statistics.median
     print(f"| setting | pairs | added p50 | added p99 | Purser p99 | direct p99 | Purser req/s | direct req/s | CPU µs/req (c={args.connections}) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for i, env in enumerate(settings):
         ps = pairs[i]
-        print(f"| {','.join(f'{k}={v}' for k, v in env.items()) or 'defaults'} | {len(ps)} "
+        print(f"| {','.join(f'{os.path.basename(k)}={v}' for k, v in env.items()) or 'defaults'} | {len(ps)} "
               f"| {med([r['p50_us'] - d['p50_us'] for d, r in ps]) / 1000:.3f} ms "
               f"| {med([r['p99_us'] - d['p99_us'] for d, r in ps]) / 1000:.3f} ms "
               f"| {med([r['p99_us'] for _, r in ps]) / 1000:.3f} ms | {med([d['p99_us'] for d, _ in ps]) / 1000:.3f} ms "
               f"| {med([r['rps'] for _, r in ps]):,.0f} | {med([d['rps'] for d, _ in ps]):,.0f} | {med([r['cpu_us'] for _, r in ps]):.0f} |")
+
+
+def read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def write(path, value):
+    with open(path, "w") as f:
+        f.write(value)
 
 
 if __name__ == "__main__":
