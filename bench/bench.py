@@ -251,7 +251,8 @@ def start_purser(upstreams, database_url=None, data_dir=None, redis_url=None):
     if redis_url:
         env["PURSER__LIMITS__REDIS_URL"] = redis_url
         env["PURSER__LIMITS__REDIS_PREFIX"] = "purser-bench-%s:" % secrets.token_hex(4)
-    binary = os.path.join(ROOT, "target", "release", "purser")
+    # (PURSER_BIN picks another build, for comparing builds with bench/pairs.py.)
+    binary = os.environ.get("PURSER_BIN") or os.path.join(ROOT, "target", "release", "purser")
     # (A data directory passed in may already have its admin.)
     subprocess.run([binary, "admin", "create", "--data-dir", data, "--email", "bench@example.com", "--password", "bench password 123"],
                    env=env, check=data_dir is None, capture_output=True)

@@ -9,10 +9,12 @@ that the machine's drift cancels out of the per-pair differences.
 Each argument is one setting to compare: environment variables for Purser, comma
 separated ("" for none). A name that is an absolute path is a file to write the value
 to for that setting's blocks, such as a kernel parameter under /sys (needs root; every
-such file gets its first value back at the end):
+such file gets its first value back at the end). PURSER_BIN=PATH runs another build of
+Purser, to compare builds:
 
     python3 bench/pairs.py /sys/module/haltpoll/parameters/guest_halt_poll_ns=0 \\
                            /sys/module/haltpoll/parameters/guest_halt_poll_ns=200000
+    python3 bench/pairs.py --connections 32 "" PURSER_BIN=/tmp/purser-fat-lto
 
 Every setting gets a fresh Purser per block; blocks alternate (`--blocks`) so that a slow
 stretch of the machine does not land on one setting only, and the direct runs of a block
