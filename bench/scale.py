@@ -12,7 +12,6 @@ one key created through the API can be used.
 
 import argparse
 import os
-import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -93,9 +92,8 @@ def measure(label, backend, keys, users, upstream_port, seconds, rounds, pg_admi
     env.pop("RUST_LOG", None)
     database = None
     if backend == "postgres":
-        database = "purser_scale_" + secrets.token_hex(4)
-        subprocess.run(["psql", pg_admin, "-qc", f"CREATE DATABASE {database}"], check=True)
-        env["PURSER__DATABASE__URL"] = pg_admin.rsplit("/", 1)[0] + "/" + database
+        database = bench.create_database(pg_admin, "purser_scale_")
+        env["PURSER__DATABASE__URL"] = bench.database_url(pg_admin, database)
     try:
         # A first start creates the schema, the admin, the model and the key used below.
         proc, base, key = bench.start_purser({"bench": upstream_port}, env.get("PURSER__DATABASE__URL"), data_dir=data)
@@ -118,7 +116,7 @@ def measure(label, backend, keys, users, upstream_port, seconds, rounds, pg_admi
         return result
     finally:
         if database:
-            subprocess.run(["psql", pg_admin, "-qc", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"], check=False)
+            bench.drop_database(pg_admin, database)
         shutil.rmtree(data, ignore_errors=True)
 
 
