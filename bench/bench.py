@@ -29,6 +29,9 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import pg  # noqa: E402  (scratch databases, shared with the test drivers)
+
 TICK = os.sysconf("SC_CLK_TCK")
 ANSWER = json.dumps({
     "id": "chatcmpl-bench", "object": "chat.completion", "created": 1, "model": "bench",
@@ -200,21 +203,6 @@ def measure(name, url, pid, key, seconds, rounds, model="bench", direct_url=None
     print(f"   {name}: {result[1]['rps']:.0f} req/s at c=1, {result[32]['rps']:.0f} req/s at c=32", flush=True)
     return result
 
-
-def create_database(admin_url, prefix):
-    """A database with a fresh name on the server of `admin_url`; returns its name."""
-    name = prefix + secrets.token_hex(4)
-    subprocess.run(["psql", admin_url, "-qc", f"CREATE DATABASE {name}"], check=True)
-    return name
-
-
-def drop_database(admin_url, name):
-    subprocess.run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
-
-
-def database_url(admin_url, name):
-    """The URL of database `name` on the server of `admin_url`."""
-    return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
 HALT_POLL = "/sys/module/haltpoll/parameters/guest_halt_poll_ns"
@@ -476,9 +464,9 @@ def main():
 
         gateway("Purser, SQLite", start_purser(upstreams))
         if not args.no_postgres:
-            database = create_database(args.postgres, "purser_bench_")
+            database = pg.create_database(args.postgres, "purser_bench_")
             name = "Purser, PostgreSQL + Redis" if args.redis else "Purser, PostgreSQL"
-            gateway(name, start_purser(upstreams, database_url(args.postgres, database), redis_url=args.redis or None))
+            gateway(name, start_purser(upstreams, pg.database_url(args.postgres, database), redis_url=args.redis or None))
         if not args.no_litellm:
             gateway("LiteLLM proxy", start_litellm(upstreams))
         machine = (f"{os.cpu_count()} cores, load generator (wrk), mocks and gateway on the same machine; median of {rounds} round(s) of {seconds} s runs; "
@@ -498,7 +486,7 @@ def main():
         for p in procs:
             stop(p)
         if database:
-            drop_database(args.postgres, database)
+            pg.drop_database(args.postgres, database)
         shutil.rmtree(TMP, ignore_errors=True)
 
 

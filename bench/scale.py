@@ -21,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (helpers shared with the main benchmark)
+import pg  # noqa: E402  (on the path that bench sets)
 
 ROOT = bench.ROOT
 NOW_MS = 1_790_000_000_000
@@ -92,8 +93,8 @@ def measure(label, backend, keys, users, upstream_port, seconds, rounds, pg_admi
     env.pop("RUST_LOG", None)
     database = None
     if backend == "postgres":
-        database = bench.create_database(pg_admin, "purser_scale_")
-        env["PURSER__DATABASE__URL"] = bench.database_url(pg_admin, database)
+        database = pg.create_database(pg_admin, "purser_scale_")
+        env["PURSER__DATABASE__URL"] = pg.database_url(pg_admin, database)
     try:
         # A first start creates the schema, the admin, the model and the key used below.
         proc, base, key = bench.start_purser({"bench": upstream_port}, env.get("PURSER__DATABASE__URL"), data_dir=data)
@@ -116,7 +117,7 @@ def measure(label, backend, keys, users, upstream_port, seconds, rounds, pg_admi
         return result
     finally:
         if database:
-            bench.drop_database(pg_admin, database)
+            pg.drop_database(pg_admin, database)
         shutil.rmtree(data, ignore_errors=True)
 
 

@@ -27,6 +27,8 @@ import urllib.request
 
 import openai
 
+from pg import create_database, database_url, drop_database
+
 UPSTREAM_KEY = "upstream-" + secrets.token_hex(8)
 ADMIN = ("admin@example.com", "admin password 123")
 USER = ("ada@example.com", "correct horse battery")
@@ -61,16 +63,6 @@ def api(base, method, path, body=None, token=None):
         raw = e.read()
         return e.code, (json.loads(raw) if raw else None)
 
-
-def create_database(admin_url, prefix):
-    """Creates a database with a fresh name on the server of `admin_url`; returns its name."""
-    name = prefix + secrets.token_hex(6)
-    subprocess.run(["psql", admin_url, "-qc", f"CREATE DATABASE {name}"], check=True)
-    return name
-
-
-def drop_database(admin_url, name):
-    subprocess.run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
 
 
 def run(main):
@@ -215,7 +207,7 @@ def main():
     database = None
     if args.postgres:
         database = create_database(args.postgres, "purser_e2e_")
-        env["PURSER__DATABASE__URL"] = args.postgres.rsplit("/", 1)[0] + "/" + database
+        env["PURSER__DATABASE__URL"] = database_url(args.postgres, database)
     backend = "postgres" if database else "sqlite"
     print(f"== end to end on {backend}", flush=True)
 

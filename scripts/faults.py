@@ -29,7 +29,8 @@ import urllib.request
 import openai
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e import api, check, checks, create_database, drop_database, free_port, run, wait_ready  # noqa: E402
+from e2e import api, check, checks, free_port, run, wait_ready  # noqa: E402
+from pg import create_database, drop_database  # noqa: E402
 
 ADMIN = ("faults@example.com", "faults password 123")
 WRK_CONNECTIONS = 16
