@@ -168,16 +168,17 @@ def measure(name, url, pid, key, seconds, rounds, model="bench", direct_url=None
     With `own_time` (Purser), the c=1 runs also read Purser's own account of the time it
     spent on each request, off its overhead histogram."""
     wrk(url, 32, 2, key, model)  # warm up: connections, caches, allocator
+    base = url.rsplit("/v1/", 1)[0]
     runs = {1: [], 32: []}
     for _ in range(rounds):
         for connections in (1, 32):
             direct = wrk(direct_url, connections, seconds, None, model) if direct_url else None
-            histogram = own_time_histogram(url.rsplit("/v1/", 1)[0]) if own_time and connections == 1 else None
+            histogram = own_time_histogram(base) if own_time and connections == 1 else None
             before = cpu_seconds(pid) if pid else 0
             run = wrk(url, connections, seconds, key, model)
             run["cpu_us_per_req"] = (cpu_seconds(pid) - before) / max(run["requests"], 1) * 1e6 if pid else None
             if histogram:
-                after = own_time_histogram(url.rsplit("/v1/", 1)[0])
+                after = own_time_histogram(base)
                 run["own_p50_us"], run["own_p99_us"] = quantile(histogram, after, 0.5), quantile(histogram, after, 0.99)
             if direct:
                 run["direct"] = direct
@@ -202,7 +203,6 @@ def measure(name, url, pid, key, seconds, rounds, model="bench", direct_url=None
     result["rss_mib"] = peak_rss_mib(pid) if pid else None
     print(f"   {name}: {result[1]['rps']:.0f} req/s at c=1, {result[32]['rps']:.0f} req/s at c=32", flush=True)
     return result
-
 
 
 HALT_POLL = "/sys/module/haltpoll/parameters/guest_halt_poll_ns"

@@ -24,6 +24,7 @@ installs them.
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 
@@ -74,6 +75,7 @@ def main():
         bench.stop(nginx)
         for path, value in originals.items():
             write(path, value)
+        shutil.rmtree(bench.TMP, ignore_errors=True)
     med = statistics.median
     print(f"| setting | pairs | added p50 | added p99 | Purser p99 | direct p99 | Purser req/s | direct req/s | CPU µs/req (c={args.connections}) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")

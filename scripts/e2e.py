@@ -64,7 +64,6 @@ def api(base, method, path, body=None, token=None):
         return e.code, (json.loads(raw) if raw else None)
 
 
-
 def run(main):
     """Runs a script's `main`: a failed check exits 1 with its message on stderr."""
     try:
