@@ -19,9 +19,14 @@ struct WithUsage {
     choices: Option<Vec<serde::de::IgnoredAny>>,
 }
 
+#[derive(Deserialize)]
+struct OnlyUsage {
+    usage: Option<Usage>,
+}
+
 /// Reads the `usage` of a complete (non-streamed) JSON answer.
 pub fn usage_of_body(body: &[u8]) -> Option<Usage> {
-    serde_json::from_slice::<WithUsage>(body).ok()?.usage
+    serde_json::from_slice::<OnlyUsage>(body).ok()?.usage
 }
 
 /// Splits a byte stream into events and passes them on, whole.
