@@ -244,9 +244,10 @@ def send(base, method, path, body, token):
         return json.loads(r.read() or b"null")
 
 
-def start_purser(upstreams, database_url=None, data_dir=None, redis_url=None):
+def start_purser(upstreams, database_url=None, data_dir=None, redis_url=None, wrapper=()):
     """Purser with one model per `{model name: upstream port}`, and an API key for all of
-    them with every governance limit set: on the key, its team and its user."""
+    them with every governance limit set: on the key, its team and its user. `wrapper` is
+    a command that runs the server, such as valgrind."""
     data = data_dir or tempfile.mkdtemp(prefix="purser-bench-", dir=TMP)
     env = dict(os.environ, PURSER__LOG__LEVEL="warn")
     env.pop("RUST_LOG", None)
@@ -261,7 +262,7 @@ def start_purser(upstreams, database_url=None, data_dir=None, redis_url=None):
     subprocess.run([binary, "admin", "create", "--data-dir", data, "--email", "bench@example.com", "--password", "bench password 123"],
                    env=env, check=data_dir is None, capture_output=True)
     port = free_port()
-    proc = subprocess.Popen([binary, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(data, "log"), "w"))
+    proc = subprocess.Popen([*wrapper, binary, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(data, "log"), "w"))
     base = f"http://127.0.0.1:{port}"
     wait_http(base + "/health", proc)
     token = admin_token(base)
