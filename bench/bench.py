@@ -102,6 +102,21 @@ def cpu_seconds(pid):
     return total / TICK
 
 
+def postgres_cpu_seconds():
+    """CPU time of every PostgreSQL server process on this machine."""
+    total = 0
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                head, fields = f.read().rsplit(")", 1)
+            if head.split("(", 1)[1].startswith("postgres"):
+                fields = fields.split()
+                total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError):
+            pass
+    return total / TICK
+
+
 def peak_rss_mib(pid):
     total = 0
     for p in tree(pid):
@@ -157,7 +172,7 @@ def median(values):
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
-def measure(name, url, pid, key, seconds, rounds, model="bench", direct_url=None, own_time=False):
+def measure(name, url, pid, key, seconds, rounds, model="bench", direct_url=None, own_time=False, database_cpu=False):
     """Median over `rounds` rounds of a run at concurrency 1 and one at 32.
 
     With `direct_url`, each run is paired with a run of the same length against the direct
@@ -166,7 +181,10 @@ def measure(name, url, pid, key, seconds, rounds, model="bench", direct_url=None
     direct mock's runs and the gateway's does not count as the gateway's.
 
     With `own_time` (Purser), the c=1 runs also read Purser's own account of the time it
-    spent on each request, off its overhead histogram."""
+    spent on each request, off its overhead histogram.
+
+    With `database_cpu`, each run also charges the PostgreSQL server's CPU (writing usage)
+    per request; it shares the machine, but is not in the gateway's own figure."""
     wrk(url, 32, 2, key, model)  # warm up: connections, caches, allocator
     base = url.rsplit("/v1/", 1)[0]
     runs = {1: [], 32: []}
@@ -175,8 +193,12 @@ def measure(name, url, pid, key, seconds, rounds, model="bench", direct_url=None
             direct = wrk(direct_url, connections, seconds, None, model) if direct_url else None
             histogram = own_time_histogram(base) if own_time and connections == 1 else None
             before = cpu_seconds(pid) if pid else 0
+            database_before = postgres_cpu_seconds() if database_cpu else 0
             run = wrk(url, connections, seconds, key, model)
             run["cpu_us_per_req"] = (cpu_seconds(pid) - before) / max(run["requests"], 1) * 1e6 if pid else None
+            if database_cpu:
+                time.sleep(0.3)  # the last usage rows reach the database
+                run["database_cpu_us_per_req"] = (postgres_cpu_seconds() - database_before) / max(run["requests"], 1) * 1e6
             if histogram:
                 after = own_time_histogram(base)
                 run["own_p50_us"], run["own_p99_us"] = quantile(histogram, after, 0.5), quantile(histogram, after, 0.99)
@@ -190,6 +212,8 @@ def measure(name, url, pid, key, seconds, rounds, model="bench", direct_url=None
         summary = {k: median([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us")}
         summary["errors"] = sum(r["errors"] for r in rs)
         summary["cpu_us_per_req"] = median([r["cpu_us_per_req"] for r in rs]) if pid else None
+        if database_cpu:
+            summary["database_cpu_us_per_req"] = median([r["database_cpu_us_per_req"] for r in rs])
         own = [r for r in rs if r.get("own_p99_us") is not None]
         if own:
             summary["own_p50_us"] = median([r["own_p50_us"] for r in own])
@@ -349,6 +373,14 @@ def table(results, direct):
     return "\n".join(lines)
 
 
+def database_note(results):
+    """A line on the PostgreSQL server's CPU per request, for rows that measured it."""
+    return "".join(
+        f"{r['name']}: the PostgreSQL server, writing the usage rows on the same cores, took a further "
+        f"{r[32]['database_cpu_us_per_req']:.1f} µs of CPU per request at c=32 ({r[1]['database_cpu_us_per_req']:.1f} µs at c=1).\n\n"
+        for r in results if "database_cpu_us_per_req" in r.get(32, {}))
+
+
 def added(r, q, direct=None):
     """Latency `q` added at c=1: paired with the direct runs when it was, else against `direct`."""
     return r[1].get("added_" + q, r[1][q] - (direct[1][q] if direct else 0))
@@ -454,11 +486,11 @@ def main():
         if slow_url:
             slow.append(measure(f"{args.latency_ms} ms mock upstream, direct", slow_url, None, None, seconds, 1))
 
-        def gateway(name, started):
+        def gateway(name, started, database_cpu=False):
             proc, base, key = started
             procs.append(proc)
             fast.append(measure(name, base + "/v1/chat/completions", proc.pid, key, seconds, rounds, direct_url=fast_url,
-                                own_time=name.startswith("Purser")))
+                                own_time=name.startswith("Purser"), database_cpu=database_cpu))
             if slow_url:
                 slow.append(measure(name, base + "/v1/chat/completions", proc.pid, key, seconds, 1, model="bench-slow"))
             stop(proc)
@@ -467,13 +499,14 @@ def main():
         if not args.no_postgres:
             database = pg.create_database(args.postgres, "purser_bench_")
             name = "Purser, PostgreSQL + Redis" if args.redis else "Purser, PostgreSQL"
-            gateway(name, start_purser(upstreams, pg.database_url(args.postgres, database), redis_url=args.redis or None))
+            gateway(name, start_purser(upstreams, pg.database_url(args.postgres, database), redis_url=args.redis or None),
+                    database_cpu=True)
         if not args.no_litellm:
             gateway("LiteLLM proxy", start_litellm(upstreams))
         machine = (f"{os.cpu_count()} cores, load generator (wrk), mocks and gateway on the same machine; median of {rounds} round(s) of {seconds} s runs; "
                    "added latency and % of direct are medians of per-round comparisons with a direct run made just before"
                    + idle_polling())
-        report = f"### Fast upstream (nginx, canned answer)\n\n{table(fast, fast[0])}\n\n{verdicts(fast, fast[0])}\n"
+        report = f"### Fast upstream (nginx, canned answer)\n\n{table(fast, fast[0])}\n\n{database_note(fast)}{verdicts(fast, fast[0])}\n"
         if slow:
             report += f"\n### Upstream with {args.latency_ms} ms latency (one round)\n\n{latency_table(slow, slow[0])}\n"
         print()
