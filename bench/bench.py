@@ -90,13 +90,20 @@ def tree(pid):
     return pids
 
 
+def process_cpu(pid):
+    """A process's command name and its CPU time (user + system) in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        head, fields = f.read().rsplit(")", 1)
+    fields = fields.split()
+    return head.split("(", 1)[1], int(fields[11]) + int(fields[12])
+
+
 def cpu_seconds(pid):
+    """CPU time of a process and its descendants."""
     total = 0
     for p in tree(pid):
         try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            total += process_cpu(p)[1]
         except OSError:
             pass
     return total / TICK
@@ -107,13 +114,11 @@ def postgres_cpu_seconds():
     total = 0
     for p in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{p}/stat") as f:
-                head, fields = f.read().rsplit(")", 1)
-            if head.split("(", 1)[1].startswith("postgres"):
-                fields = fields.split()
-                total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError):
-            pass
+            name, ticks = process_cpu(p)
+        except OSError:
+            continue
+        if name.startswith("postgres"):
+            total += ticks
     return total / TICK
 
 
