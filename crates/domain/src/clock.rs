@@ -124,8 +124,12 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        #[allow(clippy::disallowed_methods)] // the one place that reads the wall clock
-        Timestamp::from_datetime(OffsetDateTime::now_utc())
+        // The one place that reads the wall clock. (Straight to Unix milliseconds: the
+        // gateway asks several times per request, and `OffsetDateTime::now_utc` would work
+        // out a calendar date each time only for it to be thrown away.)
+        #[allow(clippy::disallowed_methods)]
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Timestamp::from_millis(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
     }
 }
 
@@ -160,6 +164,16 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_clock_reads_unix_milliseconds() {
+        #[allow(clippy::disallowed_methods)]
+        let before = Timestamp::from_datetime(OffsetDateTime::now_utc());
+        let now = SystemClock.now();
+        #[allow(clippy::disallowed_methods)]
+        let after = Timestamp::from_datetime(OffsetDateTime::now_utc());
+        assert!(before <= now && now <= after, "{before} <= {now} <= {after}");
+    }
 
     #[test]
     fn formats_rfc3339_utc_with_millis() {
