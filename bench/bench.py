@@ -348,6 +348,33 @@ def start_slow_mock(latency_ms):
     return proc, port
 
 
+def start_bare_proxy(upstream_url):
+    """Purser's HTTP stack forwarding to `upstream_url` with nothing else (crates/bare-proxy)."""
+    port = free_port()
+    binary = os.path.join(ROOT, "target", "release", "purser-bare-proxy")
+    proc = subprocess.Popen([binary, "--listen", f"127.0.0.1:{port}", "--upstream", upstream_url],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    deadline = time.time() + 30
+    while not reachable(f"tcp://127.0.0.1:{port}"):
+        if proc.poll() is not None or time.time() > deadline:
+            raise SystemExit("the bare proxy did not start")
+        time.sleep(0.1)
+    return proc, url
+
+
+def stack_note(results):
+    """How much of Purser's CPU per request is its HTTP stack, from the bare proxy's row."""
+    bare = next((r for r in results if r["name"].startswith("bare proxy")), None)
+    purser = next((r for r in results if r["name"].startswith("Purser, SQLite")), None)
+    if bare is None or purser is None:
+        return ""
+    stack, total = bare[32]["cpu_us_per_req"], purser[32]["cpu_us_per_req"]
+    return (f"The bare proxy is Purser's HTTP stack alone (axum, hyper-util's client, mimalloc; no key check, limits, "
+            f"routing or metering): {stack:.1f} µs of CPU per request and {100 * share(bare, results[0]):.1f}% of direct at c=32. "
+            f"Purser on SQLite spends {total - stack:.1f} µs per request on top of it.\n\n")
+
+
 def stop(proc):
     if proc and proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -490,6 +517,11 @@ def main():
         slow = []
         if slow_url:
             slow.append(measure(f"{args.latency_ms} ms mock upstream, direct", slow_url, None, None, seconds, 1))
+        bare, bare_url = start_bare_proxy(fast_url)
+        procs.append(bare)
+        fast.append(measure("bare proxy (the HTTP stack, no governance)", bare_url, bare.pid, None, seconds, rounds,
+                            direct_url=fast_url))
+        stop(bare)
 
         def gateway(name, started, database_cpu=False):
             proc, base, key = started
@@ -511,7 +543,8 @@ def main():
         machine = (f"{os.cpu_count()} cores, load generator (wrk), mocks and gateway on the same machine; median of {rounds} round(s) of {seconds} s runs; "
                    "added latency and % of direct are medians of per-round comparisons with a direct run made just before"
                    + idle_polling())
-        report = f"### Fast upstream (nginx, canned answer)\n\n{table(fast, fast[0])}\n\n{database_note(fast)}{verdicts(fast, fast[0])}\n"
+        report = (f"### Fast upstream (nginx, canned answer)\n\n{table(fast, fast[0])}\n\n{database_note(fast)}{stack_note(fast)}"
+                  f"{verdicts(fast, fast[0])}\n")
         if slow:
             report += f"\n### Upstream with {args.latency_ms} ms latency (one round)\n\n{latency_table(slow, slow[0])}\n"
         print()
