@@ -358,6 +358,7 @@ def start_bare_proxy(upstream_url):
     deadline = time.time() + 30
     while not reachable(f"tcp://127.0.0.1:{port}"):
         if proc.poll() is not None or time.time() > deadline:
+            stop(proc)
             raise SystemExit("the bare proxy did not start")
         time.sleep(0.1)
     return proc, url
@@ -440,7 +441,7 @@ def latency_table(results, direct):
 
 
 def reachable(url):
-    """Whether something listens at a redis://host:port URL."""
+    """Whether something listens at a scheme://host:port URL (Redis's port by default)."""
     host_port = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
     host, _, port = host_port.partition(":")
     try:

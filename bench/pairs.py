@@ -62,13 +62,10 @@ def main():
                 database = pg.create_database(args.postgres, "purser_pairs_") if args.postgres else None
                 saved = dict(os.environ)
                 os.environ.update(env)
+                proc = None
                 try:
                     proc, base, key = bench.start_purser(
                         {"bench": nginx_port}, database and pg.database_url(args.postgres, database))
-                finally:
-                    os.environ.clear()
-                    os.environ.update(saved)
-                try:
                     url = base + "/v1/chat/completions"
                     bench.wrk(url, 32, 2, key)  # warm up
                     for _ in range(args.pairs):
@@ -80,6 +77,8 @@ def main():
                         run["database_cpu_us"] = (bench.postgres_cpu_seconds() - before[1]) / requests * 1e6
                         pairs[i].append((direct, run))
                 finally:
+                    os.environ.clear()
+                    os.environ.update(saved)
                     bench.stop(proc)
                     if database:
                         pg.drop_database(args.postgres, database)
