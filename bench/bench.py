@@ -355,12 +355,11 @@ def start_bare_proxy(upstream_url):
     proc = subprocess.Popen([binary, "--listen", f"127.0.0.1:{port}", "--upstream", upstream_url],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
-    deadline = time.time() + 30
-    while not reachable(f"tcp://127.0.0.1:{port}"):
-        if proc.poll() is not None or time.time() > deadline:
-            stop(proc)
-            raise SystemExit("the bare proxy did not start")
-        time.sleep(0.1)
+    try:
+        wait_http(url, proc, seconds=30)  # (it answers a GET with 405: up all the same)
+    except SystemExit:
+        stop(proc)
+        raise
     return proc, url
 
 
@@ -441,7 +440,7 @@ def latency_table(results, direct):
 
 
 def reachable(url):
-    """Whether something listens at a scheme://host:port URL (Redis's port by default)."""
+    """Whether something listens at a redis://host:port URL."""
     host_port = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
     host, _, port = host_port.partition(":")
     try:

@@ -122,10 +122,9 @@ pub async fn insert_batch(conn: &mut AnyConnection, records: &[UsageRecord]) -> 
         Err(StoreError::Conflict(_)) => {
             sqlx::query("ROLLBACK TO SAVEPOINT usage_batch").execute(&mut *conn).await?;
             let stored = stored_ids(conn, records).await?;
-            let fresh: Vec<UsageRecord> = records.iter().filter(|r| !stored.contains(&r.id)).cloned().collect();
-            insert_rows(conn, &fresh).await?;
-            let fresh_ids: HashSet<Id> = fresh.iter().map(|r| r.id).collect();
-            records.iter().filter(|r| fresh_ids.contains(&r.id)).collect()
+            let fresh: Vec<&UsageRecord> = records.iter().filter(|r| !stored.contains(&r.id)).collect();
+            insert_rows(conn, &fresh.iter().map(|r| (*r).clone()).collect::<Vec<_>>()).await?;
+            fresh
         }
         Err(e) => return Err(e),
     };
