@@ -4,7 +4,7 @@ runs: each Purser run is preceded by a run of the same length against nginx dire
 that the machine's drift cancels out of the per-pair differences.
 
     python3 bench/pairs.py                                     # Purser's defaults
-    python3 bench/pairs.py "" PURSER__GATEWAY__USAGE_FLUSH_MS=5000 TOKIO_WORKER_THREADS=1
+    python3 bench/pairs.py "" PURSER__GATEWAY__USAGE_FLUSH_MS=5000 PURSER__SERVER__THREADS=1
 
 Each argument is one setting to compare: environment variables for Purser, comma
 separated ("" for none). A name that is an absolute path is a file to write the value

@@ -12,6 +12,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use thread_local::ThreadLocal;
 
 use crate::GatewayConfig;
 use crate::proxy::Endpoint;
@@ -67,8 +68,14 @@ impl Target {
     }
 }
 
+type PooledClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 pub struct Upstream {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    connector: HttpsConnector<HttpConnector>,
+    /// One pool per thread: a pooled connection's task runs on the runtime that opened it,
+    /// so a request on a serving thread uses connections that live on that thread
+    /// (crates/serve), and talking to the model server never wakes another core.
+    clients: ThreadLocal<PooledClient>,
     max_response_bytes: usize,
 }
 
@@ -79,16 +86,21 @@ impl Upstream {
         http.set_nodelay(true);
         http.set_connect_timeout(Some(config.connect_timeout));
         http.set_keepalive(Some(Duration::from_secs(60)));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_platform_verifier(rustls::crypto::ring::default_provider())?
             .https_or_http()
             .enable_all_versions()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(1024)
-            .build(https);
-        Ok(Self { client, max_response_bytes: config.max_response_bytes })
+        Ok(Self { connector, clients: ThreadLocal::new(), max_response_bytes: config.max_response_bytes })
+    }
+
+    fn client(&self) -> &PooledClient {
+        self.clients.get_or(|| {
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_max_idle_per_host(1024)
+                .build(self.connector.clone())
+        })
     }
 
     /// Sends a JSON body and waits, at most `timeout`, for the response head.
@@ -108,7 +120,7 @@ impl Upstream {
             headers.insert(header::AUTHORIZATION, authorization.clone());
         }
         let request = request.body(Full::new(body)).map_err(|_| CallError::Connect)?;
-        match tokio::time::timeout(timeout, self.client.request(request)).await {
+        match tokio::time::timeout(timeout, self.client().request(request)).await {
             Err(_) => Err(CallError::Timeout),
             Ok(Err(e)) if e.is_connect() => {
                 tracing::debug!(error = ?e, %uri, "model server connection failed");

@@ -90,6 +90,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How long shutdown waits for requests in flight (streams included) before cutting them.
     pub shutdown_grace_secs: u64,
+    /// Serving threads, each a single-threaded runtime that keeps its connections to their
+    /// end; default: one per core. Background work runs on a separate runtime.
+    pub threads: Option<usize>,
     /// Mark browser session cookies `Secure` (HTTPS only; browsers count http://localhost
     /// as secure). Turn off only behind plain HTTP on another host name.
     pub secure_cookies: bool,
@@ -102,6 +105,7 @@ impl Default for ServerConfig {
             public_url: None,
             max_body_bytes: 1024 * 1024,
             shutdown_grace_secs: 30,
+            threads: None,
             secure_cookies: true,
         }
     }
@@ -425,6 +429,9 @@ impl Config {
         if self.database.max_connections == Some(0) {
             return fail("database.max_connections", "must be at least 1");
         }
+        if !matches!(self.server.threads, None | Some(1..=1024)) {
+            return fail("server.threads", "must be between 1 and 1024");
+        }
         if let Some(key) = &self.secrets.master_key
             && purser_services::crypto::MasterKey::from_hex(key.expose()).is_err()
         {
@@ -556,8 +563,9 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_key() {
-        let cases: [(&str, &str, &str); 5] = [
+        let cases: [(&str, &str, &str); 6] = [
             ("PURSER__SERVER__LISTEN", "not-an-address", "server.listen"),
+            ("PURSER__SERVER__THREADS", "0", "server.threads"),
             ("PURSER__DATABASE__URL", "mysql://x", "database.url"),
             ("PURSER__SECRETS__MASTER_KEY", "abc", "secrets.master_key"),
             ("PURSER__SERVER__NO_SUCH_KEY", "1", "no_such_key"),

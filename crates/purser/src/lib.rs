@@ -4,7 +4,6 @@
 pub mod config;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +34,7 @@ pub struct Purser {
     resync: tokio::task::JoinHandle<()>,
     housekeeping: tokio::task::JoinHandle<()>,
     shutdown_grace: Duration,
+    serving_threads: usize,
 }
 
 /// Opens the database and brings its schema up to date.
@@ -180,6 +180,7 @@ impl Purser {
             resync,
             housekeeping,
             shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
+            serving_threads: config.server.threads.unwrap_or_else(purser_serve::default_threads),
         })
     }
 
@@ -190,34 +191,18 @@ impl Purser {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let app = self.router.clone().into_make_service_with_connect_info::<SocketAddr>();
-        let mut server = tokio::spawn(async move {
-            let mut stop_rx = stop_rx;
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.wait_for(|stop| *stop).await;
-                })
-                .await
-        });
-        tokio::select! {
-            result = &mut server => {
-                result.context("server task")?.context("server")?;
-            }
-            () = shutdown => {
-                tracing::info!(grace_secs = self.shutdown_grace.as_secs(), "shutting down: draining requests");
-                let _ = stop_tx.send(true);
-                match tokio::time::timeout(self.shutdown_grace, &mut server).await {
-                    Ok(result) => result.context("server task")?.context("server")?,
-                    Err(_) => {
-                        tracing::warn!("requests still running after the grace period; cutting them");
-                        server.abort();
-                    }
-                }
-            }
+        let grace = self.shutdown_grace;
+        let announced = async move {
+            shutdown.await;
+            tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining requests");
+        };
+        let ended = purser_serve::serve(listener, self.router.clone(), self.serving_threads, announced, grace).await;
+        if matches!(ended, Ok(purser_serve::Ended::Cut)) {
+            tracing::warn!("requests still running after the grace period were cut");
         }
+        // Whatever happened to the server, what was metered is written before returning.
         self.shutdown().await;
-        Ok(())
+        ended.map(drop).context("server")
     }
 
     /// Flushes usage and releases resources (also for embedders that never called `serve`).
