@@ -19,14 +19,95 @@ struct WithUsage {
     choices: Option<Vec<serde::de::IgnoredAny>>,
 }
 
-#[derive(Deserialize)]
-struct OnlyUsage {
-    usage: Option<Usage>,
+/// Reads the `usage` of a complete (non-streamed) JSON answer.
+///
+/// Only the keys of the top-level object are read. Every other value is stepped over by
+/// its brackets and quotes without being decoded, and only `usage` is parsed. Decoding the
+/// whole answer with serde_json cost more than anything else the gateway does with it, and
+/// grows with the length of the completion. A body that is not a JSON object has no usage.
+pub fn usage_of_body(body: &[u8]) -> Option<Usage> {
+    let mut at = skip_space(body, 0);
+    if body.get(at) != Some(&b'{') {
+        return None;
+    }
+    at += 1;
+    loop {
+        at = skip_space(body, at);
+        // (A `}` here, the end of the object, means there is no usage.)
+        if body.get(at) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string_end(body, at)?;
+        let key = &body[at + 1..key_end - 1];
+        at = skip_space(body, key_end);
+        if body.get(at) != Some(&b':') {
+            return None;
+        }
+        at = skip_space(body, at + 1);
+        if key == b"usage" {
+            let mut values = serde_json::Deserializer::from_slice(&body[at..]).into_iter::<Option<Usage>>();
+            return values.next()?.ok()?;
+        }
+        at = skip_space(body, value_end(body, at)?);
+        if body.get(at) != Some(&b',') {
+            return None;
+        }
+        at += 1;
+    }
 }
 
-/// Reads the `usage` of a complete (non-streamed) JSON answer.
-pub fn usage_of_body(body: &[u8]) -> Option<Usage> {
-    serde_json::from_slice::<OnlyUsage>(body).ok()?.usage
+fn skip_space(body: &[u8], mut at: usize) -> usize {
+    while body.get(at).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
+/// Where the string whose opening quote is at `at` ends (just past its closing quote).
+fn string_end(body: &[u8], mut at: usize) -> Option<usize> {
+    at += 1;
+    loop {
+        at += memchr::memchr2(b'"', b'\\', body.get(at..)?)?;
+        if body[at] == b'"' {
+            return Some(at + 1);
+        }
+        at += 2; // an escape: the next byte is never the end
+    }
+}
+
+/// Where the value starting at `at` ends: strings by their quotes, objects and arrays by
+/// their brackets (counting only those outside strings), anything else at the next
+/// delimiter.
+fn value_end(body: &[u8], mut at: usize) -> Option<usize> {
+    match body.get(at)? {
+        b'"' => string_end(body, at),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            loop {
+                match body.get(at)? {
+                    b'"' => {
+                        at = string_end(body, at)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(at + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                at += 1;
+            }
+        }
+        _ => {
+            while !matches!(body.get(at)?, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                at += 1;
+            }
+            Some(at)
+        }
+    }
 }
 
 /// Splits a byte stream into events and passes them on, whole.
@@ -150,5 +231,46 @@ mod tests {
             Some(Usage { prompt_tokens: 4, completion_tokens: 1 })
         );
         assert_eq!(usage_of_body(b"not json"), None);
+    }
+
+    #[test]
+    fn usage_is_read_from_the_top_level_object_only() {
+        let usage = |prompt, completion| Some(Usage { prompt_tokens: prompt, completion_tokens: completion });
+        let cases: [(&str, Option<Usage>); 12] = [
+            (r#"{"usage":{"prompt_tokens":4,"completion_tokens":1}}"#, usage(4, 1)),
+            (
+                r#"{"id":"x","choices":[{"message":{"content":"a \"usage\": {\"prompt_tokens\": 9} ]}"}}],"usage":{"completion_tokens":2,"prompt_tokens":3,"total_tokens":5}}"#,
+                usage(3, 2),
+            ),
+            (
+                r#"{"x_meta":{"usage":{"prompt_tokens":99}},"list":[1,[2,{"usage":1}]],"usage":{"prompt_tokens":5,"completion_tokens":6}}"#,
+                usage(5, 6),
+            ),
+            (
+                "{\n  \"created\" : 17 ,\n  \"ok\": true, \"none\": null, \"f\": -1.5e3,\n  \"usage\" :\n {\"prompt_tokens\": 7}\n}\n",
+                usage(7, 0),
+            ),
+            (r#"{"a":"\\","usage":{"prompt_tokens":1,"completion_tokens":1}}"#, usage(1, 1)),
+            (r#"{"choices":[{"message":{"content":"x"}}]}"#, None),
+            (r#"{"usage":null}"#, None),
+            (r#"{"usage":{"prompt_tokens":"many"}}"#, None),
+            (r#"{}"#, None),
+            (r#"{"choices":[{"message":"unterminated}]"#, None),
+            (r#"[{"usage":{"prompt_tokens":1}}]"#, None),
+            (r#"{"a" 1, "usage":{"prompt_tokens":1}}"#, None),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(usage_of_body(body.as_bytes()), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn usage_of_every_prefix_of_an_answer_is_found_or_absent_never_a_panic() {
+        let body = br#"{"id":"c","choices":[{"message":{"content":"q\"{[\\"}}],"usage":{"prompt_tokens":12,"completion_tokens":7}}"#;
+        for end in 0..body.len() {
+            let found = usage_of_body(&body[..end]);
+            assert!(found.is_none() || found == Some(Usage { prompt_tokens: 12, completion_tokens: 7 }), "{end}");
+        }
+        assert_eq!(usage_of_body(body), Some(Usage { prompt_tokens: 12, completion_tokens: 7 }));
     }
 }
