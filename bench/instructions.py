@@ -86,7 +86,7 @@ def main():
         print("| instructions per request | |")
         print("|---|---:|")
         print(f"| in all | {total / requests:,.0f} |")
-        print(f"| request path (tokio workers) | {(total - sqlite) / requests:,.0f} |")
+        print(f"| request path (every other thread) | {(total - sqlite) / requests:,.0f} |")
         print(f"| usage writing (SQLite thread) | {sqlite / requests:,.0f} |")
     finally:
         for p in reversed(procs):
