@@ -57,6 +57,8 @@ pub async fn serve(
     for index in 0..threads.max(1) {
         let (inbox, connections) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = oneshot::channel();
+        // (Built here, so that a runtime that cannot start fails this call, not a thread.)
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let thread = ServingThread {
             connections,
             local_addr,
@@ -65,7 +67,7 @@ pub async fn serve(
             cut: cut_rx.clone(),
         };
         std::thread::Builder::new().name(format!("purser-http-{index}")).spawn(move || {
-            let _ = done_tx.send(thread.run());
+            let _ = done_tx.send(thread.run(runtime));
         })?;
         inboxes.push(inbox);
         finished.push(done_rx);
@@ -129,8 +131,7 @@ struct ServingThread {
 }
 
 impl ServingThread {
-    fn run(self) -> io::Result<()> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    fn run(self, runtime: tokio::runtime::Runtime) -> io::Result<()> {
         let Self { connections, local_addr, router, mut drain, mut cut } = self;
         let result = runtime.block_on(async move {
             // (`tap_io` also gives handlers the peer address as `ConnectInfo<SocketAddr>`.)
