@@ -8,8 +8,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use purser_services::request_id;
@@ -97,7 +96,10 @@ async fn list_models(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) ->
     with_id(Json(ModelList { object: "list", data }).into_response(), id)
 }
 
-async fn proxy(gateway: Arc<Gateway>, endpoint: Endpoint, headers: HeaderMap, body: Body) -> Response {
+/// (Takes the whole request, not a `HeaderMap` extractor, which would copy the headers.)
+async fn proxy(gateway: Arc<Gateway>, endpoint: Endpoint, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let (id, header) = request_id::of(&headers);
     let response = gateway.proxy(endpoint, headers, body, id).await.unwrap_or_else(IntoResponse::into_response);
     with_id(response, header)
@@ -129,8 +131,8 @@ fn with_id(mut response: Response, id: HeaderValue) -> Response {
         (status = 504, description = "The model server did not answer in time", body = OpenAiError),
     )
 )]
-async fn chat_completions(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
-    proxy(gateway, Endpoint::ChatCompletions, headers, body).await
+async fn chat_completions(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    proxy(gateway, Endpoint::ChatCompletions, request).await
 }
 
 /// Legacy text completion.
@@ -144,8 +146,8 @@ async fn chat_completions(State(gateway): State<Arc<Gateway>>, headers: HeaderMa
         (status = 429, description = "Rate limit or budget exceeded", body = OpenAiError),
     )
 )]
-async fn completions(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
-    proxy(gateway, Endpoint::Completions, headers, body).await
+async fn completions(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    proxy(gateway, Endpoint::Completions, request).await
 }
 
 /// Embeddings.
@@ -159,6 +161,6 @@ async fn completions(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, bo
         (status = 429, description = "Rate limit or budget exceeded", body = OpenAiError),
     )
 )]
-async fn embeddings(State(gateway): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
-    proxy(gateway, Endpoint::Embeddings, headers, body).await
+async fn embeddings(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    proxy(gateway, Endpoint::Embeddings, request).await
 }
