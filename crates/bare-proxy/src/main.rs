@@ -1,8 +1,9 @@
 //! `purser-bare-proxy`: forwards every POST to one upstream URL with the same HTTP stack as
 //! Purser's gateway (axum on serving threads that keep their connections (purser-serve),
 //! hyper-util's pooled client per thread with `TCP_NODELAY` to the upstream, mimalloc) and
-//! nothing else: no key check, no limits, no routing, no metering. `bench/run` measures it beside Purser, so its table shows how much
-//! of Purser's cost is the HTTP stack and how much is Purser's own work.
+//! nothing else: no key check, no limits, no routing, no metering. `bench/run` measures it
+//! beside Purser, so its table shows how much of Purser's cost is the HTTP stack and how
+//! much is Purser's own work.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -78,7 +79,8 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     response
 }
 
-#[tokio::main]
+// (This runtime only accepts connections and hands them to the serving threads.)
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let proxy = Arc::new(Proxy { clients: ThreadLocal::new(), upstream: args.upstream });
