@@ -1,5 +1,6 @@
 //! Usage records, written in batches by the gateway, and the sums users see.
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
@@ -60,7 +61,8 @@ fn as_i64(v: u64) -> i64 {
 }
 
 /// Inserts the records; an id already stored fails the statement with a conflict.
-async fn insert_rows(conn: &mut AnyConnection, records: &[UsageRecord]) -> Result<()> {
+/// (Records or references to them: a retried batch passes the fresh ones without copying.)
+async fn insert_rows<R: Borrow<UsageRecord>>(conn: &mut AnyConnection, records: &[R]) -> Result<()> {
     let statements = insert_statements(conn.backend_name().eq_ignore_ascii_case("sqlite"));
     let mut rest = records;
     while !rest.is_empty() {
@@ -68,7 +70,7 @@ async fn insert_rows(conn: &mut AnyConnection, records: &[UsageRecord]) -> Resul
         let (chunk, tail) = rest.split_at(STATEMENT_ROWS[size]);
         rest = tail;
         let mut query = sqlx::query(&statements[size]);
-        for r in chunk {
+        for r in chunk.iter().map(Borrow::borrow) {
             query = query
                 .bind(r.id.as_i64())
                 .bind(r.request_id.as_str())
@@ -123,7 +125,7 @@ pub async fn insert_batch(conn: &mut AnyConnection, records: &[UsageRecord]) -> 
             sqlx::query("ROLLBACK TO SAVEPOINT usage_batch").execute(&mut *conn).await?;
             let stored = stored_ids(conn, records).await?;
             let fresh: Vec<&UsageRecord> = records.iter().filter(|r| !stored.contains(&r.id)).collect();
-            insert_rows(conn, &fresh.iter().map(|r| (*r).clone()).collect::<Vec<_>>()).await?;
+            insert_rows(conn, &fresh).await?;
             fresh
         }
         Err(e) => return Err(e),
