@@ -48,10 +48,17 @@ contract! {
         let mut tx = store.begin().await.unwrap();
         assert_eq!(usage::insert_batch(&mut tx, &mixed).await.unwrap(), 4);
         tx.commit().await.unwrap();
+        // New records ahead of a stored one in the same statement (8 rows are written as one):
+        // the conflict must not leave them written twice or counted twice.
+        let mut ahead: Vec<_> = (0..5).map(|i| record(key.id, u.id, m.id, T0.plus_millis(6000 + i), 1, 1, 1000)).collect();
+        ahead.extend_from_slice(&batch[700..703]);
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(usage::insert_batch(&mut tx, &ahead).await.unwrap(), 5);
+        tx.commit().await.unwrap();
         let stored = api_keys::by_id(&mut conn, key.id).await.unwrap().unwrap();
-        assert_eq!(stored.spend, Usd::from_nanos(1200 * 7 + 400));
-        assert_eq!(stored.last_used_at, Some(T0.plus_millis(5003)));
-        assert_eq!(usage::count_for_key(&mut conn, key.id).await.unwrap(), 1204);
+        assert_eq!(stored.spend, Usd::from_nanos(1200 * 7 + 400 + 5000));
+        assert_eq!(stored.last_used_at, Some(T0.plus_millis(6004)));
+        assert_eq!(usage::count_for_key(&mut conn, key.id).await.unwrap(), 1209);
     }
 
     async fn summary_by_user_window_and_model(store: Store) {
