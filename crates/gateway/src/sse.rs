@@ -56,8 +56,13 @@ pub fn usage_of_body(body: &[u8]) -> Option<Usage> {
     }
 }
 
+/// JSON's whitespace.
+fn is_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+}
+
 fn skip_space(body: &[u8], mut at: usize) -> usize {
-    while body.get(at).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+    while body.get(at).copied().is_some_and(is_space) {
         at += 1;
     }
     at
@@ -102,7 +107,7 @@ fn value_end(body: &[u8], mut at: usize) -> Option<usize> {
             }
         }
         _ => {
-            while !matches!(body.get(at)?, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+            while !matches!(body.get(at)?, b',' | b'}' | b']') && !is_space(body[at]) {
                 at += 1;
             }
             Some(at)
