@@ -14,6 +14,10 @@
 //!
 //! Anything a handler spawns runs on its serving thread; long CPU work belongs in
 //! `spawn_blocking`, as on any runtime.
+//!
+//! The client side, connections to model servers pooled per thread, is in [`client`].
+
+pub mod client;
 
 use std::future::Future;
 use std::io;
