@@ -10,10 +10,10 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use http_body_util::{BodyDataStream, BodyExt};
-use hyper::body::Incoming;
 use purser_domain::api_key::looks_like_secret;
 use purser_domain::model::{Capability, ProviderKind};
 use purser_domain::usage::UsageRecord;
+use purser_serve::client::PooledBody;
 use rand::Rng;
 use serde_json::Value;
 
@@ -360,7 +360,7 @@ impl Gateway {
     async fn receive(
         &self,
         route: &Route,
-        response: http::Response<Incoming>,
+        response: http::Response<PooledBody>,
         streamed: bool,
         deadline: tokio::time::Instant,
     ) -> Result<Reply, Failure> {
@@ -471,7 +471,7 @@ enum Failure {
 
 /// The next chunk of a streamed answer, waiting at most `idle` and never past `deadline`.
 async fn next_chunk(
-    chunks: &mut BodyDataStream<Incoming>,
+    chunks: &mut BodyDataStream<PooledBody>,
     idle: Duration,
     deadline: tokio::time::Instant,
 ) -> Option<Result<Bytes, GatewayError>> {

@@ -260,7 +260,7 @@ mod tests {
             created_at: Timestamp::from_millis(0),
             updated_at: Timestamp::from_millis(0),
         };
-        Deployment::new(&d, Target::new(&d.upstream_url, None).unwrap(), None, 0)
+        Deployment::new(&d, Target::new(&d.upstream_url, None, None).unwrap(), None, 0)
     }
 
     const POLICY: BreakerPolicy = BreakerPolicy { failures: 3, cooldown: Duration::from_secs(10) };

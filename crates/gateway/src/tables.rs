@@ -285,11 +285,11 @@ impl Route {
             .iter()
             .zip(&routed.upstream_api_keys)
             .filter_map(|(d, key)| {
-                let Some(target) = Target::new(&d.upstream_url, key.as_deref()) else {
+                let before = previous.and_then(|p| p.deployments.iter().find(|old| old.id == d.id));
+                let Some(target) = Target::new(&d.upstream_url, key.as_deref(), before.map(|b| &b.target)) else {
                     tracing::error!(model = %m.name, deployment = %d.id, "deployment URL cannot be used; skipping it");
                     return None;
                 };
-                let before = previous.and_then(|p| p.deployments.iter().find(|old| old.id == d.id));
                 Some(Deployment::new(d, target, before, now.as_millis()))
             })
             .collect();

@@ -1,18 +1,14 @@
-//! The HTTP client that carries requests to model servers: hyper with a connection pool,
-//! HTTP/1.1 and HTTP/2 (over TLS, by ALPN), and errors sorted into the few kinds the
-//! router acts on.
+//! Calls to model servers: requests prepared once per deployment, sent over the pooled
+//! connections of Purser's HTTP stack (`purser_serve::client`), with timeouts, a cap on the
+//! answer's size, and errors sorted into the few kinds the router acts on.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use thread_local::ThreadLocal;
+use purser_serve::client::{Client, Origin, PooledBody, Protocol, SendError};
 
 use crate::GatewayConfig;
 use crate::proxy::Endpoint;
@@ -41,20 +37,29 @@ impl CallError {
     }
 }
 
-/// Where one deployment's requests go, prepared once when the model is loaded: the parsed
-/// URI of each endpoint, the `Host` header, and the `Authorization` header.
+/// Where one deployment's requests go, prepared once when the model is loaded: each
+/// endpoint's URI in both forms, the `Host` header, the `Authorization` header, and the
+/// server's connection pool.
 #[derive(Debug)]
 pub struct Target {
+    /// Absolute, for HTTP/2.
     uris: [http::Uri; 3],
+    /// Path only, for HTTP/1.1.
+    paths: [http::Uri; 3],
     host: HeaderValue,
     authorization: Option<HeaderValue>,
+    origin: Arc<Origin>,
 }
 
 impl Target {
-    /// `base` is an OpenAI-compatible base URL such as `http://vllm:8000/v1`.
-    pub fn new(base: &str, api_key: Option<&str>) -> Option<Self> {
+    /// `base` is an OpenAI-compatible base URL such as `http://vllm:8000/v1`. The
+    /// connections of `previous` (the deployment's target before a reload) are kept if it
+    /// points at the same server.
+    pub fn new(base: &str, api_key: Option<&str>, previous: Option<&Target>) -> Option<Self> {
         let uri = |endpoint: Endpoint| format!("{base}/{}", endpoint.path()).parse::<http::Uri>().ok();
         let uris = [uri(Endpoint::ChatCompletions)?, uri(Endpoint::Completions)?, uri(Endpoint::Embeddings)?];
+        let path = |uri: &http::Uri| uri.path_and_query()?.as_str().parse::<http::Uri>().ok();
+        let paths = [path(&uris[0])?, path(&uris[1])?, path(&uris[2])?];
         let host = HeaderValue::from_str(uris[0].authority()?.as_str()).ok()?;
         let authorization = match api_key {
             Some(key) => {
@@ -64,43 +69,40 @@ impl Target {
             }
             None => None,
         };
-        Some(Self { uris, host, authorization })
+        let origin = match previous {
+            Some(p) if p.origin.serves(&uris[0]) => Arc::clone(&p.origin),
+            _ => Origin::new(&uris[0])?,
+        };
+        Some(Self { uris, paths, host, authorization, origin })
+    }
+
+    fn request(&self, endpoint: Endpoint, body: &Bytes, protocol: Protocol) -> Request<Full<Bytes>> {
+        let uri = match protocol {
+            Protocol::Http1 => &self.paths[endpoint as usize],
+            Protocol::Http2 => &self.uris[endpoint as usize],
+        };
+        let mut request = Request::post(uri.clone()).body(Full::new(body.clone())).unwrap_or_default();
+        let headers = request.headers_mut();
+        if protocol == Protocol::Http1 {
+            headers.insert(header::HOST, self.host.clone());
+        }
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(authorization) = &self.authorization {
+            headers.insert(header::AUTHORIZATION, authorization.clone());
+        }
+        request
     }
 }
 
-type PooledClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
 pub struct Upstream {
-    connector: HttpsConnector<HttpConnector>,
-    /// One pool per thread: a pooled connection's task runs on the runtime that opened it,
-    /// so a request on a serving thread uses connections that live on that thread
-    /// (crates/serve), and talking to the model server never wakes another core.
-    clients: ThreadLocal<PooledClient>,
+    client: Client,
     max_response_bytes: usize,
 }
 
 impl Upstream {
     pub fn new(config: &GatewayConfig) -> std::io::Result<Self> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(config.connect_timeout));
-        http.set_keepalive(Some(Duration::from_secs(60)));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_platform_verifier(rustls::crypto::ring::default_provider())?
-            .https_or_http()
-            .enable_all_versions()
-            .wrap_connector(http);
-        Ok(Self { connector, clients: ThreadLocal::new(), max_response_bytes: config.max_response_bytes })
-    }
-
-    fn client(&self) -> &PooledClient {
-        self.clients.get_or(|| {
-            Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(90))
-                .pool_max_idle_per_host(1024)
-                .build(self.connector.clone())
-        })
+        let client = Client::new(config.connect_timeout, Duration::from_secs(90))?;
+        Ok(Self { client, max_response_bytes: config.max_response_bytes })
     }
 
     /// Sends a JSON body and waits, at most `timeout`, for the response head.
@@ -110,32 +112,23 @@ impl Upstream {
         endpoint: Endpoint,
         body: Bytes,
         timeout: Duration,
-    ) -> Result<Response<Incoming>, CallError> {
-        let uri = &target.uris[endpoint as usize];
-        let mut request = Request::post(uri.clone());
-        let headers = request.headers_mut().expect("a fresh request builder has headers");
-        headers.insert(header::HOST, target.host.clone());
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(authorization) = &target.authorization {
-            headers.insert(header::AUTHORIZATION, authorization.clone());
-        }
-        let request = request.body(Full::new(body)).map_err(|_| CallError::Connect)?;
-        match tokio::time::timeout(timeout, self.client().request(request)).await {
+    ) -> Result<Response<PooledBody>, CallError> {
+        let sent = self.client.send(&target.origin, |protocol| target.request(endpoint, &body, protocol));
+        match tokio::time::timeout(timeout, sent).await {
             Err(_) => Err(CallError::Timeout),
-            Ok(Err(e)) if e.is_connect() => {
-                tracing::debug!(error = ?e, %uri, "model server connection failed");
-                Err(CallError::Connect)
-            }
             Ok(Err(e)) => {
-                tracing::debug!(error = ?e, %uri, "model server call failed");
-                Err(CallError::Broken)
+                tracing::debug!(error = %e, uri = %target.uris[endpoint as usize], "model server call failed");
+                Err(match e {
+                    SendError::Connect(_) => CallError::Connect,
+                    SendError::Broken(_) => CallError::Broken,
+                })
             }
             Ok(Ok(response)) => Ok(response),
         }
     }
 
     /// Reads a whole (non-streamed) answer, at most `timeout` and `max_response_bytes`.
-    pub async fn read(&self, body: Incoming, timeout: Duration) -> Result<Bytes, CallError> {
+    pub async fn read(&self, body: PooledBody, timeout: Duration) -> Result<Bytes, CallError> {
         let limited = Limited::new(body, self.max_response_bytes);
         match tokio::time::timeout(timeout, limited.collect()).await {
             Err(_) => Err(CallError::Timeout),
