@@ -1,7 +1,7 @@
 //! `purser-bare-proxy`: forwards every POST to one upstream URL with the same HTTP stack as
-//! Purser's gateway (axum on serving threads that keep their connections (purser-serve),
-//! hyper-util's pooled client per thread with `TCP_NODELAY` to the upstream, mimalloc) and
-//! nothing else: no key check, no limits, no routing, no metering. `bench/run` measures it
+//! Purser's gateway (purser-serve: axum on serving threads that keep their connections, and
+//! its client with connections pooled per thread, `TCP_NODELAY` to the upstream; mimalloc)
+//! and nothing else: no key check, no limits, no routing, no metering. `bench/run` measures it
 //! beside Purser, so its table shows how much of Purser's cost is the HTTP stack and how
 //! much is Purser's own work.
 
@@ -10,15 +10,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use clap::Parser;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use thread_local::ThreadLocal;
+use purser_serve::client::{Client, Origin, Protocol};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -37,19 +33,11 @@ struct Args {
 }
 
 struct Proxy {
-    /// One pool per serving thread, as in Purser's gateway.
-    clients: ThreadLocal<Client<HttpConnector, Full<Bytes>>>,
+    client: Client,
+    origin: Arc<Origin>,
     upstream: hyper::Uri,
-}
-
-impl Proxy {
-    fn client(&self) -> &Client<HttpConnector, Full<Bytes>> {
-        self.clients.get_or(|| {
-            let mut connector = HttpConnector::new();
-            connector.set_nodelay(true);
-            Client::builder(TokioExecutor::new()).pool_max_idle_per_host(1024).build(connector)
-        })
-    }
+    path: hyper::Uri,
+    host: HeaderValue,
 }
 
 /// Reads the whole request body, posts it upstream with its content type, and answers
@@ -60,11 +48,20 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let mut upstream = hyper::Request::post(proxy.upstream.clone()).body(Full::new(body)).expect("a valid request");
-    if let Some(kind) = parts.headers.get(header::CONTENT_TYPE) {
-        upstream.headers_mut().insert(header::CONTENT_TYPE, kind.clone());
-    }
-    let Ok(answer) = proxy.client().request(upstream).await else {
+    let content_type = parts.headers.get(header::CONTENT_TYPE);
+    // (The request is prepared as Purser's gateway prepares its own: see its upstream module.)
+    let build = |protocol| {
+        let uri = if protocol == Protocol::Http1 { &proxy.path } else { &proxy.upstream };
+        let mut upstream = hyper::Request::post(uri.clone()).body(Full::new(body.clone())).expect("a valid request");
+        if protocol == Protocol::Http1 {
+            upstream.headers_mut().insert(header::HOST, proxy.host.clone());
+        }
+        if let Some(kind) = content_type {
+            upstream.headers_mut().insert(header::CONTENT_TYPE, kind.clone());
+        }
+        upstream
+    };
+    let Ok(answer) = proxy.client.send(&proxy.origin, build).await else {
         return StatusCode::BAD_GATEWAY.into_response();
     };
     let (head, body) = answer.into_parts();
@@ -83,7 +80,14 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    let proxy = Arc::new(Proxy { clients: ThreadLocal::new(), upstream: args.upstream });
+    let invalid = |what| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
+    let origin = Origin::new(&args.upstream).ok_or_else(|| invalid("--upstream needs a scheme and a host"))?;
+    let path =
+        args.upstream.path_and_query().map_or("/", |p| p.as_str()).parse().map_err(|_| invalid("--upstream path"))?;
+    let host = HeaderValue::from_str(args.upstream.authority().map_or("", |a| a.as_str()))
+        .map_err(|_| invalid("--upstream host"))?;
+    let client = Client::new(std::time::Duration::from_secs(5), std::time::Duration::from_secs(90))?;
+    let proxy = Arc::new(Proxy { client, origin, upstream: args.upstream, path, host });
     let app = axum::Router::new().fallback(axum::routing::post(forward)).with_state(proxy);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     eprintln!("bare proxy listening on http://{}", listener.local_addr()?);
