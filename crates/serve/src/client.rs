@@ -168,7 +168,10 @@ impl Client {
         loop {
             let (sender, reused) = match origin.take(self.idle_timeout) {
                 Some(sender) => (sender, true),
-                None => (self.connect(origin).await?, false),
+                // (Boxed: connecting, with its resolver, TCP and TLS steps, is a future of
+                // several kilobytes, which every request's future would otherwise carry and
+                // copy, though most requests reuse a connection.)
+                None => (Box::pin(self.connect(origin)).await?, false),
             };
             let sent = match sender {
                 Sender::Http1(mut sender) => {
