@@ -244,11 +244,7 @@ impl FromRequestParts<AppState> for Auth {
 fn client_info(parts: &Parts) -> ClientInfo {
     let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
     let header = |name| parts.headers.get(name).and_then(|v: &header::HeaderValue| v.to_str().ok()).map(str::to_owned);
-    ClientInfo {
-        ip,
-        user_agent: header(header::USER_AGENT),
-        request_id: header(header::HeaderName::from_static(crate::REQUEST_ID)),
-    }
+    ClientInfo { ip, user_agent: header(header::USER_AGENT), request_id: header(crate::REQUEST_ID) }
 }
 
 /// The caller's address and user agent.

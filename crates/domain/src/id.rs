@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Timestamp};
 
 /// 2025-01-01T00:00:00Z in Unix milliseconds.
 const EPOCH_MS: i64 = 1_735_689_600_000;
@@ -154,7 +154,13 @@ impl IdGenerator {
     }
 
     pub fn next_id(&self) -> Id {
-        let now = (self.clock.now().as_millis() - EPOCH_MS).max(0) << SEQUENCE_BITS;
+        self.next_id_at(self.clock.now())
+    }
+
+    /// An id for something that happened at `now`, for a caller that has just read the
+    /// clock (the gateway meters every request, and reading the clock is not free).
+    pub fn next_id_at(&self, now: Timestamp) -> Id {
+        let now = (now.as_millis() - EPOCH_MS).max(0) << SEQUENCE_BITS;
         let mut current = self.last.load(Ordering::Relaxed);
         let state = loop {
             let next = now.max(current + 1);
@@ -173,7 +179,7 @@ impl IdGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::{ManualClock, Timestamp};
+    use crate::clock::ManualClock;
 
     fn generator(worker: u16) -> (Arc<ManualClock>, IdGenerator) {
         let clock = Arc::new(ManualClock::new(Timestamp::from_millis(EPOCH_MS + 1_000)));

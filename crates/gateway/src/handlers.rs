@@ -79,7 +79,7 @@ struct OpenAiError {
 )]
 async fn list_models(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     let (_, id) = request_id::of(&headers);
-    let key = match gateway.authenticate(&headers) {
+    let key = match gateway.authenticate(&headers, gateway.services.now()) {
         Ok(key) => key,
         Err(e) => return with_id(e.into_response(), id),
     };

@@ -10,6 +10,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use http_body_util::{BodyDataStream, BodyExt};
+use purser_domain::Timestamp;
 use purser_domain::api_key::looks_like_secret;
 use purser_domain::model::{Capability, ProviderKind};
 use purser_domain::usage::UsageRecord;
@@ -87,6 +88,11 @@ struct Metering {
 
 impl Metering {
     fn finish(&mut self, status: u16) {
+        self.finish_at(status, Instant::now());
+    }
+
+    /// Meters the request as ended at `ended`.
+    fn finish_at(&mut self, status: u16, ended: Instant) {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
@@ -108,7 +114,7 @@ impl Metering {
             tpm.debit(tokens, now.as_millis());
         }
         std::mem::take(&mut self.permit);
-        let elapsed = self.started.elapsed();
+        let elapsed = ended.saturating_duration_since(self.started);
         let counters = &self.route.metrics;
         if status == 200 {
             counters.ok.inc();
@@ -119,7 +125,7 @@ impl Metering {
         counters.completion_tokens.inc_by(usage.completion_tokens);
         self.gateway.metrics.duration.observe(elapsed.as_secs_f64());
         self.gateway.meter.record(UsageRecord {
-            id: services.ids().next_id(),
+            id: services.ids().next_id_at(now),
             request_id: std::mem::take(&mut self.request_id),
             key_id: self.key.id,
             team_id: self.key.team_id,
@@ -155,13 +161,13 @@ fn bearer(headers: &HeaderMap) -> Result<&str, GatewayError> {
 }
 
 impl Gateway {
-    pub(crate) fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<KeyEntry>, GatewayError> {
+    pub(crate) fn authenticate(&self, headers: &HeaderMap, now: Timestamp) -> Result<Arc<KeyEntry>, GatewayError> {
         let secret = bearer(headers)?;
         if !looks_like_secret(secret) {
             return Err(GatewayError::invalid_key());
         }
         let key = self.keys.lookup(secret).ok_or_else(GatewayError::invalid_key)?;
-        if key.expires_at.is_some_and(|at| at <= self.services.now()) {
+        if key.expires_at.is_some_and(|at| at <= now) {
             return Err(GatewayError::expired_key());
         }
         Ok(key)
@@ -187,6 +193,7 @@ impl Gateway {
         key: &Arc<KeyEntry>,
         team: Option<&Arc<TeamEntry>>,
         user: Option<&Arc<Governor>>,
+        now: Timestamp,
     ) -> Result<Permit, GatewayError> {
         let mut scopes = Vec::with_capacity(3);
         if let Some(governor) = &key.governor {
@@ -198,7 +205,7 @@ impl Gateway {
         if let Some(user) = user {
             scopes.push((Scope::User, user));
         }
-        let permit = governor::admit(&scopes, self.services.now())?;
+        let permit = governor::admit(&scopes, now)?;
         if let Some(shared) = &self.shared {
             if let Some(governor) = &key.governor {
                 shared.join('k', key.id, governor);
@@ -220,8 +227,11 @@ impl Gateway {
         body: Body,
         request_id: String,
     ) -> Result<Response, GatewayError> {
+        // The clock is read once here and reused: in a virtual machine a read costs tens of
+        // nanoseconds, and a request used to make fifteen.
         let started = Instant::now();
-        let key = self.authenticate(&headers)?;
+        let now = self.services.now();
+        let key = self.authenticate(&headers, now)?;
         let limit = self.config.max_request_bytes;
         let body = axum::body::to_bytes(body, limit).await.map_err(|_| GatewayError::body_too_large(limit))?;
         let request = RequestBody::parse(body)?;
@@ -234,7 +244,7 @@ impl Gateway {
         }
         let team = self.team_for(&key, &route)?;
         let user = self.users.get(key.user_id);
-        let permit = self.admit(&key, team.as_ref(), user.as_ref())?;
+        let permit = self.admit(&key, team.as_ref(), user.as_ref(), now)?;
 
         let streamed = endpoint.can_stream() && request.stream;
         // Usage of a stream comes in a last chunk the client may not have asked for: ask
@@ -259,10 +269,10 @@ impl Gateway {
             ProviderKind::Mock => {
                 let body = request.for_upstream(&route.name, ask_usage);
                 let value = serde_json::from_slice(&body).unwrap_or_default();
-                (mock_reply(endpoint, &route, &value, streamed, self.services.now().as_secs()), Duration::ZERO)
+                (mock_reply(endpoint, &route, &value, streamed, now.as_secs()), Duration::ZERO)
             }
             ProviderKind::OpenAiCompatible => {
-                match self.forward(endpoint, &route, &request, streamed, ask_usage, started).await {
+                match self.forward(endpoint, &route, &request, streamed, ask_usage, (started, now)).await {
                     Ok(forwarded) => {
                         metering.deployment = forwarded.deployment;
                         (forwarded.reply, forwarded.waited)
@@ -274,8 +284,8 @@ impl Gateway {
                 }
             }
         };
-        let response = self.deliver(reply, metering, ask_usage);
-        self.metrics.overhead.observe(started.elapsed().saturating_sub(waited).as_secs_f64());
+        let (response, ready) = self.deliver(reply, metering, ask_usage);
+        self.metrics.overhead.observe(ready.saturating_duration_since(started).saturating_sub(waited).as_secs_f64());
         Ok(response)
     }
 
@@ -289,7 +299,7 @@ impl Gateway {
         request: &RequestBody,
         streamed: bool,
         ask_usage: bool,
-        started: Instant,
+        (started, now): (Instant, Timestamp),
     ) -> Result<Forwarded, GatewayError> {
         let deadline = tokio::time::Instant::from_std(started + self.config.total_timeout);
         let policy = self.config.breaker;
@@ -297,7 +307,8 @@ impl Gateway {
         let mut waited = Duration::ZERO;
         let mut last: Option<Result<Reply, GatewayError>> = None;
         for attempt in 0..=self.config.retries {
-            let chosen = match routing::pick(&route.deployments, tried, self.now_ms()) {
+            let now_ms = if attempt == 0 { now.as_millis() } else { self.now_ms() };
+            let chosen = match routing::pick(&route.deployments, tried, now_ms) {
                 Ok(chosen) => chosen,
                 Err(unavailable) => match last {
                     Some(_) => break,
@@ -315,11 +326,12 @@ impl Gateway {
             }
             tried |= 1 << chosen.index;
             let deployment = chosen.deployment;
-            let wait =
-                self.config.first_byte_timeout.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
             let body = request.for_upstream(&deployment.upstream_model, ask_usage);
             let called = Instant::now();
-            let outcome = match self.upstream.post(&deployment.target, endpoint, body, wait).await {
+            let head_by = called
+                .checked_add(self.config.first_byte_timeout)
+                .map_or(deadline, |at| deadline.min(tokio::time::Instant::from_std(at)));
+            let outcome = match self.upstream.post(&deployment.target, endpoint, body, head_by).await {
                 Ok(response) => self.receive(route, response, streamed, deadline).await,
                 Err(e) => Err(Failure::Retry(call_error(e))),
             };
@@ -368,9 +380,8 @@ impl Gateway {
         let status = head.status;
         let content_type =
             head.headers.get(header::CONTENT_TYPE).cloned().unwrap_or(HeaderValue::from_static("application/json"));
-        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
         if !status.is_success() {
-            let body = self.upstream.read(body, remaining).await.unwrap_or_default();
+            let body = self.upstream.read(body, deadline).await.unwrap_or_default();
             return match status {
                 StatusCode::TOO_MANY_REQUESTS => Err(Failure::RetryAnswer(Reply::Whole { status, content_type, body })),
                 // Purser's credentials for this server are wrong: another deployment may do.
@@ -385,7 +396,7 @@ impl Gateway {
             };
         }
         if !streamed {
-            let body = self.upstream.read(body, remaining).await.map_err(|e| Failure::Retry(call_error(e)))?;
+            let body = self.upstream.read(body, deadline).await.map_err(|e| Failure::Retry(call_error(e)))?;
             return Ok(Reply::Whole { status, content_type, body });
         }
         let idle = self.config.stream_idle_timeout;
@@ -401,16 +412,19 @@ impl Gateway {
         Ok(Reply::Stream(stream::once(async move { Ok(first) }).chain(rest).boxed()))
     }
 
-    fn deliver(&self, reply: Reply, mut metering: Metering, strip_usage_chunk: bool) -> Response {
+    /// The response to send, and when it was ready (a whole answer is metered then).
+    fn deliver(&self, reply: Reply, mut metering: Metering, strip_usage_chunk: bool) -> (Response, Instant) {
         match reply {
             Reply::Whole { status, content_type, body } => {
                 metering.usage = usage_of_body(&body);
-                metering.finish(status.as_u16());
-                Response::builder()
+                let ready = Instant::now();
+                metering.finish_at(status.as_u16(), ready);
+                let response = Response::builder()
                     .status(status)
                     .header(header::CONTENT_TYPE, content_type)
                     .body(Body::from(body))
-                    .unwrap_or_else(|_| Response::new(Body::empty()))
+                    .unwrap_or_else(|_| Response::new(Body::empty()));
+                (response, ready)
             }
             Reply::Stream(chunks) => {
                 let filter = SseFilter::new(strip_usage_chunk);
@@ -441,12 +455,13 @@ impl Gateway {
                         }
                     }
                 });
-                Response::builder()
+                let response = Response::builder()
                     .header(header::CONTENT_TYPE, "text/event-stream")
                     .header(header::CACHE_CONTROL, "no-cache")
                     .header("x-accel-buffering", "no")
                     .body(Body::from_stream(body))
-                    .unwrap_or_else(|_| Response::new(Body::empty()))
+                    .unwrap_or_else(|_| Response::new(Body::empty()));
+                (response, Instant::now())
             }
         }
     }

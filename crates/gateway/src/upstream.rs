@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
 use http_body_util::{BodyExt, Full, Limited};
 use purser_serve::client::{Client, Origin, PooledBody, Protocol, SendError};
+use tokio::time::Instant;
 
 use crate::GatewayConfig;
 use crate::proxy::Endpoint;
@@ -105,16 +106,17 @@ impl Upstream {
         Ok(Self { client, max_response_bytes: config.max_response_bytes })
     }
 
-    /// Sends a JSON body and waits, at most `timeout`, for the response head.
+    /// Sends a JSON body and waits, until `head_by` at the latest, for the response head.
+    /// (Deadlines, not durations: a timeout reads the clock to work out its deadline.)
     pub async fn post(
         &self,
         target: &Target,
         endpoint: Endpoint,
         body: Bytes,
-        timeout: Duration,
+        head_by: Instant,
     ) -> Result<Response<PooledBody>, CallError> {
         let sent = self.client.send(&target.origin, |protocol| target.request(endpoint, &body, protocol));
-        match tokio::time::timeout(timeout, sent).await {
+        match tokio::time::timeout_at(head_by, sent).await {
             Err(_) => Err(CallError::Timeout),
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, uri = %target.uris[endpoint as usize], "model server call failed");
@@ -127,10 +129,10 @@ impl Upstream {
         }
     }
 
-    /// Reads a whole (non-streamed) answer, at most `timeout` and `max_response_bytes`.
-    pub async fn read(&self, body: PooledBody, timeout: Duration) -> Result<Bytes, CallError> {
+    /// Reads a whole (non-streamed) answer, until `deadline` and up to `max_response_bytes`.
+    pub async fn read(&self, body: PooledBody, deadline: Instant) -> Result<Bytes, CallError> {
         let limited = Limited::new(body, self.max_response_bytes);
-        match tokio::time::timeout(timeout, limited.collect()).await {
+        match tokio::time::timeout_at(deadline, limited.collect()).await {
             Err(_) => Err(CallError::Timeout),
             Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(CallError::TooLarge),
             Ok(Err(_)) => Err(CallError::Broken),

@@ -1,14 +1,16 @@
 //! Request ids: the client's `x-request-id` when it is a sane token, a fresh random one
 //! otherwise. Both the management API and the gateway echo them on every response.
 
-use http::{HeaderMap, HeaderValue};
+use http::header::X_CONTENT_TYPE_OPTIONS;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use rand::RngCore;
 
-pub const HEADER: &str = "x-request-id";
+/// (A `HeaderName`, not a string: a string is parsed into a name on every use.)
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The id for a request with these headers, and the header value that echoes it.
 pub fn of(headers: &HeaderMap) -> (String, HeaderValue) {
-    let id = choose(headers.get(HEADER).and_then(|v| v.to_str().ok()));
+    let id = choose(headers.get(&HEADER).and_then(|v| v.to_str().ok()));
     let value = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
     (id, value)
 }
@@ -17,7 +19,7 @@ pub fn of(headers: &HeaderMap) -> (String, HeaderValue) {
 /// streams), and a browser must never guess they are HTML.
 pub fn stamp(headers: &mut HeaderMap, id: HeaderValue) {
     headers.insert(HEADER, id);
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
 }
 
 /// The id for a request whose client sent `client` (if anything) as its `x-request-id`.
