@@ -21,38 +21,100 @@ struct WithUsage {
 
 /// Reads the `usage` of a complete (non-streamed) JSON answer.
 ///
-/// Only the keys of the top-level object are read. Every other value is stepped over by
-/// its brackets and quotes without being decoded, and only `usage` is parsed. Decoding the
-/// whole answer with serde_json cost more than anything else the gateway does with it, and
-/// grows with the length of the completion. A body that is not a JSON object has no usage.
+/// Only the keys of the top-level object and of `usage` are read. Every other value is
+/// stepped over by its brackets and quotes without being decoded. Decoding the whole
+/// answer with serde_json cost more than anything else the gateway does with it, and grows
+/// with the length of the completion; even decoding `usage` alone with serde_json cost
+/// four times this. A body that is not a JSON object has no usage, nor has one whose
+/// `usage` is not an object of non-negative integer counts.
 pub fn usage_of_body(body: &[u8]) -> Option<Usage> {
-    let mut at = skip_space(body, 0);
-    if body.get(at) != Some(&b'{') {
-        return None;
-    }
-    at += 1;
-    loop {
-        at = skip_space(body, at);
-        // (A `}` here, the end of the object, means there is no usage.)
-        if body.get(at) != Some(&b'"') {
-            return None;
+    let (at, _) = Members::of(body, skip_space(body, 0)).find_map(|m| m.ok().filter(|(key, _)| *key == b"usage"))?.1;
+    let mut usage = Usage::default();
+    for member in Members::of(body, at) {
+        let (key, (start, end)) = member.ok()?;
+        match key {
+            b"prompt_tokens" => usage.prompt_tokens = count(&body[start..end])?,
+            b"completion_tokens" => usage.completion_tokens = count(&body[start..end])?,
+            _ => {}
         }
-        let key_end = string_end(body, at)?;
+    }
+    Some(usage)
+}
+
+/// A JSON number that is a non-negative integer.
+fn count(token: &[u8]) -> Option<u64> {
+    let plain = match token {
+        [b'0'] => true,
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    if plain { std::str::from_utf8(token).ok()?.parse().ok() } else { None }
+}
+
+/// The members of the JSON object whose `{` is at a given place: each key (as written,
+/// between its quotes) with where its value starts and ends. A malformed object yields one
+/// `Err` and ends; so does anything that is not an object.
+struct Members<'a> {
+    body: &'a [u8],
+    /// Where the object (before the first member) or the next member begins; `None` once done.
+    at: Option<usize>,
+    opened: bool,
+}
+
+type Member<'a> = (&'a [u8], (usize, usize));
+
+impl<'a> Members<'a> {
+    fn of(body: &'a [u8], at: usize) -> Self {
+        Self { body, at: Some(at), opened: false }
+    }
+
+    fn next_member(&mut self, mut at: usize) -> Result<Option<(Member<'a>, usize)>, ()> {
+        let body = self.body;
+        let first = !std::mem::replace(&mut self.opened, true);
+        if first {
+            if body.get(at) != Some(&b'{') {
+                return Err(());
+            }
+            at += 1;
+        }
+        at = skip_space(body, at);
+        if body.get(at) == Some(&b'}') {
+            return Ok(None);
+        }
+        if !first {
+            if body.get(at) != Some(&b',') {
+                return Err(());
+            }
+            at = skip_space(body, at + 1);
+        }
+        if body.get(at) != Some(&b'"') {
+            return Err(());
+        }
+        let key_end = string_end(body, at).ok_or(())?;
         let key = &body[at + 1..key_end - 1];
         at = skip_space(body, key_end);
         if body.get(at) != Some(&b':') {
-            return None;
+            return Err(());
         }
-        at = skip_space(body, at + 1);
-        if key == b"usage" {
-            let mut values = serde_json::Deserializer::from_slice(&body[at..]).into_iter::<Option<Usage>>();
-            return values.next()?.ok()?;
+        let start = skip_space(body, at + 1);
+        let end = value_end(body, start).ok_or(())?;
+        Ok(Some(((key, (start, end)), end)))
+    }
+}
+
+impl<'a> Iterator for Members<'a> {
+    type Item = Result<Member<'a>, ()>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let at = self.at.take()?;
+        match self.next_member(at) {
+            Ok(Some((member, next))) => {
+                self.at = Some(next);
+                Some(Ok(member))
+            }
+            Ok(None) => None,
+            Err(()) => Some(Err(())),
         }
-        at = skip_space(body, value_end(body, at)?);
-        if body.get(at) != Some(&b',') {
-            return None;
-        }
-        at += 1;
     }
 }
 
@@ -263,6 +325,28 @@ mod tests {
             (r#"{"choices":[{"message":"unterminated}]"#, None),
             (r#"[{"usage":{"prompt_tokens":1}}]"#, None),
             (r#"{"a" 1, "usage":{"prompt_tokens":1}}"#, None),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(usage_of_body(body.as_bytes()), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn usage_counts_must_be_plain_non_negative_integers() {
+        let usage = |prompt, completion| Some(Usage { prompt_tokens: prompt, completion_tokens: completion });
+        let cases: [(&str, Option<Usage>); 9] = [
+            (
+                r#"{"usage":{"prompt_tokens":3,"prompt_tokens_details":{"cached_tokens":1},"completion_tokens":0}}"#,
+                usage(3, 0),
+            ),
+            (r#"{"usage":{ "prompt_tokens" : 18446744073709551615 }}"#, usage(u64::MAX, 0)),
+            (r#"{"usage":{"prompt_tokens":18446744073709551616}}"#, None),
+            (r#"{"usage":{"prompt_tokens":1.5}}"#, None),
+            (r#"{"usage":{"prompt_tokens":-1}}"#, None),
+            (r#"{"usage":{"prompt_tokens":+1}}"#, None),
+            (r#"{"usage":{"prompt_tokens":01}}"#, None),
+            (r#"{"usage":{"prompt_tokens":null}}"#, None),
+            (r#"{"usage":{"prompt_tokens":1 "completion_tokens":1}}"#, None),
         ];
         for (body, expected) in cases {
             assert_eq!(usage_of_body(body.as_bytes()), expected, "{body}");
