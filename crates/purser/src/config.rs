@@ -173,7 +173,8 @@ pub struct GatewaySettings {
     /// ...for this long, before one probe request tries it again.
     pub breaker_cooldown_ms: u64,
     pub max_request_bytes: usize,
-    /// Usage records held in memory when the database is slow or down.
+    /// Usage records each serving thread holds in memory when the database is slow or down;
+    /// beyond that, new ones are dropped and counted (`purser_usage_dropped_total`).
     pub usage_buffer: usize,
     /// How often metered usage is written to the database, in milliseconds.
     pub usage_flush_ms: u64,

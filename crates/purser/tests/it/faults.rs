@@ -75,10 +75,18 @@ impl Drop for Relay {
     }
 }
 
-/// With the database gone, known keys keep working and their usage waits in memory (the
-/// `purser_usage_pending` gauge shows it); when the database is back, all of it is written.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_gateway_serves_through_a_database_outage_and_loses_no_usage() {
+/// An app on a fresh PostgreSQL database that it reaches through a relay the test can cut,
+/// and a user's key that has made one request. (Bind `_db` first: the database must outlive
+/// the app, and bindings are dropped in reverse order.)
+struct Outage {
+    app: TestApp,
+    relay: Relay,
+    user: crate::harness::Session,
+    key: String,
+    _db: TestDatabase,
+}
+
+async fn app_behind_relay(tweak: impl Fn(&mut purser::Config) + Send + Sync + 'static) -> Outage {
     let db = TestDatabase::create(Backend::Postgres).await;
     let target: SocketAddr = {
         let host = db.url.split('@').nth(1).unwrap().split('/').next().unwrap();
@@ -88,18 +96,23 @@ async fn the_gateway_serves_through_a_database_outage_and_loses_no_usage() {
     let url = db.url.replacen(&target.to_string(), &relay.addr.to_string(), 1);
     let url = if url == db.url { db.url.replacen("localhost", &relay.addr.to_string(), 1) } else { url };
     assert_ne!(url, db.url, "the database URL goes through the relay");
-    let app = TestApp::start_with(
-        Backend::Postgres,
-        Options { database_url: Some(url), ..Options::tweak(|c| c.gateway.usage_flush_ms = 20) },
-    )
-    .await;
-
+    let app =
+        TestApp::start_with(Backend::Postgres, Options { database_url: Some(url), ..Options::tweak(tweak) }).await;
     let admin = app.admin().await;
     let model = app.model(&admin, json!({})).await;
     let user = app.user("ada@example.com").await;
     let (_, key) =
         app.key(&user, &[model["id"].as_str().unwrap()], json!({ "rpmLimit": 100000, "maxBudget": "1000" })).await;
     app.chat(&key, chat_body("mock-model")).await.expect(200);
+    Outage { app, relay, user, key, _db: db }
+}
+
+/// With the database gone, known keys keep working and their usage waits in memory (the
+/// `purser_usage_pending` gauge shows it); when the database is back, all of it is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_serves_through_a_database_outage_and_loses_no_usage() {
+    let Outage { _db, app, relay, user, key } = app_behind_relay(|c| c.gateway.usage_flush_ms = 20).await;
+    let admin = app.admin().await;
 
     relay.cut();
     let started = Instant::now();
@@ -129,6 +142,35 @@ async fn the_gateway_serves_through_a_database_outage_and_loses_no_usage() {
     }
     let usage = app.usage(&user, "").await;
     assert_eq!(usage["totals"]["requests"], 51, "every answered request has its usage row");
+}
+
+/// Usage held in memory is bounded: past `gateway.usage_buffer` records per serving thread,
+/// new ones are dropped and counted, and every answered request is either written or
+/// counted as dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_held_through_an_outage_is_bounded_and_what_is_dropped_is_counted() {
+    let Outage { _db, app, relay, user, key } = app_behind_relay(|c| {
+        c.gateway.usage_flush_ms = 20;
+        c.gateway.usage_buffer = 5;
+    })
+    .await;
+    assert_eq!(app.usage(&user, "").await["totals"]["requests"], 1);
+
+    relay.cut();
+    for _ in 0..100 {
+        app.chat(&key, chat_body("mock-model")).await.expect(200);
+    }
+    let metrics = app.get_text("/metrics").await;
+    let dropped = metric(&metrics, "purser_usage_dropped_total");
+    assert!(dropped > 0.0, "a full buffer drops new records");
+    assert!(metric(&metrics, "purser_usage_pending") <= 100.0 - dropped, "what is held was not dropped");
+
+    relay.restore().await;
+    until_metrics(&app, 30, "the held usage written", |m| metric(m, "purser_usage_pending") == 0.0).await;
+    let usage = app.usage(&user, "").await;
+    let written = usage["totals"]["requests"].as_f64().unwrap();
+    assert_eq!(written + dropped, 101.0, "every answered request is written or counted as dropped");
+    assert!(written >= 6.0, "the records held in a buffer were written: {written}");
 }
 
 /// Waits until `check` holds on the app's metrics, failing after `seconds`.
