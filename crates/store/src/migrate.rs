@@ -29,12 +29,14 @@ const SQLITE: &[Migration] = &[
     migration!("sqlite", 2, "0002_tenancy"),
     migration!("sqlite", 3, "0003_deployments"),
     migration!("sqlite", 4, "0004_governance"),
+    migration!("sqlite", 5, "0005_usage_daily"),
 ];
 const POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001_init"),
     migration!("postgres", 2, "0002_tenancy"),
     migration!("postgres", 3, "0003_deployments"),
     migration!("postgres", 4, "0004_governance"),
+    migration!("postgres", 5, "0005_usage_daily"),
 ];
 
 /// Arbitrary constant shared by every replica: the advisory lock that serialises migrations.

@@ -116,9 +116,29 @@ async fn stored_ids(conn: &mut AnyConnection, records: &[UsageRecord]) -> Result
     Ok(stored)
 }
 
-/// Writes usage records and adds their cost to each key's spend, in the caller's
-/// transaction. Records already stored (same id, e.g. a batch retried after a commit whose
-/// answer was lost) are skipped and not counted twice. Returns how many records were new.
+/// Milliseconds in a day; `usage_daily` counts by UTC day.
+const DAY_MS: i64 = 86_400_000;
+
+/// The start (00:00 UTC) of the day `at` falls in.
+fn day_of(at: Timestamp) -> i64 {
+    at.as_millis() - at.as_millis().rem_euclid(DAY_MS)
+}
+
+/// What a batch adds to one row of `usage_daily`.
+#[derive(Default)]
+struct DailySums {
+    user_id: i64,
+    team_id: Option<i64>,
+    requests: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    cost: i64,
+}
+
+/// Writes usage records, adds their cost to each key's spend and their counts to the daily
+/// sums (`usage_daily`), in the caller's transaction. Records already stored (same id, e.g.
+/// a batch retried after a commit whose answer was lost) are skipped and not counted twice.
+/// Returns how many records were new.
 pub async fn insert_batch(conn: &mut AnyConnection, records: &[UsageRecord]) -> Result<usize> {
     // The common case, a batch never seen before, costs one plain INSERT per chunk. If an
     // id is already stored, undo and redo the batch without the stored ones. (Not `ON
@@ -137,10 +157,40 @@ pub async fn insert_batch(conn: &mut AnyConnection, records: &[UsageRecord]) -> 
         Err(e) => return Err(e),
     };
     let mut spend: HashMap<Id, (i64, i64)> = HashMap::new();
+    let mut daily: HashMap<(Id, i64, Id), DailySums> = HashMap::new();
     for r in &fresh {
         let entry = spend.entry(r.key_id).or_insert((0, r.created_at.as_millis()));
         entry.0 += r.cost.nanos();
         entry.1 = entry.1.max(r.created_at.as_millis());
+        let sums = daily.entry((r.key_id, day_of(r.created_at), r.model_id)).or_default();
+        sums.user_id = r.user_id.as_i64();
+        sums.team_id = r.team_id.map(Id::as_i64);
+        sums.requests += 1;
+        sums.prompt_tokens += as_i64(r.prompt_tokens);
+        sums.completion_tokens += as_i64(r.completion_tokens);
+        sums.cost += r.cost.nanos();
+    }
+    for ((key_id, day, model_id), sums) in daily {
+        sqlx::query(
+            "INSERT INTO usage_daily (key_id, day, model_id, user_id, team_id, requests, prompt_tokens, \
+             completion_tokens, cost) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (key_id, day, model_id) DO UPDATE SET team_id = excluded.team_id, \
+             requests = usage_daily.requests + excluded.requests, \
+             prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens, \
+             completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens, \
+             cost = usage_daily.cost + excluded.cost",
+        )
+        .bind(key_id.as_i64())
+        .bind(day)
+        .bind(model_id.as_i64())
+        .bind(sums.user_id)
+        .bind(sums.team_id)
+        .bind(sums.requests)
+        .bind(sums.prompt_tokens)
+        .bind(sums.completion_tokens)
+        .bind(sums.cost)
+        .execute(&mut *conn)
+        .await?;
     }
     for (key_id, (cost, last_used)) in spend {
         sqlx::query(
@@ -213,7 +263,7 @@ pub async fn summary(
     Ok(UsageSummary { from, to, totals: all, by_model })
 }
 
-/// How many usage records a key has (for operators and tests).
+/// How many usage records a key has (for tests: it scans the table, which has no index by key).
 pub async fn count_for_key(conn: &mut AnyConnection, key_id: Id) -> Result<u64> {
     let row = sqlx::query("SELECT COUNT(*) FROM usage_records WHERE key_id = $1")
         .bind(key_id.as_i64())
@@ -240,8 +290,8 @@ impl SpendBy {
     }
 }
 
-/// Spend since `since` per key, team or user (for budgets with a period); with `only`,
-/// for those ids alone.
+/// Spend per key, team or user from the start of the day `since` falls in (budget periods
+/// begin at 00:00 UTC), read off the daily sums; with `only`, for those ids alone.
 pub async fn spend_since(
     conn: &mut AnyConnection,
     by: SpendBy,
@@ -263,10 +313,10 @@ pub async fn spend_since(
             String::new()
         };
         let sql = format!(
-            "SELECT {column} AS owner, CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS spend FROM usage_records \
-             WHERE {column} IS NOT NULL AND created_at >= $1{filter} GROUP BY {column}"
+            "SELECT {column} AS owner, CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS spend FROM usage_daily \
+             WHERE {column} IS NOT NULL AND day >= $1{filter} GROUP BY {column}"
         );
-        let mut query = sqlx::query(&sql).bind(since.as_millis());
+        let mut query = sqlx::query(&sql).bind(day_of(since));
         for owner in chunk {
             query = query.bind(owner.as_i64());
         }

@@ -97,3 +97,72 @@ async fn upgrading_turns_each_model_upstream_into_its_first_deployment() {
         assert!(canned.deployments.is_empty());
     }
 }
+
+#[tokio::test]
+async fn upgrading_adds_up_the_usage_already_recorded_by_key_day_and_model() {
+    use sqlx::Row;
+    const DAY: i64 = 20_717 * 86_400_000; // 2026-09-21, 00:00 UTC
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = purser_store::testing::TestDatabase::create(backend).await;
+        let store = purser_store::Store::connect(&db.url, &Default::default()).await.unwrap();
+        Migrations::for_backend(backend).apply_to(&store, 4).await.unwrap();
+        let mut conn = store.conn().await.unwrap();
+        // (id, key, model, team, at, cost): two rows of one key, day and model; one of the
+        // same key the next day; one of another model.
+        for (id, key, model, team, at, cost) in [
+            (1_i64, 7_i64, 3_i64, Some(9_i64), DAY + 5, 100_i64),
+            (2, 7, 3, Some(9), DAY + 86_399_999, 20),
+            (3, 7, 3, Some(9), DAY + 86_400_000, 3),
+            (4, 7, 4, None, DAY + 1_000, 4_000),
+        ] {
+            sqlx::query(
+                "INSERT INTO usage_records (id, request_id, key_id, user_id, model_id, model_name, endpoint, \
+                 prompt_tokens, completion_tokens, cost, latency_ms, status, streamed, created_at, team_id) \
+                 VALUES ($1, 'r', $2, 5, $3, 'm', 'chat/completions', 10, 1, $4, 1, 200, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(key)
+            .bind(model)
+            .bind(cost)
+            .bind(false)
+            .bind(at)
+            .bind(team)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        }
+        drop(conn);
+        assert_eq!(store.migrate().await.unwrap().applied.first().map(|m| m.0), Some(5), "{backend:?}");
+        let mut conn = store.conn().await.unwrap();
+        let rows = sqlx::query(
+            "SELECT key_id, day, model_id, user_id, team_id, requests, prompt_tokens, completion_tokens, cost \
+             FROM usage_daily ORDER BY day, model_id",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        let rows: Vec<(i64, i64, i64, i64, Option<i64>, [i64; 4])> = rows
+            .iter()
+            .map(|r| {
+                let sums = [5, 6, 7, 8].map(|i| r.try_get(i).unwrap());
+                (
+                    r.try_get(0).unwrap(),
+                    r.try_get(1).unwrap(),
+                    r.try_get(2).unwrap(),
+                    r.try_get(3).unwrap(),
+                    r.try_get(4).unwrap(),
+                    sums,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (7, DAY, 3, 5, Some(9), [2, 20, 2, 120]),
+                (7, DAY, 4, 5, None, [1, 10, 1, 4_000]),
+                (7, DAY + 86_400_000, 3, 5, Some(9), [1, 10, 1, 3]),
+            ],
+            "{backend:?}"
+        );
+    }
+}

@@ -4,6 +4,7 @@ use purser_domain::user::UserLimits;
 use purser_domain::{Id, Timestamp, Usd};
 use purser_store::usage::SpendBy;
 use purser_store::{api_keys, changes, usage, user_limits};
+use sqlx::Row;
 
 use crate::fixtures::*;
 
@@ -59,6 +60,13 @@ contract! {
         assert_eq!(stored.spend, Usd::from_nanos(1200 * 7 + 400 + 5000));
         assert_eq!(stored.last_used_at, Some(T0.plus_millis(6004)));
         assert_eq!(usage::count_for_key(&mut conn, key.id).await.unwrap(), 1209);
+        // The daily sums were added to once per new record too.
+        let daily = sqlx::query("SELECT requests, prompt_tokens, completion_tokens, cost FROM usage_daily")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        let sums: Vec<[i64; 4]> = daily.iter().map(|r| [0, 1, 2, 3].map(|i| r.try_get(i).unwrap())).collect();
+        assert_eq!(sums, [[1209, 1200 * 10 + 9, 1200 * 5 + 9, 1200 * 7 + 400 + 5000]]);
     }
 
     async fn summary_by_user_window_and_model(store: Store) {
@@ -97,27 +105,31 @@ contract! {
 contract! {
     async fn spend_since_adds_up_by_key_team_or_user(store: Store) {
         let (u, v) = (insert_user(&store, "ada@example.com").await, insert_user(&store, "bob@example.com").await);
-        let m = insert_model(&store, "m").await;
+        let (m, n) = (insert_model(&store, "m").await, insert_model(&store, "n").await);
         let (k1, k2, team) = (next_id(), next_id(), next_id());
+        let day = BudgetPeriod::Daily.start(T0);
         let mut records = vec![
-            record(k1, u.id, m.id, T0.plus_secs(1), 1, 1, 100),
-            record(k1, u.id, m.id, T0.plus_secs(2), 1, 1, 20),
-            record(k2, v.id, m.id, T0.plus_secs(3), 1, 1, 3),
-            record(k2, v.id, m.id, T0.plus_secs(-10), 1, 1, 1_000), // before the window
+            record(k1, u.id, m.id, day.plus_secs(1), 1, 1, 100),
+            record(k1, u.id, n.id, day.plus_secs(86_399), 1, 1, 20), // the day's last second
+            record(k2, v.id, m.id, day.plus_secs(3), 1, 1, 3),
+            record(k2, v.id, m.id, day.plus_millis(-1), 1, 1, 1_000), // the day before
+            record(k2, v.id, m.id, day.plus_secs(86_400), 1, 1, 10_000), // the day after
         ];
         records[0].team_id = Some(team);
         let mut tx = store.begin().await.unwrap();
         usage::insert_batch(&mut tx, &records).await.unwrap();
         tx.commit().await.unwrap();
         let mut conn = store.conn().await.unwrap();
-        let by_key = usage::spend_since(&mut conn, SpendBy::Key, T0, None).await.unwrap();
-        assert_eq!((by_key.get(&k1), by_key.get(&k2)), (Some(&120), Some(&3)));
-        let only = usage::spend_since(&mut conn, SpendBy::Key, T0, Some(&[k2])).await.unwrap();
+        let by_key = usage::spend_since(&mut conn, SpendBy::Key, day, None).await.unwrap();
+        assert_eq!((by_key.get(&k1), by_key.get(&k2)), (Some(&120), Some(&10_003)));
+        let only = usage::spend_since(&mut conn, SpendBy::Key, day, Some(&[k2])).await.unwrap();
         assert_eq!(only.len(), 1);
-        assert!(usage::spend_since(&mut conn, SpendBy::Key, T0, Some(&[])).await.unwrap().is_empty());
-        let by_user = usage::spend_since(&mut conn, SpendBy::User, T0.plus_secs(-60), None).await.unwrap();
-        assert_eq!((by_user.get(&u.id), by_user.get(&v.id)), (Some(&120), Some(&1_003)));
-        let by_team = usage::spend_since(&mut conn, SpendBy::Team, T0, None).await.unwrap();
+        assert!(usage::spend_since(&mut conn, SpendBy::Key, day, Some(&[])).await.unwrap().is_empty());
+        let tomorrow = usage::spend_since(&mut conn, SpendBy::Key, day.plus_secs(86_400), None).await.unwrap();
+        assert_eq!(tomorrow.into_iter().collect::<Vec<_>>(), [(k2, 10_000)]);
+        let by_user = usage::spend_since(&mut conn, SpendBy::User, day.plus_secs(-86_400), None).await.unwrap();
+        assert_eq!((by_user.get(&u.id), by_user.get(&v.id)), (Some(&120), Some(&11_003)));
+        let by_team = usage::spend_since(&mut conn, SpendBy::Team, day, None).await.unwrap();
         assert_eq!(by_team.into_iter().collect::<Vec<_>>(), [(team, 100)]);
     }
 
