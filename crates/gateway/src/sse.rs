@@ -24,11 +24,66 @@ struct WithUsage {
 /// Only the keys of the top-level object and of `usage` are read. Every other value is
 /// stepped over by its brackets and quotes without being decoded. Decoding the whole
 /// answer with serde_json cost more than anything else the gateway does with it, and grows
-/// with the length of the completion; even decoding `usage` alone with serde_json cost
-/// four times this. A body that is not a JSON object has no usage, nor has one whose
-/// `usage` is not an object of non-negative integer counts.
+/// with the length of the completion. A body that is not a JSON object has no usage, nor
+/// has one whose `usage` is not an object of non-negative integer counts.
+///
+/// The members are read from the end first: servers put `usage` last or nearly (vLLM adds
+/// a few small members after it), so the completion in `choices` is usually not read at
+/// all. Should the members not read backwards cleanly, the answer is read from its start.
 pub fn usage_of_body(body: &[u8]) -> Option<Usage> {
-    let (at, _) = Members::of(body, skip_space(body, 0)).find_map(|m| m.ok().filter(|(key, _)| *key == b"usage"))?.1;
+    let usage_at = match usage_from_end(body) {
+        Ok(found) => found,
+        Err(()) => usage_from_start(body),
+    };
+    usage_in(body, usage_at?)
+}
+
+/// Where the top-level `usage` value starts, reading members from the start.
+fn usage_from_start(body: &[u8]) -> Option<usize> {
+    Members::of(body, skip_space(body, 0))
+        .find_map(|m| m.ok().filter(|(key, _)| *key == b"usage"))
+        .map(|(_, (at, _))| at)
+}
+
+/// Where the top-level `usage` value starts (`None`: there is none), reading members from
+/// the end; `Err` if the body does not read backwards as an object.
+fn usage_from_end(body: &[u8]) -> Result<Option<usize>, ()> {
+    let first = skip_space(body, 0);
+    let mut at = skip_space_back(body, body.len());
+    if at <= first || body[at - 1] != b'}' {
+        return Err(());
+    }
+    at -= 1; // the top-level object's `}`
+    if skip_space_back(body, at) == first + 1 && body[first] == b'{' {
+        return Ok(None); // `{}`
+    }
+    loop {
+        // `at` is at the `}` or at the comma after the next member to read.
+        let value_end = skip_space_back(body, at);
+        let value_start = value_start_back(body, value_end).ok_or(())?;
+        let colon = skip_space_back(body, value_start);
+        if colon == 0 || body[colon - 1] != b':' {
+            return Err(());
+        }
+        let key_end = skip_space_back(body, colon - 1);
+        if key_end == 0 || body[key_end - 1] != b'"' {
+            return Err(());
+        }
+        let key_start = string_start_back(body, key_end - 1).ok_or(())?;
+        if &body[key_start + 1..key_end - 1] == b"usage" {
+            return Ok(Some(value_start));
+        }
+        let before = skip_space_back(body, key_start);
+        match before.checked_sub(1).map(|i| body[i]) {
+            Some(b',') => at = before - 1,
+            Some(b'{') if before - 1 == first => return Ok(None),
+            _ => return Err(()),
+        }
+    }
+}
+
+/// The counts of the `usage` object whose `{` is at `at`.
+fn usage_in(body: &[u8], at: usize) -> Option<Usage> {
     let mut usage = Usage::default();
     for member in Members::of(body, at) {
         let (key, (start, end)) = member.ok()?;
@@ -39,6 +94,60 @@ pub fn usage_of_body(body: &[u8]) -> Option<Usage> {
         }
     }
     Some(usage)
+}
+
+fn skip_space_back(body: &[u8], mut end: usize) -> usize {
+    while end > 0 && is_space(body[end - 1]) {
+        end -= 1;
+    }
+    end
+}
+
+/// Where the string whose closing quote is at `close` opens: the nearest quote before it
+/// that is not escaped (preceded by an even number of backslashes).
+fn string_start_back(body: &[u8], close: usize) -> Option<usize> {
+    let mut end = close;
+    loop {
+        let quote = memchr::memrchr(b'"', &body[..end])?;
+        let backslashes = body[..quote].iter().rev().take_while(|b| **b == b'\\').count();
+        if backslashes % 2 == 0 {
+            return Some(quote);
+        }
+        end = quote;
+    }
+}
+
+/// Where the value that ends just before `end` starts: strings by their quotes, objects
+/// and arrays by their brackets (counting only those outside strings), anything else at
+/// the previous delimiter.
+fn value_start_back(body: &[u8], end: usize) -> Option<usize> {
+    let last = end.checked_sub(1)?;
+    match body[last] {
+        b'"' => string_start_back(body, last),
+        b'}' | b']' => {
+            let mut depth = 0usize;
+            let mut at = end;
+            while at > 0 {
+                at -= 1;
+                match body[at] {
+                    b'"' => at = string_start_back(body, at)?,
+                    b'}' | b']' => depth += 1,
+                    b'{' | b'[' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(at);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            None
+        }
+        _ => {
+            let start = body[..end].iter().rposition(|b| matches!(b, b',' | b':' | b'[' | b'{') || is_space(*b))?;
+            (start + 1 < end).then_some(start + 1)
+        }
+    }
 }
 
 /// A JSON number that is a non-negative integer.
@@ -254,7 +363,7 @@ impl SseFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn stream(include_usage: bool) -> Vec<String> {
         let request = json!({ "messages": [{ "role": "user", "content": "a b c" }], "stream_options": { "include_usage": include_usage } });
@@ -324,7 +433,8 @@ mod tests {
             (r#"{}"#, None),
             (r#"{"choices":[{"message":"unterminated}]"#, None),
             (r#"[{"usage":{"prompt_tokens":1}}]"#, None),
-            (r#"{"a" 1, "usage":{"prompt_tokens":1}}"#, None),
+            // (An answer is not validated: what is malformed before `usage` is not read.)
+            (r#"{"a" 1, "usage":{"prompt_tokens":1}}"#, usage(1, 0)),
         ];
         for (body, expected) in cases {
             assert_eq!(usage_of_body(body.as_bytes()), expected, "{body}");
@@ -350,6 +460,48 @@ mod tests {
         ];
         for (body, expected) in cases {
             assert_eq!(usage_of_body(body.as_bytes()), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn reading_from_the_end_finds_what_reading_from_the_start_finds() {
+        let usage = json!({ "prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19 });
+        let tricky = json!({
+            "content": "a \"usage\": {\"prompt_tokens\": 9} } ] \\",
+            "usage": { "prompt_tokens": 99 },
+            "list": [1, [2, { "usage": 1 }], "]", "}", "\\\""],
+        });
+        let members: [(&str, Value); 5] = [
+            ("id", json!("chatcmpl-1")),
+            ("choices", json!([{ "message": tricky }])),
+            ("created", json!(17)),
+            ("x_meta", tricky.clone()),
+            ("kv_transfer_params", Value::Null),
+        ];
+        // `usage` at every position among the other members, compact and pretty.
+        for place in 0..=members.len() {
+            let mut object = serde_json::Map::new();
+            for (i, (key, value)) in members.iter().enumerate() {
+                if i == place {
+                    object.insert("usage".into(), usage.clone());
+                }
+                object.insert((*key).into(), value.clone());
+            }
+            if place == members.len() {
+                object.insert("usage".into(), usage.clone());
+            }
+            let object = Value::Object(object);
+            for body in [serde_json::to_string(&object).unwrap(), serde_json::to_string_pretty(&object).unwrap()] {
+                assert!(usage_from_end(body.as_bytes()).is_ok(), "a valid answer reads backwards: {body}");
+                let from_start = usage_from_start(body.as_bytes()).and_then(|at| usage_in(body.as_bytes(), at));
+                assert_eq!(usage_of_body(body.as_bytes()), from_start, "{body}");
+                assert_eq!(from_start, Some(Usage { prompt_tokens: 12, completion_tokens: 7 }), "{body}");
+            }
+        }
+        let without = json!({ "id": "x", "choices": [tricky] }).to_string();
+        assert_eq!(usage_from_end(without.as_bytes()), Ok(None), "an answer without usage is read to its start");
+        for empty in ["{}", " { } ", "{\n}"] {
+            assert_eq!(usage_from_end(empty.as_bytes()), Ok(None), "{empty:?}");
         }
     }
 
