@@ -59,7 +59,7 @@ struct MeterMetrics {
 
 /// What the request path and the writer share.
 struct Buffers {
-    per_thread: ThreadLocal<Mutex<Vec<UsageRecord>>>,
+    per_thread: ThreadLocal<Mutex<Buffer>>,
     capacity: usize,
     /// Set (then each buffer visited under its lock) once metering has stopped.
     closed: AtomicBool,
@@ -69,6 +69,16 @@ struct Buffers {
     /// Asks the writer to write now rather than at its next tick.
     flush_now: Notify,
     metrics: MeterMetrics,
+}
+
+/// One thread's records, and an empty vector for the writer to swap in when it takes them.
+/// The two vectors change places each time and keep their room, so that taking the
+/// records neither copies them under the lock nor allocates (allocating and freeing large
+/// vectors across threads each round made the allocator hold on to about 20 MiB more).
+#[derive(Default)]
+struct Buffer {
+    records: Vec<UsageRecord>,
+    spare: Vec<UsageRecord>,
 }
 
 #[derive(Default)]
@@ -88,19 +98,20 @@ impl Buffers {
     /// Moves every thread's buffered records to the end of `batch`.
     fn drain_into(&self, batch: &mut Vec<UsageRecord>) {
         for buffer in self.per_thread.iter() {
-            // Each thread gets an empty buffer with the room it needed last time, so that it
-            // neither grows one again nor waits while its records are copied.
-            let room = lock(buffer).len();
-            let mut taken = Vec::with_capacity(room);
-            std::mem::swap(&mut *lock(buffer), &mut taken);
+            let mut taken = {
+                let mut buffer = lock(buffer);
+                let spare = std::mem::take(&mut buffer.spare);
+                std::mem::replace(&mut buffer.records, spare)
+            };
             batch.append(&mut taken);
+            lock(buffer).spare = taken;
         }
         self.in_hand.store(batch.len(), Ordering::Relaxed);
     }
 
     /// Records buffered and not yet taken by the writer.
     fn buffered(&self) -> usize {
-        self.per_thread.iter().map(|buffer| lock(buffer).len()).sum()
+        self.per_thread.iter().map(|buffer| lock(buffer).records.len()).sum()
     }
 
     fn close(&self) {
@@ -177,8 +188,8 @@ impl UsageMeter {
     pub fn record(&self, record: UsageRecord) {
         let buffers = &*self.buffers;
         let mut buffer = lock(buffers.per_thread.get_or_default());
-        if buffer.len() < buffers.capacity && !buffers.closed.load(Ordering::SeqCst) {
-            buffer.push(record);
+        if buffer.records.len() < buffers.capacity && !buffers.closed.load(Ordering::SeqCst) {
+            buffer.records.push(record);
             return;
         }
         drop(buffer);
