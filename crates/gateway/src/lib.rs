@@ -10,6 +10,7 @@ mod body;
 mod error;
 mod governor;
 mod handlers;
+mod json;
 pub mod limits;
 pub mod meter;
 mod metrics;

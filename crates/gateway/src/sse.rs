@@ -4,6 +4,8 @@
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 
+use crate::json::{Members, key_is, skip_space, skip_space_back, string_start_back, value_start_back};
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 pub struct Usage {
     #[serde(default)]
@@ -41,7 +43,7 @@ pub fn usage_of_body(body: &[u8]) -> Option<Usage> {
 /// Where the top-level `usage` value starts, reading members from the start.
 fn usage_from_start(body: &[u8]) -> Option<usize> {
     Members::of(body, skip_space(body, 0))
-        .find_map(|m| m.ok().filter(|(key, _)| *key == b"usage"))
+        .find_map(|m| m.ok().filter(|(key, _)| key_is(key, "usage")))
         .map(|(_, (at, _))| at)
 }
 
@@ -70,7 +72,7 @@ fn usage_from_end(body: &[u8]) -> Result<Option<usize>, ()> {
             return Err(());
         }
         let key_start = string_start_back(body, key_end - 1).ok_or(())?;
-        if &body[key_start + 1..key_end - 1] == b"usage" {
+        if key_is(&body[key_start + 1..key_end - 1], "usage") {
             return Ok(Some(value_start));
         }
         let before = skip_space_back(body, key_start);
@@ -87,67 +89,13 @@ fn usage_in(body: &[u8], at: usize) -> Option<Usage> {
     let mut usage = Usage::default();
     for member in Members::of(body, at) {
         let (key, (start, end)) = member.ok()?;
-        match key {
-            b"prompt_tokens" => usage.prompt_tokens = count(&body[start..end])?,
-            b"completion_tokens" => usage.completion_tokens = count(&body[start..end])?,
-            _ => {}
+        if key_is(key, "prompt_tokens") {
+            usage.prompt_tokens = count(&body[start..end])?;
+        } else if key_is(key, "completion_tokens") {
+            usage.completion_tokens = count(&body[start..end])?;
         }
     }
     Some(usage)
-}
-
-fn skip_space_back(body: &[u8], mut end: usize) -> usize {
-    while end > 0 && is_space(body[end - 1]) {
-        end -= 1;
-    }
-    end
-}
-
-/// Where the string whose closing quote is at `close` opens: the nearest quote before it
-/// that is not escaped (preceded by an even number of backslashes).
-fn string_start_back(body: &[u8], close: usize) -> Option<usize> {
-    let mut end = close;
-    loop {
-        let quote = memchr::memrchr(b'"', &body[..end])?;
-        let backslashes = body[..quote].iter().rev().take_while(|b| **b == b'\\').count();
-        if backslashes % 2 == 0 {
-            return Some(quote);
-        }
-        end = quote;
-    }
-}
-
-/// Where the value that ends just before `end` starts: strings by their quotes, objects
-/// and arrays by their brackets (counting only those outside strings), anything else at
-/// the previous delimiter.
-fn value_start_back(body: &[u8], end: usize) -> Option<usize> {
-    let last = end.checked_sub(1)?;
-    match body[last] {
-        b'"' => string_start_back(body, last),
-        b'}' | b']' => {
-            let mut depth = 0usize;
-            let mut at = end;
-            while at > 0 {
-                at -= 1;
-                match body[at] {
-                    b'"' => at = string_start_back(body, at)?,
-                    b'}' | b']' => depth += 1,
-                    b'{' | b'[' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(at);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            None
-        }
-        _ => {
-            let start = body[..end].iter().rposition(|b| matches!(b, b',' | b':' | b'[' | b'{') || is_space(*b))?;
-            (start + 1 < end).then_some(start + 1)
-        }
-    }
 }
 
 /// A JSON number that is a non-negative integer.
@@ -158,132 +106,6 @@ fn count(token: &[u8]) -> Option<u64> {
         _ => false,
     };
     if plain { std::str::from_utf8(token).ok()?.parse().ok() } else { None }
-}
-
-/// The members of the JSON object whose `{` is at a given place: each key (as written,
-/// between its quotes) with where its value starts and ends. A malformed object yields one
-/// `Err` and ends; so does anything that is not an object.
-struct Members<'a> {
-    body: &'a [u8],
-    /// Where the object (before the first member) or the next member begins; `None` once done.
-    at: Option<usize>,
-    opened: bool,
-}
-
-type Member<'a> = (&'a [u8], (usize, usize));
-
-impl<'a> Members<'a> {
-    fn of(body: &'a [u8], at: usize) -> Self {
-        Self { body, at: Some(at), opened: false }
-    }
-
-    fn next_member(&mut self, mut at: usize) -> Result<Option<(Member<'a>, usize)>, ()> {
-        let body = self.body;
-        let first = !std::mem::replace(&mut self.opened, true);
-        if first {
-            if body.get(at) != Some(&b'{') {
-                return Err(());
-            }
-            at += 1;
-        }
-        at = skip_space(body, at);
-        if body.get(at) == Some(&b'}') {
-            return Ok(None);
-        }
-        if !first {
-            if body.get(at) != Some(&b',') {
-                return Err(());
-            }
-            at = skip_space(body, at + 1);
-        }
-        if body.get(at) != Some(&b'"') {
-            return Err(());
-        }
-        let key_end = string_end(body, at).ok_or(())?;
-        let key = &body[at + 1..key_end - 1];
-        at = skip_space(body, key_end);
-        if body.get(at) != Some(&b':') {
-            return Err(());
-        }
-        let start = skip_space(body, at + 1);
-        let end = value_end(body, start).ok_or(())?;
-        Ok(Some(((key, (start, end)), end)))
-    }
-}
-
-impl<'a> Iterator for Members<'a> {
-    type Item = Result<Member<'a>, ()>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let at = self.at.take()?;
-        match self.next_member(at) {
-            Ok(Some((member, next))) => {
-                self.at = Some(next);
-                Some(Ok(member))
-            }
-            Ok(None) => None,
-            Err(()) => Some(Err(())),
-        }
-    }
-}
-
-/// JSON's whitespace.
-fn is_space(byte: u8) -> bool {
-    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-fn skip_space(body: &[u8], mut at: usize) -> usize {
-    while body.get(at).copied().is_some_and(is_space) {
-        at += 1;
-    }
-    at
-}
-
-/// Where the string whose opening quote is at `at` ends (just past its closing quote).
-fn string_end(body: &[u8], mut at: usize) -> Option<usize> {
-    at += 1;
-    loop {
-        at += memchr::memchr2(b'"', b'\\', body.get(at..)?)?;
-        if body[at] == b'"' {
-            return Some(at + 1);
-        }
-        at += 2; // an escape: the next byte is never the end
-    }
-}
-
-/// Where the value starting at `at` ends: strings by their quotes, objects and arrays by
-/// their brackets (counting only those outside strings), anything else at the next
-/// delimiter.
-fn value_end(body: &[u8], mut at: usize) -> Option<usize> {
-    match body.get(at)? {
-        b'"' => string_end(body, at),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            loop {
-                match body.get(at)? {
-                    b'"' => {
-                        at = string_end(body, at)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(at + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                at += 1;
-            }
-        }
-        _ => {
-            while !matches!(body.get(at)?, b',' | b'}' | b']') && !is_space(body[at]) {
-                at += 1;
-            }
-            Some(at)
-        }
-    }
 }
 
 /// Splits a byte stream into events and passes them on, whole.
