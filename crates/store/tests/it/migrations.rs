@@ -141,7 +141,9 @@ async fn upgrading_adds_up_the_usage_already_recorded_by_key_day_and_model() {
         .fetch_all(&mut *conn)
         .await
         .unwrap();
-        let rows: Vec<(i64, i64, i64, i64, Option<i64>, [i64; 4])> = rows
+        // (key, day, model, user, team, [requests, prompt tokens, completion tokens, cost])
+        type Daily = (i64, i64, i64, i64, Option<i64>, [i64; 4]);
+        let rows: Vec<Daily> = rows
             .iter()
             .map(|r| {
                 let sums = [5, 6, 7, 8].map(|i| r.try_get(i).unwrap());
