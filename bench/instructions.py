@@ -62,7 +62,9 @@ def main():
         upstream = bench.free_port()
         procs.append(bench.start_nginx(upstream))
         print("== starting Purser under callgrind (about a minute)", flush=True)
-        wrapper = ("valgrind", "--tool=callgrind", "--quiet", f"--callgrind-out-file={profile}")
+        # Names uncompressed: the dump kept by --keep must name its functions itself, not
+        # refer to names given in the first dump of the process.
+        wrapper = ("valgrind", "--tool=callgrind", "--quiet", "--compress-strings=no", f"--callgrind-out-file={profile}")
         proc, base, key = bench.start_purser({"bench": upstream}, wrapper=wrapper)
         procs.append(proc)
         url = base + "/v1/chat/completions"

@@ -79,7 +79,8 @@ def rss_mib(pid):
 
 def start_timed(data_dir, env, port):
     """Starts `purser serve`; returns the process and the seconds until /ready answered."""
-    binary = os.path.join(ROOT, "target", "release", "purser")
+    # (PURSER_BIN picks another build, as for bench.start_purser.)
+    binary = os.environ.get("PURSER_BIN") or os.path.join(ROOT, "target", "release", "purser")
     log = open(os.path.join(data_dir, "serve.log"), "w")
     started = time.monotonic()
     proc = subprocess.Popen([binary, "serve", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}"], env=env, stdout=log, stderr=log)
