@@ -222,4 +222,31 @@ mod tests {
         let out = json_of(body.for_upstream("m", true));
         assert_eq!(out["stream_options"], json!({ "include_usage": true }));
     }
+
+    /// What reading a long prompt costs, against checking the whole body with serde_json:
+    /// `cargo test --release -p purser-gateway --lib -- --ignored --nocapture prompt_reading_speed`
+    #[test]
+    #[ignore = "a measurement: run it in release mode, as above"]
+    fn prompt_reading_speed() {
+        let prompts = [
+            ("prose", "Lorem ipsum dolor sit amet, consectetur adipiscing elit, and more.\n".repeat(1500)),
+            ("code", "fn main() { println!(\"{}\", x[\"key\"]); }\n".repeat(2400)),
+        ];
+        for (kind, prompt) in prompts {
+            let body = json!({ "model": "m", "messages": [{ "role": "user", "content": prompt }] }).to_string();
+            let bytes = Bytes::from(body);
+            let rounds = 2000;
+            let started = std::time::Instant::now();
+            for _ in 0..rounds {
+                assert_eq!(std::hint::black_box(RequestBody::parse(bytes.clone()).unwrap()).model, "m");
+            }
+            let read = started.elapsed() / rounds;
+            let started = std::time::Instant::now();
+            for _ in 0..rounds {
+                std::hint::black_box(serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).unwrap());
+            }
+            let checked = started.elapsed() / rounds;
+            eprintln!("{kind}, {} kB: read {read:?}, checked by serde_json {checked:?}", bytes.len() / 1000);
+        }
+    }
 }
