@@ -370,7 +370,7 @@ def stack_note(results):
     if bare is None or purser is None:
         return ""
     stack, total = bare[32]["cpu_us_per_req"], purser[32]["cpu_us_per_req"]
-    return (f"The bare proxy is Purser's HTTP stack alone (axum on serving threads, a hyper-util client per thread, mimalloc; no key check, limits, "
+    return (f"The bare proxy is Purser's HTTP stack alone (axum on serving threads, its own connection pool per model server and thread, mimalloc; no key check, limits, "
             f"routing or metering): {stack:.1f} µs of CPU per request and {100 * share(bare, results[0]):.1f}% of direct at c=32. "
             f"Purser on SQLite spends {total - stack:.1f} µs per request on top of it.\n\n")
 
