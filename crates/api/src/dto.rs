@@ -220,7 +220,11 @@ pub struct CreateModelRequest {
     pub upstream_api_key: Option<String>,
     /// The servers that answer this model (up to 16); requests are spread by weight.
     pub deployments: Option<Vec<CreateDeploymentRequest>>,
+    /// Dollars per prompt token, as a decimal string; default 0 (an in-house model).
+    #[serde(default)]
     pub input_cost_per_token: TokenPrice,
+    /// Dollars per completion token; default 0.
+    #[serde(default)]
     pub output_cost_per_token: TokenPrice,
     pub context_length: Option<u32>,
     pub capabilities: Vec<Capability>,

@@ -1,4 +1,6 @@
-//! Extractors that turn every kind of bad input into a clear problem document naming the
+//! Extractors. Bodies and queries are handed to the use cases unread (see
+//! `purser_services::Input`), so that authorization is decided before any input is judged;
+//! when they are read, every kind of bad input becomes a clear problem document naming the
 //! offending field, instead of axum's plain-text rejections.
 
 use std::net::SocketAddr;
@@ -10,9 +12,10 @@ use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use purser_domain::Id;
 use purser_domain::page::PageRequest;
-use purser_services::{Actor, ClientInfo};
+use purser_services::{Actor, ClientInfo, Error, ErrorKind, Input};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use utoipa::IntoParams;
 
 use crate::AppState;
@@ -30,81 +33,147 @@ fn field_of(path: &serde_path_to_error::Path, message: &str) -> String {
     }
 }
 
-/// A JSON body. Malformed JSON is 400 `malformed_json`; JSON of the wrong shape (missing,
-/// unknown or mistyped fields) is 422 `validation_failed` naming the field; a body over
-/// the configured limit is 413; a missing JSON content type is 415.
-pub struct ValidJson<T>(pub T);
+/// Control characters have no place in any text Purser is sent; line breaks and tabs are
+/// the exception in bodies (descriptions), which each field's own rules may refuse too.
+fn is_refused_control(c: char, in_body: bool) -> bool {
+    c.is_control() && !(in_body && (c == '\n' || c == '\t'))
+}
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ValidJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-        if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as JSON with Content-Type: application/json",
-            ));
+/// The first string (or key) in `value` holding a refused control character, as a path
+/// like `deployments[1].upstreamUrl`.
+fn control_character_at(value: &Value, path: &str) -> Option<String> {
+    let bad = |s: &str| s.chars().any(|c| is_refused_control(c, true));
+    match value {
+        Value::String(s) if bad(s) => Some(if path.is_empty() { ".".to_owned() } else { path.to_owned() }),
+        Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, item)| control_character_at(item, &format!("{path}[{i}]")))
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
-            }
-            other => ApiError::bad_request("unreadable_body", None, other.body_text()),
-        })?;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let inner = e.inner();
-            let message = inner.to_string();
-            if inner.classify() == serde_json::error::Category::Data {
-                // serde appends the position; the field name already says where.
-                let field = field_of(e.path(), &message);
-                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-                ApiError::unprocessable(field, message)
-            } else {
-                ApiError::bad_request("malformed_json", None, format!("the body is not valid JSON: {message}"))
-            }
-        })?;
-        de.end()
-            .map_err(|e| ApiError::bad_request("malformed_json", None, format!("the body is not valid JSON: {e}")))?;
-        Ok(Self(value))
+        Value::Object(members) => members.iter().find_map(|(key, item)| {
+            let here = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            if bad(key) { Some(here) } else { control_character_at(item, &here) }
+        }),
+        _ => None,
     }
 }
 
-/// An optional JSON body: no body at all (and no content type) reads as `None`.
-impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> for ValidJson<T> {
-    type Rejection = ApiError;
+/// Judges a JSON body: 415 without a JSON content type, 413 over the size limit, 400 when
+/// it is not JSON, 422 naming the field for a control character or a field of the wrong
+/// shape (missing, unknown, mistyped, given twice).
+fn parse_json<T: DeserializeOwned>(is_json: bool, bytes: Result<Bytes, Error>) -> Result<T, Error> {
+    if !is_json {
+        return Err(Error::new(
+            ErrorKind::UnsupportedMedia,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        ));
+    }
+    let bytes = bytes?;
+    let malformed = |e: &dyn std::fmt::Display| {
+        Error::malformed("malformed_json", None, format!("the body is not valid JSON: {e}"))
+    };
+    // Read once as a tree to find control characters wherever they are, then into `T`
+    // straight from the bytes, which also refuses a field given twice.
+    let tree: Value = serde_json::from_slice(&bytes).map_err(|e| malformed(&e))?;
+    if !tree.is_object() {
+        return Err(Error::new(ErrorKind::Invalid, "validation_failed", "the body must be a JSON object"));
+    }
+    if let Some(field) = control_character_at(&tree, "") {
+        return Err(Error::invalid_field(&field, "must not contain control characters"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let message = e.inner().to_string();
+        // serde appends the position; the field name already says where.
+        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        Error::invalid_field(&field_of(e.path(), &message), message)
+    })?;
+    de.end().map_err(|e| malformed(&e))?;
+    Ok(value)
+}
 
-    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Buffers the body up to the configured limit; what went wrong is kept for the reading.
+async fn buffer<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Error> {
+    Bytes::from_request(req, state).await.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Error::new(ErrorKind::TooLarge, "payload_too_large", "the request body is too large")
+        }
+        other => Error::malformed("unreadable_body", None, other.body_text()),
+    })
+}
+
+/// A JSON body, buffered but not yet judged: the use case reads it once the caller is
+/// authorized (see [`Input`]). The extractor itself never refuses a request.
+pub struct JsonBody<T>(pub Input<T>);
+
+impl<T: DeserializeOwned + Send + 'static, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(&req);
+        let bytes = buffer(req, state).await;
+        Ok(Self(Input::new(move || parse_json(json, bytes))))
+    }
+}
+
+impl<T: 'static> JsonBody<T> {
+    /// Reads the body of a route open to everyone (sign-up, sign-in, the links in mails),
+    /// whose only authorization is that it is public.
+    pub fn read_public(self) -> Result<T, ApiError> {
+        Ok(self.0.read(purser_domain::Authorized::public())?)
+    }
+}
+
+/// A JSON body that may be left out altogether (no body and no content type): `None`.
+pub struct OptionalJsonBody<T>(pub Input<Option<T>>);
+
+impl<T: DeserializeOwned + Send + 'static, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let empty = req.headers().get(header::CONTENT_TYPE).is_none()
             && req.headers().get(header::CONTENT_LENGTH).is_none_or(|v| v.as_bytes() == b"0");
         if empty {
-            return Ok(None);
+            return Ok(Self(Input::ready(None)));
         }
-        <Self as FromRequest<S>>::from_request(req, state).await.map(Some)
+        let JsonBody(input) = JsonBody::<T>::from_request(req, state).await?;
+        Ok(Self(input.map(Some)))
     }
 }
 
-/// A query string; a bad parameter is 400 `invalid_query` naming it.
-pub struct ValidQuery<T>(pub T);
+/// The query string, not yet judged (like [`JsonBody`]). A bad parameter, a control
+/// character in any value included, is 400 `invalid_query` naming it.
+pub struct QueryParams<T>(pub Input<T>);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ValidQuery<T> {
-    type Rejection = ApiError;
+fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
+    let invalid = |field: String, message: String| {
+        Error::malformed("invalid_query", Some(field.clone()), format!("query parameter {field}: {message}"))
+    };
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if name.chars().chain(value.chars()).any(|c| is_refused_control(c, false)) {
+            return Err(invalid(name.into_owned(), "must not contain control characters".into()));
+        }
+    }
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let message = e.inner().to_string();
+        invalid(field_of(e.path(), &message), message)
+    })
+}
+
+impl<T: DeserializeOwned + Send + 'static, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or_default();
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de).map(Self).map_err(|e| {
-            let message = e.inner().to_string();
-            let field = field_of(e.path(), &message);
-            ApiError::bad_request("invalid_query", Some(field.clone()), format!("query parameter {field}: {message}"))
-        })
+        let query = parts.uri.query().unwrap_or_default().to_owned();
+        Ok(Self(Input::new(move || parse_query(&query))))
     }
 }
 
@@ -114,22 +183,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ValidQuery<T> 
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<u32>,
     /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
+/// The page asked for; a bad one is 400 `invalid_query` naming the parameter.
+pub fn page_request(page: Option<u32>, limit: Option<u32>) -> Result<PageRequest, Error> {
+    PageRequest::new(page, limit).map_err(|errors| {
+        let first = &errors[0];
+        Error::malformed("invalid_query", Some(first.field.clone()), format!("{} {}", first.field, first.message))
+    })
+}
+
 impl PageParams {
-    pub fn to_request(&self) -> Result<PageRequest, ApiError> {
-        PageRequest::new(self.page, self.limit).map_err(|errors| {
-            let first = &errors[0];
-            ApiError::bad_request(
-                "invalid_query",
-                Some(first.field.clone()),
-                format!("{} {}", first.field, first.message),
-            )
-        })
+    pub fn to_request(&self) -> Result<PageRequest, Error> {
+        page_request(self.page, self.limit)
     }
+}
+
+/// A page query read with the rest of the query, once authorized.
+pub fn pages(query: QueryParams<PageParams>) -> Input<PageRequest> {
+    query.0.and_then(|q| q.to_request())
 }
 
 /// An `{id}` path segment.

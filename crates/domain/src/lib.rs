@@ -21,5 +21,5 @@ pub mod validation;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use id::{Id, IdGenerator};
 pub use money::{TokenPrice, Usd};
-pub use policy::{Action, Denied, OrgAction, OrgDenied, PlatformRole, Principal, Standing};
+pub use policy::{Action, Authorized, Denied, OrgAction, OrgDenied, PlatformRole, Principal, Standing};
 pub use validation::{FieldError, Validator};

@@ -78,21 +78,36 @@ fn format_fixed(value: i64, scale: u32, f: &mut fmt::Formatter<'_>) -> fmt::Resu
 /// `f64` as the shortest decimal that reads back to the same value, which is the literal
 /// the client wrote for any price or budget with up to 15 significant digits.
 fn deserialize_fixed<'de, D: Deserializer<'de>>(deserializer: D, scale: u32) -> Result<i64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw<'a> {
-        Text(Cow<'a, str>),
-        Int(u64),
-        Float(f64),
+    /// Reads a JSON number or string as decimal text. A visitor (not an untagged enum,
+    /// which would replace it) lets the deserializer's own error through, such as
+    /// "missing field `inputCostPerToken`".
+    struct Decimal;
+
+    impl serde::de::Visitor<'_> for Decimal {
+        type Value = String;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a decimal number or a string such as \"12.50\"")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+            if v.is_finite() { Ok(format!("{v}")) } else { Err(E::custom(MoneyError::NotDecimal)) }
+        }
     }
-    let text = match Raw::deserialize(deserializer)
-        .map_err(|_| serde::de::Error::custom("expected a decimal number or a string such as \"12.50\""))?
-    {
-        Raw::Text(s) => s.into_owned(),
-        Raw::Int(v) => v.to_string(),
-        Raw::Float(v) if v.is_finite() => format!("{v}"),
-        Raw::Float(_) => return Err(serde::de::Error::custom(MoneyError::NotDecimal)),
-    };
+
+    let text = deserializer.deserialize_any(Decimal)?;
     parse_fixed(&text, scale).map_err(|e| serde::de::Error::custom(format!("{text} {e}")))
 }
 

@@ -1,8 +1,11 @@
 //! The one place that decides who may do what.
 //!
-//! Services call [`authorize`] first thing in every use case; handlers never compare roles
-//! themselves. Resources owned by another user are reported as missing by the services (not
-//! as forbidden) so that their existence does not leak.
+//! Services call [`authorize`], [`authorize_org`] or [`authorize_owner`] first thing in
+//! every use case; handlers never compare roles themselves. Each answers with an
+//! [`Authorized`] proof, and a request's input can only be read with one
+//! (`purser_services::Input`): no use case can judge a body before it has decided that
+//! the caller may act at all. Resources owned by another user are reported as missing
+//! (not as forbidden) so that their existence does not leak.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -52,6 +55,18 @@ impl FromStr for PlatformRole {
     }
 }
 
+/// Proof that the policy allowed an action. Only this module makes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authorized(());
+
+impl Authorized {
+    /// For the use cases open to everyone, signed in or not (sign-up, sign-in, the links
+    /// in mails): their only authorization is that they are public.
+    pub const fn public() -> Self {
+        Self(())
+    }
+}
+
 /// Who is acting: an authenticated user, seen through one session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -87,6 +102,10 @@ pub enum Action {
     ReadUsers,
     /// Change users' roles and active flags.
     ManageUsers,
+    /// Manage one's own account: addresses, password, sessions.
+    ManageOwnAccount,
+    /// Create an organization (and become its owner).
+    CreateOrganization,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -96,10 +115,10 @@ pub struct Denied {
     pub action: Action,
 }
 
-pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
+pub fn authorize(principal: &Principal, action: Action) -> Result<Authorized, Denied> {
     let role = principal.role;
     let allowed = match action {
-        Action::ReadCatalog | Action::UseModels => true,
+        Action::ReadCatalog | Action::UseModels | Action::ManageOwnAccount | Action::CreateOrganization => true,
         Action::ReadModelAdmin
         | Action::ReadSubscriptionQueue
         | Action::ReadAuditLog
@@ -108,7 +127,18 @@ pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
         Action::ManageModels | Action::ReviewSubscriptions | Action::ManageUsers => role == PlatformRole::Admin,
         Action::ReadUsageOf(user) => user == principal.user_id || role >= PlatformRole::AdminReadonly,
     };
-    if allowed { Ok(()) } else { Err(Denied { role, action }) }
+    if allowed { Ok(Authorized(())) } else { Err(Denied { role, action }) }
+}
+
+/// Someone else's resource, which to the principal does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not the principal's own")]
+pub struct NotOwner;
+
+/// A resource that belongs to one user (a key, a subscription, an address, a session):
+/// its owner may act on it; to anyone else it does not exist.
+pub fn authorize_owner(principal: &Principal, owner: Id) -> Result<Authorized, NotOwner> {
+    if owner == principal.user_id { Ok(Authorized(())) } else { Err(NotOwner) }
 }
 
 /// The caller's standing in one organization: their role there (if a member) and what
@@ -129,12 +159,16 @@ pub enum OrgAction {
     Read,
     /// Rename it.
     Update,
+    /// Change members' roles, within what [`OrgAction::ChangeRole`] then allows.
+    ManageMembers,
     Delete,
     /// Set member and team quotas (platform admins).
     ManageQuotas,
     /// Suspend or resume it (platform admins).
     Suspend,
     ReadInvitations,
+    /// Invite anyone at all, within what [`OrgAction::Invite`] then allows.
+    InviteAny,
     /// Invite someone with this role.
     Invite(OrgRole),
     RevokeInvitation,
@@ -172,14 +206,14 @@ impl OrgAction {
     }
 }
 
-pub fn authorize_org(principal: &Principal, standing: &Standing, action: OrgAction) -> Result<(), OrgDenied> {
+pub fn authorize_org(principal: &Principal, standing: &Standing, action: OrgAction) -> Result<Authorized, OrgDenied> {
     if principal.role == PlatformRole::Admin {
-        return Ok(());
+        return Ok(Authorized(()));
     }
     let platform_reader = principal.role == PlatformRole::AdminReadonly;
     let Some(role) = standing.role else {
         return match (platform_reader, action.is_read()) {
-            (true, true) => Ok(()),
+            (true, true) => Ok(Authorized(())),
             (true, false) => Err(OrgDenied::Forbidden),
             (false, _) => Err(OrgDenied::NotFound),
         };
@@ -188,12 +222,13 @@ pub fn authorize_org(principal: &Principal, standing: &Standing, action: OrgActi
     use OrgRole::{Admin, Member, Owner};
     let allowed = match action {
         OrgAction::Read | OrgAction::Leave => true,
-        OrgAction::Update => role >= Admin,
+        OrgAction::Update | OrgAction::ManageMembers => role >= Admin,
         OrgAction::Delete | OrgAction::TransferOwnership | OrgAction::GrantPermissions => role == Owner,
         OrgAction::ManageQuotas | OrgAction::Suspend => false,
         OrgAction::ReadInvitations => {
             role >= Admin || has(Permission::InviteMembers) || has(Permission::RevokeInvitations)
         }
+        OrgAction::InviteAny => role >= Admin || has(Permission::InviteMembers),
         // Only an owner makes owners; a delegated right to invite covers members and viewers.
         OrgAction::Invite(invited) => {
             (role >= Admin && (invited < Owner || role == Owner))
@@ -210,7 +245,16 @@ pub fn authorize_org(principal: &Principal, standing: &Standing, action: OrgActi
         OrgAction::ReadAudit => role == Owner || has(Permission::ReadAuditLog),
         OrgAction::UseTeam(team) => role >= Admin || (role >= Member && standing.teams.contains(&team)),
     };
-    if allowed || (platform_reader && action.is_read()) { Ok(()) } else { Err(OrgDenied::Forbidden) }
+    if allowed || (platform_reader && action.is_read()) { Ok(Authorized(())) } else { Err(OrgDenied::Forbidden) }
+}
+
+/// Whether the principal sees every member of an organization. Everyone belongs to the
+/// default organization, so there an ordinary member sees only themself (in its member
+/// list and its Default Team's alike); its admins and the platform's see everyone.
+pub fn sees_all_members(principal: &Principal, standing: &Standing, default_org: bool) -> bool {
+    !default_org
+        || principal.role >= PlatformRole::AdminReadonly
+        || standing.role.is_some_and(|role| role >= OrgRole::Admin)
 }
 
 #[cfg(test)]

@@ -88,10 +88,57 @@ pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
+/// Characters that show nothing by themselves: white space, controls, format characters
+/// (zero-width spaces and joiners, the byte-order mark, bidi marks, tags), fillers, blank
+/// patterns and variation selectors.
+pub fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{034f}'
+                | '\u{061c}'
+                | '\u{115f}'
+                | '\u{1160}'
+                | '\u{17b4}'
+                | '\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
+                | '\u{feff}'
+                | '\u{ffa0}'
+                | '\u{fff0}'..='\u{fff8}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0000}'..='\u{e007f}'
+                | '\u{e0100}'..='\u{e01ef}'
+        )
+}
+
+/// Combining marks, which show only on a character before them.
+fn is_combining_mark(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0300}'..='\u{036f}' | '\u{1ab0}'..='\u{1aff}' | '\u{1dc0}'..='\u{1dff}' | '\u{20d0}'..='\u{20ff}' | '\u{fe20}'..='\u{fe2f}'
+    )
+}
+
+/// Whether the text shows anything: at least one character that is neither invisible nor
+/// a combining mark.
+pub fn has_visible(value: &str) -> bool {
+    value.chars().any(|c| !is_invisible(c) && !is_combining_mark(c))
+}
+
 pub fn check_label(value: &str, max: usize) -> Result<(), String> {
     let count = value.chars().count();
     if value.trim().is_empty() {
         Err("must not be blank".into())
+    } else if !has_visible(value) {
+        Err("must contain a visible character".into())
     } else if count > max {
         Err(format!("must be at most {max} characters"))
     } else if value.chars().any(|c| c.is_control() || is_bidi_control(c)) {
@@ -112,6 +159,13 @@ mod tests {
         assert!(check_label("a\u{0}b", 100).is_err());
         assert!(check_label("line\nbreak", 100).is_err());
         assert!(check_label("evil\u{202e}gnp.exe", 100).is_err(), "right-to-left override");
+        for invisible in
+            ["\u{200b}", "\u{200b}\u{200d}\u{feff}", "\u{3164}", "\u{2800}\u{2800}", "\u{301}\u{302}", "\u{e0041}"]
+        {
+            assert_eq!(check_label(invisible, 100), Err("must contain a visible character".into()), "{invisible:?}");
+        }
+        assert!(check_label("e\u{301}", 100).is_ok(), "a mark on a letter shows");
+        assert!(check_label("\u{200b}x", 100).is_ok());
         assert!(check_label("ééé", 3).is_ok());
         assert!(check_label("éééé", 3).is_err());
     }

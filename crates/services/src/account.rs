@@ -1,6 +1,7 @@
 //! A user's own account: email addresses and their verification, changing a forgotten or
 //! known password. Mails go out after the change is committed.
 
+use purser_domain::policy::{Action, authorize, authorize_owner};
 use purser_domain::user::{
     self, EmailToken, MAX_EMAILS_PER_USER, RESET_PASSWORD_TTL_SECS, TokenPurpose, User, UserEmail,
     VERIFY_EMAIL_TTL_SECS,
@@ -13,7 +14,7 @@ use crate::audit::{AuditAction, AuditEntry};
 use crate::crypto::{digest, random_token};
 use crate::error::{Error, Result};
 use crate::mail::Mail;
-use crate::{Actor, ClientInfo, Services, passwords};
+use crate::{Actor, ClientInfo, Input, Services, passwords};
 
 const EMAIL_TOKEN_BYTES: usize = 32;
 
@@ -81,9 +82,10 @@ impl Services {
     }
 
     /// Starts verification of the caller's address (`email_id`, or the primary one).
-    pub async fn send_verification(&self, actor: &Actor, email_id: Option<Id>) -> Result<bool> {
+    pub async fn send_verification(&self, actor: &Actor, email_id: Input<Option<Id>>) -> Result<bool> {
         let attempt = AuditEntry::new(AuditAction::UserVerificationSent, Some(actor.user_id));
         self.audited(&actor.client, attempt, async {
+            let email_id = email_id.read(authorize(actor, Action::ManageOwnAccount)?)?;
             let mut tx = self.store.begin().await?;
             let addresses = emails::for_user(&mut tx, actor.user_id).await?;
             let address = match email_id {
@@ -137,13 +139,14 @@ impl Services {
     }
 
     /// Adds an address (unverified) and mails it a verification link.
-    pub async fn add_email(&self, actor: &Actor, address: &str) -> Result<UserEmail> {
+    pub async fn add_email(&self, actor: &Actor, address: Input<String>) -> Result<UserEmail> {
         let attempt = AuditEntry::new(AuditAction::UserEmailAdd, Some(actor.user_id));
         self.audited(&actor.client, attempt, async {
+            let address = address.read(authorize(actor, Action::ManageOwnAccount)?)?;
             let mut v = Validator::new();
-            user::validate_email(&mut v, "email", address);
+            user::validate_email(&mut v, "email", &address);
             v.finish()?;
-            let address = user::normalize_email(address);
+            let address = user::normalize_email(&address);
             let mut tx = self.store.begin().await?;
             if emails::for_user(&mut tx, actor.user_id).await?.len() >= MAX_EMAILS_PER_USER {
                 return Err(Error::conflict(
@@ -181,10 +184,8 @@ impl Services {
         let attempt = AuditEntry::new(AuditAction::UserEmailRemove, Some(actor.user_id)).resource(email_id);
         self.audited(&actor.client, attempt, async {
             let mut tx = self.store.begin().await?;
-            let email = emails::by_id(&mut tx, email_id)
-                .await?
-                .filter(|e| e.user_id == actor.user_id)
-                .ok_or_else(email_not_found)?;
+            let email = emails::by_id(&mut tx, email_id).await?.ok_or_else(email_not_found)?;
+            authorize_owner(actor, email.user_id).map_err(|_| email_not_found())?;
             if email.is_primary {
                 return Err(Error::conflict("primary_email", "make another address primary before removing this one"));
             }
@@ -203,10 +204,8 @@ impl Services {
         let attempt = AuditEntry::new(AuditAction::UserEmailPrimary, Some(actor.user_id)).resource(email_id);
         self.audited(&actor.client, attempt, async {
             let mut tx = self.store.begin().await?;
-            let email = emails::by_id(&mut tx, email_id)
-                .await?
-                .filter(|e| e.user_id == actor.user_id)
-                .ok_or_else(email_not_found)?;
+            let email = emails::by_id(&mut tx, email_id).await?.ok_or_else(email_not_found)?;
+            authorize_owner(actor, email.user_id).map_err(|_| email_not_found())?;
             if !email.is_verified() {
                 return Err(Error::conflict("email_not_verified", "only a verified address can become primary"));
             }
@@ -301,9 +300,10 @@ impl Services {
     }
 
     /// Changes the caller's password and ends their other sessions.
-    pub async fn change_password(&self, actor: &Actor, current: String, new_password: String) -> Result<()> {
+    pub async fn change_password(&self, actor: &Actor, change: Input<(String, String)>) -> Result<()> {
         let attempt = AuditEntry::new(AuditAction::UserPasswordChange, Some(actor.user_id)).resource(actor.user_id);
         self.audited(&actor.client, attempt, async {
+            let (current, new_password) = change.read(authorize(actor, Action::ManageOwnAccount)?)?;
             let mut v = Validator::new();
             v.check(!current.is_empty() && current.len() <= 1024, "currentPassword", "is required");
             user::validate_password(&mut v, "newPassword", &new_password);

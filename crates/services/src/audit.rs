@@ -12,9 +12,9 @@ use purser_store::AnyConnection;
 use purser_store::audit::{self as store, AuditFilter};
 use serde_json::Value;
 
-use crate::Services;
 use crate::actor::ClientInfo;
 use crate::error::Result;
+use crate::{Input, Services};
 
 /// Every kind of audited change, with the type of resource it concerns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,10 +268,9 @@ impl Services {
     pub async fn audit_log(
         &self,
         principal: &Principal,
-        filter: AuditFilter,
-        page: PageRequest,
+        query: Input<(AuditFilter, PageRequest)>,
     ) -> Result<Page<AuditRecord>> {
-        authorize(principal, PolicyAction::ReadAuditLog)?;
+        let (filter, page) = query.read(authorize(principal, PolicyAction::ReadAuditLog)?)?;
         let mut conn = self.store.conn().await?;
         Ok(store::list(&mut conn, &filter, page).await?)
     }

@@ -9,7 +9,7 @@ use purser_store::{StoreError, deployments, subscriptions};
 
 use crate::audit::{AuditAction, AuditEntry};
 use crate::error::{Error, Result};
-use crate::{Actor, Change, Services, views};
+use crate::{Actor, Change, Input, Services, views};
 
 /// Everything an admin says about a model.
 #[derive(Debug, Clone, Default)]
@@ -139,10 +139,10 @@ fn deployment_not_found() -> Error {
 }
 
 impl Services {
-    pub async fn create_model(&self, actor: &Actor, input: ModelInput) -> Result<Model> {
+    pub async fn create_model(&self, actor: &Actor, input: Input<ModelInput>) -> Result<Model> {
         let attempt = AuditEntry::new(AuditAction::ModelCreate, Some(actor.user_id));
         self.audited(&actor.client, attempt, async {
-            authorize(actor, Action::ManageModels)?;
+            let input = input.read(authorize(actor, Action::ManageModels)?)?;
             let mut v = Validator::new();
             let capabilities = check(&mut v, &input);
             check_deployment_count(&mut v, &input.provider, input.deployments.len(), "deployments");
@@ -192,12 +192,13 @@ impl Services {
         .await
     }
 
-    pub async fn update_model(&self, actor: &Actor, model_id: Id, patch: ModelPatch) -> Result<Model> {
+    pub async fn update_model(&self, actor: &Actor, model_id: Id, patch: Input<ModelPatch>) -> Result<Model> {
         let attempt = AuditEntry::new(AuditAction::ModelUpdate, Some(actor.user_id)).resource(model_id);
         self.audited(&actor.client, attempt, async {
-            authorize(actor, Action::ManageModels)?;
+            let proof = authorize(actor, Action::ManageModels)?;
             let mut tx = self.store.begin().await?;
             let current = models::by_id(&mut tx, model_id).await?.ok_or_else(model_not_found)?;
+            let patch = patch.read(proof)?;
 
             let input = ModelInput {
                 name: patch.name.unwrap_or_else(|| current.name.clone()),
@@ -279,10 +280,9 @@ impl Services {
     pub async fn list_models(
         &self,
         principal: &Principal,
-        filter: ModelFilter,
-        page: PageRequest,
+        query: Input<(ModelFilter, PageRequest)>,
     ) -> Result<Page<Model>> {
-        authorize(principal, Action::ReadCatalog)?;
+        let (filter, page) = query.read(authorize(principal, Action::ReadCatalog)?)?;
         let mut v = Validator::new();
         if let Some(search) = &filter.search {
             v.check(search.chars().count() <= 200, "search", "must be at most 200 characters");
@@ -338,8 +338,8 @@ impl Services {
     }
 
     /// Adds a server to a served model's deployments.
-    pub async fn add_deployment(&self, actor: &Actor, model_id: Id, input: DeploymentInput) -> Result<Model> {
-        self.change_deployments(actor, model_id, AuditAction::DeploymentAdd, |this, model, v| {
+    pub async fn add_deployment(&self, actor: &Actor, model_id: Id, input: Input<DeploymentInput>) -> Result<Model> {
+        self.change_deployments(actor, model_id, AuditAction::DeploymentAdd, input, |this, model, v, input| {
             check_deployment_count(v, &model.provider, model.deployments.len() + 1, "upstreamUrl");
             let url = check_deployment(v, "", &input, &model.name);
             if let Some(url) = url {
@@ -357,9 +357,9 @@ impl Services {
         actor: &Actor,
         model_id: Id,
         deployment_id: Id,
-        patch: DeploymentPatch,
+        patch: Input<DeploymentPatch>,
     ) -> Result<Model> {
-        self.change_deployments(actor, model_id, AuditAction::DeploymentUpdate, |this, model, v| {
+        self.change_deployments(actor, model_id, AuditAction::DeploymentUpdate, patch, |this, model, v, patch| {
             let name = model.name.clone();
             let current = model.deployments.iter_mut().find(|d| d.id == deployment_id)?;
             let input = DeploymentInput {
@@ -390,22 +390,30 @@ impl Services {
 
     /// Removes a deployment; a served model keeps at least one.
     pub async fn remove_deployment(&self, actor: &Actor, model_id: Id, deployment_id: Id) -> Result<Model> {
-        self.change_deployments(actor, model_id, AuditAction::DeploymentRemove, |_, model, _| {
+        self.change_deployments(actor, model_id, AuditAction::DeploymentRemove, Input::ready(()), |_, model, _, ()| {
             let index = model.deployments.iter().position(|d| d.id == deployment_id)?;
             Some(DeploymentChange::Remove(model.deployments.remove(index).id))
         })
         .await
     }
 
-    /// Loads the model, lets `change` edit its deployments (reporting problems to the
-    /// validator, or `None` for an unknown deployment), stores the change and audits it.
-    async fn change_deployments<F>(&self, actor: &Actor, model_id: Id, action: AuditAction, change: F) -> Result<Model>
+    /// Loads the model, lets `change` edit its deployments with the request's input
+    /// (reporting problems to the validator, or `None` for an unknown deployment), stores
+    /// the change and audits it.
+    async fn change_deployments<I: 'static, F>(
+        &self,
+        actor: &Actor,
+        model_id: Id,
+        action: AuditAction,
+        input: Input<I>,
+        change: F,
+    ) -> Result<Model>
     where
-        F: FnOnce(&Self, &mut Model, &mut Validator) -> Option<DeploymentChange> + Send,
+        F: FnOnce(&Self, &mut Model, &mut Validator, I) -> Option<DeploymentChange> + Send,
     {
         let attempt = AuditEntry::new(action, Some(actor.user_id)).resource(model_id);
         self.audited(&actor.client, attempt, async {
-            authorize(actor, Action::ManageModels)?;
+            let input = input.read(authorize(actor, Action::ManageModels)?)?;
             let mut tx = self.store.begin().await?;
             let current = models::by_id(&mut tx, model_id).await?.ok_or_else(model_not_found)?;
             if current.kind() == ProviderKind::Mock {
@@ -413,7 +421,7 @@ impl Services {
             }
             let mut model = current.clone();
             let mut v = Validator::new();
-            let outcome = change(self, &mut model, &mut v);
+            let outcome = change(self, &mut model, &mut v, input);
             v.finish()?;
             match outcome.ok_or_else(deployment_not_found)? {
                 DeploymentChange::Add(d) => deployments::insert(&mut tx, &d).await?,

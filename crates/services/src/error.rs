@@ -6,6 +6,12 @@ use purser_store::StoreError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
+    /// The input cannot be read at all: not JSON, a bad query parameter (400).
+    Malformed,
+    /// The body is not in a format the use case reads (415).
+    UnsupportedMedia,
+    /// The body is larger than allowed (413).
+    TooLarge,
     /// The request is well-formed but its content breaks a rule (422).
     Invalid,
     /// No valid credentials (401).
@@ -51,6 +57,14 @@ impl Error {
 
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
         Self::invalid(vec![FieldError::new(field, message)])
+    }
+
+    /// Input that cannot be read (`malformed_json`, `invalid_query`, ...), naming the field
+    /// when there is one.
+    pub fn malformed(code: &'static str, field: Option<String>, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let fields = field.map(|f| vec![FieldError::new(f, message.clone())]).unwrap_or_default();
+        Self { kind: ErrorKind::Malformed, code, message, fields }
     }
 
     /// Renames invalid fields for a caller that named them differently: each field that

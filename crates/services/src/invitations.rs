@@ -3,6 +3,7 @@
 
 use purser_domain::org::{INVITATION_TTL_SECS, Invitation, InvitationStatus, Member, OrgRole, Organization};
 use purser_domain::page::{Page, PageRequest};
+use purser_domain::policy::{Action, authorize};
 use purser_domain::{Id, OrgAction, Principal, Validator, user};
 use purser_store::{AnyConnection, emails, invitations, orgs};
 use serde_json::json;
@@ -12,7 +13,7 @@ use crate::crypto::{digest, random_token};
 use crate::error::{Error, ErrorKind, Result};
 use crate::mail::Mail;
 use crate::orgs::org_not_found;
-use crate::{Actor, Services, views};
+use crate::{Actor, Input, Services, views};
 
 const INVITATION_TOKEN_BYTES: usize = 32;
 
@@ -41,19 +42,19 @@ impl Services {
         &self,
         actor: &Actor,
         org_id: Id,
-        email: &str,
-        role: OrgRole,
+        input: Input<(String, OrgRole)>,
     ) -> Result<(Invitation, bool)> {
         let attempt = AuditEntry::new(AuditAction::InvitationCreate, Some(actor.user_id)).org(org_id);
         self.audited(&actor.client, attempt, async {
             let now = self.now();
             let mut tx = self.store.begin().await?;
             let at = self.in_org(&mut tx, actor, org_id).await?;
+            let (email, role) = input.read(self.allow(actor, &at, OrgAction::InviteAny)?)?;
             self.allow(actor, &at, OrgAction::Invite(role))?;
             let mut v = Validator::new();
-            user::validate_email(&mut v, "email", email);
+            user::validate_email(&mut v, "email", &email);
             v.finish()?;
-            let email = user::normalize_email(email);
+            let email = user::normalize_email(&email);
             orgs::lock(&mut tx, org_id).await?;
             if let Some(existing) = emails::by_address(&mut tx, &email).await?
                 && orgs::member_of(&mut tx, org_id, existing.user_id).await?.is_some()
@@ -108,11 +109,11 @@ impl Services {
         &self,
         principal: &Principal,
         org_id: Id,
-        page: PageRequest,
+        page: Input<PageRequest>,
     ) -> Result<Page<Invitation>> {
         let mut conn = self.store.conn().await?;
         let at = self.in_org(&mut conn, principal, org_id).await?;
-        self.allow(principal, &at, OrgAction::ReadInvitations)?;
+        let page = page.read(self.allow(principal, &at, OrgAction::ReadInvitations)?)?;
         Ok(invitations::in_org(&mut conn, org_id, page).await?)
     }
 
@@ -149,12 +150,13 @@ impl Services {
 
     /// Joins the organization an invitation is for. Only a user who has verified the
     /// invited address may accept.
-    pub async fn accept_invitation(&self, actor: &Actor, token: &str) -> Result<Member> {
+    pub async fn accept_invitation(&self, actor: &Actor, token: Input<String>) -> Result<Member> {
         let attempt = AuditEntry::new(AuditAction::InvitationAccept, Some(actor.user_id));
         self.audited(&actor.client, attempt, async {
+            let token = token.read(authorize(actor, Action::ManageOwnAccount)?)?;
             let now = self.now();
             let mut tx = self.store.begin().await?;
-            let invitation = invitations::by_token(&mut tx, &digest(token)).await?.ok_or_else(invitation_not_found)?;
+            let invitation = invitations::by_token(&mut tx, &digest(&token)).await?.ok_or_else(invitation_not_found)?;
             match invitation.status(now) {
                 InvitationStatus::Pending => {}
                 InvitationStatus::Expired => {

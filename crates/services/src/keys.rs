@@ -5,14 +5,14 @@ use std::collections::HashSet;
 use purser_domain::api_key::{self, ApiKey, MAX_KEY_NAME_CHARS, MAX_MODELS_PER_KEY};
 use purser_domain::org::{BudgetPeriod, Team};
 use purser_domain::page::{Page, PageRequest};
-use purser_domain::policy::{Action, authorize};
+use purser_domain::policy::{Action, authorize, authorize_owner};
 use purser_domain::{Id, OrgAction, Principal, Timestamp, Usd, Validator};
 use purser_store::{AnyConnection, StoreError, api_keys, subscriptions, teams};
 
 use crate::audit::{AuditAction, AuditEntry};
 use crate::crypto::{digest, random_bytes};
 use crate::error::{Error, Result};
-use crate::{Actor, Change, Services, views};
+use crate::{Actor, Change, Input, Services, views};
 
 pub const MAX_TPM_LIMIT: u32 = 1_000_000_000;
 pub const MAX_RPM_LIMIT: u32 = 10_000_000;
@@ -67,20 +67,20 @@ impl Services {
         };
         let at = self.in_org(conn, actor, team.org_id).await.map_err(|_| missing())?;
         match self.allow(actor, &at, OrgAction::UseTeam(team.id)) {
-            Ok(()) => Ok(team),
+            Ok(_) => Ok(team),
             Err(e) if e.code == "organization_suspended" => Err(e),
             Err(_) => Err(missing()),
         }
     }
 
-    pub async fn create_api_key(&self, actor: &Actor, input: NewApiKey) -> Result<CreatedKey> {
+    pub async fn create_api_key(&self, actor: &Actor, input: Input<NewApiKey>) -> Result<CreatedKey> {
         let attempt = AuditEntry::new(AuditAction::ApiKeyCreate, Some(actor.user_id));
         self.audited(&actor.client, attempt, self.create_key_inner(actor, input)).await
     }
 
-    async fn create_key_inner(&self, actor: &Actor, input: NewApiKey) -> Result<CreatedKey> {
+    async fn create_key_inner(&self, actor: &Actor, input: Input<NewApiKey>) -> Result<CreatedKey> {
         let principal = &actor.principal;
-        authorize(principal, Action::UseModels)?;
+        let input = input.read(authorize(principal, Action::UseModels)?)?;
         let now = self.now();
         let mut v = Validator::new();
         v.label("name", &input.name, MAX_KEY_NAME_CHARS);
@@ -157,8 +157,8 @@ impl Services {
         Ok(CreatedKey { key, secret })
     }
 
-    pub async fn list_api_keys(&self, principal: &Principal, page: PageRequest) -> Result<Page<ApiKey>> {
-        authorize(principal, Action::UseModels)?;
+    pub async fn list_api_keys(&self, principal: &Principal, page: Input<PageRequest>) -> Result<Page<ApiKey>> {
+        let page = page.read(authorize(principal, Action::UseModels)?)?;
         let mut conn = self.store.conn().await?;
         Ok(api_keys::list_for_user(&mut conn, principal.user_id, page).await?)
     }
@@ -166,7 +166,9 @@ impl Services {
     pub async fn get_api_key(&self, principal: &Principal, key_id: Id) -> Result<ApiKey> {
         authorize(principal, Action::UseModels)?;
         let mut conn = self.store.conn().await?;
-        api_keys::by_id(&mut conn, key_id).await?.filter(|k| k.user_id == principal.user_id).ok_or_else(not_found)
+        let key = api_keys::by_id(&mut conn, key_id).await?.ok_or_else(not_found)?;
+        authorize_owner(principal, key.user_id).map_err(|_| not_found())?;
+        Ok(key)
     }
 
     /// Revokes one of the caller's keys. It stops working on this replica before this
@@ -176,8 +178,8 @@ impl Services {
         self.audited(&actor.client, attempt, async {
             authorize(actor, Action::UseModels)?;
             let mut tx = self.store.begin().await?;
-            let key =
-                api_keys::by_id(&mut tx, key_id).await?.filter(|k| k.user_id == actor.user_id).ok_or_else(not_found)?;
+            let key = api_keys::by_id(&mut tx, key_id).await?.ok_or_else(not_found)?;
+            authorize_owner(actor, key.user_id).map_err(|_| not_found())?;
             if api_keys::revoke(&mut tx, key_id, self.now()).await? {
                 let revoked = api_keys::by_id(&mut tx, key.id).await?.ok_or_else(not_found)?;
                 let entry = AuditEntry::new(AuditAction::ApiKeyRevoke, Some(actor.user_id))

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod crypto;
 mod error;
 pub mod feed;
+mod input;
 pub mod invitations;
 pub mod keys;
 pub mod mail;
@@ -32,6 +33,7 @@ use purser_store::{Store, changes};
 
 pub use actor::{Actor, ClientInfo};
 pub use error::{Error, ErrorKind, Result};
+pub use input::Input;
 
 use crate::crypto::{MasterKey, SecretBox};
 use crate::tokens::TokenIssuer;

@@ -5,15 +5,15 @@
 use purser_domain::audit::AuditRecord;
 use purser_domain::org::{MAX_ORG_NAME_CHARS, Member, OrgRole, OrgStatus, Organization, Team};
 use purser_domain::page::{Page, PageRequest};
-use purser_domain::policy::{Action, authorize, authorize_org};
-use purser_domain::{Id, OrgAction, OrgDenied, Principal, Standing, Timestamp, Validator};
+use purser_domain::policy::{Action, authorize, authorize_org, sees_all_members};
+use purser_domain::{Authorized, Id, OrgAction, OrgDenied, Principal, Standing, Timestamp, Validator};
 use purser_store::audit::AuditFilter;
 use purser_store::{AnyConnection, StoreError, api_keys, audit, orgs, teams};
 use serde_json::json;
 
 use crate::audit::{AuditAction, AuditEntry};
 use crate::error::{Error, ErrorKind, Result};
-use crate::{Actor, Change, ClientInfo, Services, views};
+use crate::{Actor, Change, ClientInfo, Input, Services, views};
 
 pub const MAX_QUOTA: u32 = 100_000;
 
@@ -24,6 +24,14 @@ pub struct OrgView {
     /// The caller's role; `None` for platform admins looking at an organization they are not in.
     pub role: Option<OrgRole>,
     pub members: u64,
+}
+
+/// Which organizations to list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OrgQuery {
+    /// Every organization, not only the caller's (platform admins and read-only admins).
+    pub all: bool,
+    pub page: PageRequest,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -68,8 +76,8 @@ impl Services {
 
     /// The policy's answer for this organization. Strangers learn nothing (404); a
     /// suspended organization can be read but not changed.
-    pub(crate) fn allow(&self, principal: &Principal, at: &InOrg, action: OrgAction) -> Result<()> {
-        authorize_org(principal, &at.standing, action).map_err(|denied| match denied {
+    pub(crate) fn allow(&self, principal: &Principal, at: &InOrg, action: OrgAction) -> Result<Authorized> {
+        let proof = authorize_org(principal, &at.standing, action).map_err(|denied| match denied {
             OrgDenied::NotFound => org_not_found(),
             OrgDenied::Forbidden => {
                 Error::new(ErrorKind::Forbidden, "forbidden", "your role in this organization does not allow this")
@@ -78,12 +86,13 @@ impl Services {
         if at.org.status == OrgStatus::Suspended && !action.is_read() && action != OrgAction::Suspend {
             return Err(Error::new(ErrorKind::Forbidden, "organization_suspended", "this organization is suspended"));
         }
-        Ok(())
+        Ok(proof)
     }
 
-    pub async fn create_organization(&self, actor: &Actor, name: String) -> Result<Organization> {
+    pub async fn create_organization(&self, actor: &Actor, name: Input<String>) -> Result<Organization> {
         let attempt = AuditEntry::new(AuditAction::OrgCreate, Some(actor.user_id));
         self.audited(&actor.client, attempt, async {
+            let name = name.read(authorize(actor, Action::CreateOrganization)?)?;
             let mut v = Validator::new();
             v.label("name", &name, MAX_ORG_NAME_CHARS);
             v.finish()?;
@@ -119,12 +128,9 @@ impl Services {
     }
 
     /// The caller's organizations, or (`all`, for platform admins and read-only admins) every one.
-    pub async fn list_organizations(
-        &self,
-        principal: &Principal,
-        all: bool,
-        page: PageRequest,
-    ) -> Result<Page<OrgView>> {
+    pub async fn list_organizations(&self, principal: &Principal, query: Input<OrgQuery>) -> Result<Page<OrgView>> {
+        // Listing one's own needs nothing; `all` is decided once it is read.
+        let OrgQuery { all, page } = query.read(authorize(principal, Action::UseModels)?)?;
         let mut conn = self.store.conn().await?;
         let views: Page<(Organization, Option<OrgRole>)> = if all {
             authorize(principal, Action::ReadAllOrganizations)?;
@@ -152,15 +158,14 @@ impl Services {
         Ok(OrgView { org: at.org, role: at.standing.role, members })
     }
 
-    /// Renames (owners and admins) or sets quotas (platform admins).
-    pub async fn update_organization(&self, actor: &Actor, org_id: Id, patch: OrgPatch) -> Result<Organization> {
+    /// Renames (owners and admins) or sets quotas (platform admins). Whatever the patch
+    /// holds, the caller must be allowed to change the organization at all.
+    pub async fn update_organization(&self, actor: &Actor, org_id: Id, patch: Input<OrgPatch>) -> Result<Organization> {
         let attempt = AuditEntry::new(AuditAction::OrgUpdate, Some(actor.user_id)).resource(org_id).org(org_id);
         self.audited(&actor.client, attempt, async {
             let mut tx = self.store.begin().await?;
             let at = self.in_org(&mut tx, actor, org_id).await?;
-            if patch.name.is_some() {
-                self.allow(actor, &at, OrgAction::Update)?;
-            }
+            let patch = patch.read(self.allow(actor, &at, OrgAction::Update)?)?;
             if patch.max_members.is_some() || patch.max_teams.is_some() {
                 self.allow(actor, &at, OrgAction::ManageQuotas)?;
             }
@@ -278,26 +283,46 @@ impl Services {
         .await
     }
 
-    pub async fn list_members(&self, principal: &Principal, org_id: Id, page: PageRequest) -> Result<Page<Member>> {
+    /// The members the caller may see (see [`sees_all_members`]), owners first.
+    pub async fn list_members(
+        &self,
+        principal: &Principal,
+        org_id: Id,
+        page: Input<PageRequest>,
+    ) -> Result<Page<Member>> {
         let mut conn = self.store.conn().await?;
         let at = self.in_org(&mut conn, principal, org_id).await?;
-        self.allow(principal, &at, OrgAction::Read)?;
-        Ok(orgs::members(&mut conn, org_id, page).await?)
+        let page = page.read(self.allow(principal, &at, OrgAction::Read)?)?;
+        if sees_all_members(principal, &at.standing, at.org.is_default) {
+            return Ok(orgs::members(&mut conn, org_id, page).await?);
+        }
+        let me = orgs::member_of(&mut conn, org_id, principal.user_id).await?;
+        let items = if page.page == 1 { me.into_iter().collect() } else { Vec::new() };
+        Ok(Page { items, page, total: 1 })
     }
 
     pub async fn get_member(&self, principal: &Principal, org_id: Id, user_id: Id) -> Result<Member> {
         let mut conn = self.store.conn().await?;
         let at = self.in_org(&mut conn, principal, org_id).await?;
         self.allow(principal, &at, OrgAction::Read)?;
+        if user_id != principal.user_id && !sees_all_members(principal, &at.standing, at.org.is_default) {
+            return Err(member_not_found());
+        }
         orgs::member_of(&mut conn, org_id, user_id).await?.ok_or_else(member_not_found)
     }
 
-    pub async fn change_member_role(&self, actor: &Actor, org_id: Id, user_id: Id, role: OrgRole) -> Result<Member> {
+    pub async fn change_member_role(
+        &self,
+        actor: &Actor,
+        org_id: Id,
+        user_id: Id,
+        role: Input<OrgRole>,
+    ) -> Result<Member> {
         let attempt = AuditEntry::new(AuditAction::MemberRoleChange, Some(actor.user_id)).resource(user_id).org(org_id);
         self.audited(&actor.client, attempt, async {
             let mut tx = self.store.begin().await?;
             let at = self.in_org(&mut tx, actor, org_id).await?;
-            self.allow(actor, &at, OrgAction::Read)?;
+            let role = role.read(self.allow(actor, &at, OrgAction::ManageMembers)?)?;
             orgs::lock(&mut tx, org_id).await?;
             let member = orgs::member_of(&mut tx, org_id, user_id).await?.ok_or_else(member_not_found)?;
             self.allow(actor, &at, OrgAction::ChangeRole { from: member.role, to: role })?;
@@ -359,13 +384,13 @@ impl Services {
     }
 
     /// Makes another member owner and the caller an admin.
-    pub async fn transfer_ownership(&self, actor: &Actor, org_id: Id, to: Id) -> Result<()> {
+    pub async fn transfer_ownership(&self, actor: &Actor, org_id: Id, to: Input<Id>) -> Result<()> {
         let attempt = AuditEntry::new(AuditAction::OwnershipTransfer, Some(actor.user_id)).resource(org_id).org(org_id);
         self.audited(&actor.client, attempt, async {
             let now = self.now();
             let mut tx = self.store.begin().await?;
             let at = self.in_org(&mut tx, actor, org_id).await?;
-            self.allow(actor, &at, OrgAction::TransferOwnership)?;
+            let to = to.read(self.allow(actor, &at, OrgAction::TransferOwnership)?)?;
             orgs::lock(&mut tx, org_id).await?;
             if to == actor.user_id {
                 return Err(Error::invalid_field("userId", "is you; name the member who should become owner"));
@@ -392,12 +417,11 @@ impl Services {
         &self,
         principal: &Principal,
         org_id: Id,
-        mut filter: AuditFilter,
-        page: PageRequest,
+        query: Input<(AuditFilter, PageRequest)>,
     ) -> Result<Page<AuditRecord>> {
         let mut conn = self.store.conn().await?;
         let at = self.in_org(&mut conn, principal, org_id).await?;
-        self.allow(principal, &at, OrgAction::ReadAudit)?;
+        let (mut filter, page) = query.read(self.allow(principal, &at, OrgAction::ReadAudit)?)?;
         filter.org_id = Some(org_id);
         Ok(audit::list(&mut conn, &filter, page).await?)
     }

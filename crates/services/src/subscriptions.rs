@@ -1,7 +1,7 @@
 //! Subscriptions: users ask for access to a model; restricted models wait for an admin.
 
 use purser_domain::page::{Page, PageRequest};
-use purser_domain::policy::{Action, authorize};
+use purser_domain::policy::{Action, authorize, authorize_owner};
 use purser_domain::subscription::{Subscription, SubscriptionStatus, initial_status};
 use purser_domain::{Id, Principal, Validator};
 use purser_store::subscriptions::{self, SubscriptionFilter};
@@ -9,7 +9,7 @@ use purser_store::{AnyConnection, StoreError, api_keys, models};
 
 use crate::audit::{AuditAction, AuditEntry};
 use crate::error::{Error, Result};
-use crate::{Actor, Services, views};
+use crate::{Actor, Input, Services, views};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -31,15 +31,14 @@ impl Services {
     /// Subscribes the caller to a model: active at once, or pending approval when the
     /// model is restricted. Subscribing again after a cancellation or denial reopens the
     /// same subscription (there is one per user and model).
-    pub async fn subscribe(&self, actor: &Actor, model_id: Id) -> Result<Subscription> {
-        let attempt = AuditEntry::new(AuditAction::SubscriptionCreate, Some(actor.user_id))
-            .after(serde_json::json!({ "modelId": model_id }));
+    pub async fn subscribe(&self, actor: &Actor, model_id: Input<Id>) -> Result<Subscription> {
+        let attempt = AuditEntry::new(AuditAction::SubscriptionCreate, Some(actor.user_id));
         self.audited(&actor.client, attempt, self.subscribe_inner(actor, model_id)).await
     }
 
-    async fn subscribe_inner(&self, actor: &Actor, model_id: Id) -> Result<Subscription> {
+    async fn subscribe_inner(&self, actor: &Actor, model_id: Input<Id>) -> Result<Subscription> {
         let principal = &actor.principal;
-        authorize(principal, Action::UseModels)?;
+        let model_id = model_id.read(authorize(principal, Action::UseModels)?)?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let model =
@@ -95,10 +94,9 @@ impl Services {
     pub async fn list_subscriptions(
         &self,
         principal: &Principal,
-        status: Option<SubscriptionStatus>,
-        page: PageRequest,
+        query: Input<(Option<SubscriptionStatus>, PageRequest)>,
     ) -> Result<Page<Subscription>> {
-        authorize(principal, Action::UseModels)?;
+        let (status, page) = query.read(authorize(principal, Action::UseModels)?)?;
         let filter = SubscriptionFilter { user_id: Some(principal.user_id), status };
         let mut conn = self.store.conn().await?;
         Ok(subscriptions::list(&mut conn, &filter, page).await?)
@@ -108,9 +106,7 @@ impl Services {
         authorize(principal, Action::UseModels)?;
         let mut conn = self.store.conn().await?;
         let subscription = reload(&mut conn, id).await?;
-        if subscription.user_id != principal.user_id {
-            return Err(not_found());
-        }
+        authorize_owner(principal, subscription.user_id).map_err(|_| not_found())?;
         Ok(subscription)
     }
 
@@ -127,9 +123,7 @@ impl Services {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let subscription = reload(&mut tx, id).await?;
-        if subscription.user_id != principal.user_id {
-            return Err(not_found());
-        }
+        authorize_owner(principal, subscription.user_id).map_err(|_| not_found())?;
         if subscription.status == SubscriptionStatus::Cancelled {
             return Ok(subscription);
         }
@@ -146,20 +140,23 @@ impl Services {
         }
         subscriptions::set_status(&mut tx, id, SubscriptionStatus::Cancelled, Some("cancelled by the user"), now)
             .await?;
-        let subscription = reload(&mut tx, id).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        let cancelled = reload(&mut tx, id).await?;
+        let entry = AuditEntry::new(AuditAction::SubscriptionCancel, Some(actor.user_id))
+            .resource(id)
+            .before(views::subscription(&subscription))
+            .after(views::subscription(&cancelled));
+        self.commit_audited(tx, &actor.client, entry).await?;
         tracing::info!(subscription_id = %id, "subscription cancelled");
-        Ok(subscription)
+        Ok(cancelled)
     }
 
     /// Subscriptions of every user, for admins; by default those waiting for approval.
     pub async fn subscription_queue(
         &self,
         principal: &Principal,
-        status: Option<SubscriptionStatus>,
-        page: PageRequest,
+        query: Input<(Option<SubscriptionStatus>, PageRequest)>,
     ) -> Result<Page<Subscription>> {
-        authorize(principal, Action::ReadSubscriptionQueue)?;
+        let (status, page) = query.read(authorize(principal, Action::ReadSubscriptionQueue)?)?;
         let filter = SubscriptionFilter { user_id: None, status: Some(status.unwrap_or(SubscriptionStatus::Pending)) };
         let mut conn = self.store.conn().await?;
         Ok(subscriptions::list(&mut conn, &filter, page).await?)
@@ -170,7 +167,7 @@ impl Services {
         actor: &Actor,
         id: Id,
         decision: Decision,
-        reason: Option<String>,
+        reason: Input<Option<String>>,
     ) -> Result<Subscription> {
         let attempt = AuditEntry::new(AuditAction::SubscriptionReview, Some(actor.user_id)).resource(id);
         self.audited(&actor.client, attempt, self.review_inner(actor, id, decision, reason)).await
@@ -181,10 +178,10 @@ impl Services {
         actor: &Actor,
         id: Id,
         decision: Decision,
-        reason: Option<String>,
+        reason: Input<Option<String>>,
     ) -> Result<Subscription> {
         let principal = &actor.principal;
-        authorize(principal, Action::ReviewSubscriptions)?;
+        let reason = reason.read(authorize(principal, Action::ReviewSubscriptions)?)?;
         let mut v = Validator::new();
         if let Some(reason) = &reason {
             v.label("reason", reason, MAX_REASON_CHARS);

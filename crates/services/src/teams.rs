@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use purser_domain::org::{BudgetPeriod, MAX_TEAM_DESCRIPTION_CHARS, MAX_TEAM_NAME_CHARS, Permission, Team, TeamMember};
 use purser_domain::page::{Page, PageRequest};
+use purser_domain::policy::sees_all_members;
 use purser_domain::{Id, OrgAction, Principal, Usd, Validator};
 use purser_store::{AnyConnection, StoreError, models, orgs, teams};
 use serde_json::json;
@@ -13,7 +14,7 @@ use serde_json::json;
 use crate::audit::{AuditAction, AuditEntry};
 use crate::error::{Error, Result};
 use crate::keys::{MAX_PARALLEL_LIMIT, MAX_RPM_LIMIT, MAX_TPM_LIMIT};
-use crate::{Actor, Change, Services, views};
+use crate::{Actor, Change, Input, Services, views};
 
 /// Everything said about a team when creating it.
 #[derive(Debug, Clone, Default)]
@@ -90,13 +91,13 @@ impl Services {
         teams::by_id(conn, team_id).await?.filter(|t| t.org_id == org_id).ok_or_else(team_not_found)
     }
 
-    pub async fn create_team(&self, actor: &Actor, org_id: Id, input: TeamInput) -> Result<Team> {
+    pub async fn create_team(&self, actor: &Actor, org_id: Id, input: Input<TeamInput>) -> Result<Team> {
         let attempt = AuditEntry::new(AuditAction::TeamCreate, Some(actor.user_id)).org(org_id);
         self.audited(&actor.client, attempt, async {
             let now = self.now();
             let mut tx = self.store.begin().await?;
             let at = self.in_org(&mut tx, actor, org_id).await?;
-            self.allow(actor, &at, OrgAction::ManageTeams)?;
+            let input = input.read(self.allow(actor, &at, OrgAction::ManageTeams)?)?;
             let team = Team {
                 id: self.ids.next_id(),
                 org_id,
@@ -138,10 +139,10 @@ impl Services {
         .await
     }
 
-    pub async fn list_teams(&self, principal: &Principal, org_id: Id, page: PageRequest) -> Result<Page<Team>> {
+    pub async fn list_teams(&self, principal: &Principal, org_id: Id, page: Input<PageRequest>) -> Result<Page<Team>> {
         let mut conn = self.store.conn().await?;
         let at = self.in_org(&mut conn, principal, org_id).await?;
-        self.allow(principal, &at, OrgAction::Read)?;
+        let page = page.read(self.allow(principal, &at, OrgAction::Read)?)?;
         Ok(teams::in_org(&mut conn, org_id, page).await?)
     }
 
@@ -152,13 +153,14 @@ impl Services {
         self.team_in(&mut conn, org_id, team_id).await
     }
 
-    pub async fn update_team(&self, actor: &Actor, org_id: Id, team_id: Id, patch: TeamPatch) -> Result<Team> {
+    pub async fn update_team(&self, actor: &Actor, org_id: Id, team_id: Id, patch: Input<TeamPatch>) -> Result<Team> {
         let attempt = AuditEntry::new(AuditAction::TeamUpdate, Some(actor.user_id)).resource(team_id).org(org_id);
         self.audited(&actor.client, attempt, async {
             let mut tx = self.store.begin().await?;
             let at = self.in_org(&mut tx, actor, org_id).await?;
-            self.allow(actor, &at, OrgAction::ManageTeams)?;
+            let proof = self.allow(actor, &at, OrgAction::ManageTeams)?;
             let before = self.team_in(&mut tx, org_id, team_id).await?;
+            let patch = patch.read(proof)?;
             let mut team = before.clone();
             if let Some(name) = patch.name {
                 team.name = name;
@@ -239,15 +241,15 @@ impl Services {
         actor: &Actor,
         org_id: Id,
         team_id: Id,
-        permissions: Vec<Permission>,
+        permissions: Input<Vec<Permission>>,
     ) -> Result<Team> {
         let attempt = AuditEntry::new(AuditAction::TeamPermissions, Some(actor.user_id)).resource(team_id).org(org_id);
         self.audited(&actor.client, attempt, async {
             let mut tx = self.store.begin().await?;
             let at = self.in_org(&mut tx, actor, org_id).await?;
-            self.allow(actor, &at, OrgAction::GrantPermissions)?;
+            let proof = self.allow(actor, &at, OrgAction::GrantPermissions)?;
             let before = self.team_in(&mut tx, org_id, team_id).await?;
-            let mut permissions = permissions;
+            let mut permissions = permissions.read(proof)?;
             permissions.sort();
             permissions.dedup();
             teams::set_permissions(&mut tx, team_id, &permissions, actor.user_id, self.now()).await?;
@@ -268,13 +270,19 @@ impl Services {
         principal: &Principal,
         org_id: Id,
         team_id: Id,
-        page: PageRequest,
+        page: Input<PageRequest>,
     ) -> Result<Page<TeamMember>> {
         let mut conn = self.store.conn().await?;
         let at = self.in_org(&mut conn, principal, org_id).await?;
-        self.allow(principal, &at, OrgAction::Read)?;
+        let proof = self.allow(principal, &at, OrgAction::Read)?;
         self.team_in(&mut conn, org_id, team_id).await?;
-        Ok(teams::members(&mut conn, team_id, page).await?)
+        let page = page.read(proof)?;
+        if sees_all_members(principal, &at.standing, at.org.is_default) {
+            return Ok(teams::members(&mut conn, team_id, page).await?);
+        }
+        let me = teams::member_of(&mut conn, team_id, principal.user_id).await?;
+        let items: Vec<_> = if page.page == 1 { me.into_iter().collect() } else { Vec::new() };
+        Ok(Page { total: items.len() as u64, items, page })
     }
 
     /// Adds a member of the organization to a team (admins, managers of the team, or a
@@ -284,14 +292,13 @@ impl Services {
         actor: &Actor,
         org_id: Id,
         team_id: Id,
-        user_id: Id,
-        manager: bool,
+        input: Input<(Id, bool)>,
     ) -> Result<TeamMember> {
-        let attempt = AuditEntry::new(AuditAction::TeamMemberAdd, Some(actor.user_id)).resource(user_id).org(org_id);
+        let attempt = AuditEntry::new(AuditAction::TeamMemberAdd, Some(actor.user_id)).org(org_id);
         self.audited(&actor.client, attempt, async {
             let mut tx = self.store.begin().await?;
             let at = self.in_org(&mut tx, actor, org_id).await?;
-            self.allow(actor, &at, OrgAction::ManageTeamMembers(team_id))?;
+            let (user_id, manager) = input.read(self.allow(actor, &at, OrgAction::ManageTeamMembers(team_id))?)?;
             if manager {
                 self.allow(actor, &at, OrgAction::ManageTeams)?;
             }
@@ -326,13 +333,13 @@ impl Services {
         org_id: Id,
         team_id: Id,
         user_id: Id,
-        manager: bool,
+        manager: Input<bool>,
     ) -> Result<TeamMember> {
         let attempt = AuditEntry::new(AuditAction::TeamMemberUpdate, Some(actor.user_id)).resource(user_id).org(org_id);
         self.audited(&actor.client, attempt, async {
             let mut tx = self.store.begin().await?;
             let at = self.in_org(&mut tx, actor, org_id).await?;
-            self.allow(actor, &at, OrgAction::ManageTeams)?;
+            let manager = manager.read(self.allow(actor, &at, OrgAction::ManageTeams)?)?;
             self.team_in(&mut tx, org_id, team_id).await?;
             let before = teams::member_of(&mut tx, team_id, user_id)
                 .await?

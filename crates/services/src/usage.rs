@@ -5,8 +5,17 @@ use purser_domain::usage::{UsageRecord, UsageSummary};
 use purser_domain::{Id, Principal, Timestamp, Validator};
 use purser_store::{StoreError, usage};
 
-use crate::Services;
 use crate::error::Result;
+use crate::{Input, Services};
+
+/// Whose usage, over which window.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UsageQuery {
+    /// Default: the caller.
+    pub user_id: Option<Id>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+}
 
 /// The default window of a summary when `from` is not given.
 const DEFAULT_WINDOW_DAYS: i64 = 30;
@@ -15,13 +24,10 @@ const MAX_WINDOW_DAYS: i64 = 3660;
 impl Services {
     /// Usage in `[from, to)`: the caller's own, or another user's for admins.
     /// Without `to` the window ends now; without `from` it starts 30 days before `to`.
-    pub async fn usage_summary(
-        &self,
-        principal: &Principal,
-        user_id: Option<Id>,
-        from: Option<Timestamp>,
-        to: Option<Timestamp>,
-    ) -> Result<UsageSummary> {
+    /// Returns whose usage it is, with the summary.
+    pub async fn usage_summary(&self, principal: &Principal, query: Input<UsageQuery>) -> Result<(Id, UsageSummary)> {
+        // Whose usage is asked for is part of the query; reading one's own needs nothing.
+        let UsageQuery { user_id, from, to } = query.read(authorize(principal, Action::UseModels)?)?;
         let user_id = user_id.unwrap_or(principal.user_id);
         authorize(principal, Action::ReadUsageOf(user_id))?;
         // Include the current millisecond: "now" is part of the window.
@@ -36,7 +42,7 @@ impl Services {
         );
         v.finish()?;
         let mut conn = self.store.conn().await?;
-        Ok(usage::summary(&mut conn, Some(user_id), from, to).await?)
+        Ok((user_id, usage::summary(&mut conn, Some(user_id), from, to).await?))
     }
 
     /// Stores a batch of metered requests and adds their cost to each key's spend, all or

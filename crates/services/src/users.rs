@@ -2,7 +2,7 @@
 
 use purser_domain::org::BudgetPeriod;
 use purser_domain::page::{Page, PageRequest};
-use purser_domain::policy::{Action, authorize};
+use purser_domain::policy::{Action, authorize, authorize_owner};
 use purser_domain::session::Session;
 use purser_domain::user::{User, UserLimits};
 use purser_domain::{Id, PlatformRole, Principal, Timestamp, Usd, Validator};
@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::audit::{AuditAction, AuditEntry};
 use crate::error::{Error, Result};
 use crate::keys::{MAX_PARALLEL_LIMIT, MAX_RPM_LIMIT, MAX_TPM_LIMIT};
-use crate::{Actor, Change, Services, views};
+use crate::{Actor, Change, Input, Services, views};
 
 #[derive(Debug, Clone, Default)]
 pub struct UserPatch {
@@ -48,8 +48,12 @@ fn no_limits(user_id: Id, at: Timestamp) -> UserLimits {
 }
 
 impl Services {
-    pub async fn list_users(&self, principal: &Principal, filter: UserFilter, page: PageRequest) -> Result<Page<User>> {
-        authorize(principal, Action::ReadUsers)?;
+    pub async fn list_users(
+        &self,
+        principal: &Principal,
+        query: Input<(UserFilter, PageRequest)>,
+    ) -> Result<Page<User>> {
+        let (filter, page) = query.read(authorize(principal, Action::ReadUsers)?)?;
         if filter.search.as_ref().is_some_and(|s| s.chars().count() > 200) {
             return Err(Error::invalid_field("search", "must be at most 200 characters"));
         }
@@ -68,10 +72,10 @@ impl Services {
     /// Changes a user's platform role or active flag (admins). Deactivating a user ends
     /// their sessions and stops their keys at once. An admin cannot lock themselves out,
     /// and the last active admin stays one.
-    pub async fn update_user(&self, actor: &Actor, user_id: Id, patch: UserPatch) -> Result<User> {
+    pub async fn update_user(&self, actor: &Actor, user_id: Id, patch: Input<UserPatch>) -> Result<User> {
         let attempt = AuditEntry::new(AuditAction::UserUpdate, Some(actor.user_id)).resource(user_id);
         self.audited(&actor.client, attempt, async {
-            authorize(actor, Action::ManageUsers)?;
+            let patch = patch.read(authorize(actor, Action::ManageUsers)?)?;
             let now = self.now();
             let mut tx = self.store.begin().await?;
             let before = users::by_id(&mut tx, user_id).await?.ok_or_else(user_not_found)?;
@@ -120,10 +124,15 @@ impl Services {
     }
 
     /// Replaces a user's gateway limits (admins); they apply across all of the user's keys.
-    pub async fn set_user_limits(&self, actor: &Actor, user_id: Id, input: UserLimitsInput) -> Result<UserLimits> {
+    pub async fn set_user_limits(
+        &self,
+        actor: &Actor,
+        user_id: Id,
+        input: Input<UserLimitsInput>,
+    ) -> Result<UserLimits> {
         let attempt = AuditEntry::new(AuditAction::UserLimits, Some(actor.user_id)).resource(user_id);
         self.audited(&actor.client, attempt, async {
-            authorize(actor, Action::ManageUsers)?;
+            let input = input.read(authorize(actor, Action::ManageUsers)?)?;
             let mut v = Validator::new();
             if let Some(rpm) = input.rpm_limit {
                 v.range("rpmLimit", rpm, 1, MAX_RPM_LIMIT);
@@ -174,10 +183,9 @@ impl Services {
         let attempt = AuditEntry::new(AuditAction::SessionRevoke, Some(actor.user_id)).resource(session_id);
         self.audited(&actor.client, attempt, async {
             let mut tx = self.store.begin().await?;
-            let session = sessions::by_id(&mut tx, session_id)
-                .await?
-                .filter(|s| s.user_id == actor.user_id)
-                .ok_or_else(|| Error::not_found("session_not_found", "session"))?;
+            let not_found = || Error::not_found("session_not_found", "session");
+            let session = sessions::by_id(&mut tx, session_id).await?.ok_or_else(not_found)?;
+            authorize_owner(actor, session.user_id).map_err(|_| not_found())?;
             if sessions::revoke(&mut tx, session.id, self.now()).await? {
                 let entry = AuditEntry::new(AuditAction::SessionRevoke, Some(actor.user_id))
                     .resource(session_id)

@@ -14,7 +14,7 @@ use crate::dto::{
     SessionDto, TokenRequest, UserDto, UserEmailDto,
 };
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Auth, Client, IdPath, ValidJson};
+use crate::extract::{Auth, Client, IdPath, JsonBody, OptionalJsonBody};
 use crate::limits::Limited;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -95,11 +95,11 @@ async fn revoke_other_sessions(State(state): State<AppState>, Auth(actor): Auth)
 async fn send_verification(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    body: Option<ValidJson<SendVerificationRequest>>,
+    OptionalJsonBody(body): OptionalJsonBody<SendVerificationRequest>,
 ) -> ApiResult<Limited<(StatusCode, Json<MailSent>)>> {
     let account = actor.user_id.to_string();
     let rate = state.limits.check(&[("verify:account", state.limits.rules.verify_per_account, &account)]).await?;
-    let email_id = body.and_then(|ValidJson(b)| b.email_id);
+    let email_id = body.map(|b| b.and_then(|b| b.email_id));
     let email_sent = state.services.send_verification(&actor, email_id).await?;
     Ok(Limited(rate, (StatusCode::ACCEPTED, Json(MailSent { email_sent }))))
 }
@@ -116,8 +116,9 @@ async fn send_verification(
 async fn verify_email(
     State(state): State<AppState>,
     Client(client): Client,
-    ValidJson(b): ValidJson<TokenRequest>,
+    body: JsonBody<TokenRequest>,
 ) -> ApiResult<Json<UserEmailDto>> {
+    let b = body.read_public()?;
     Ok(Json(state.services.verify_email(&b.token, &client).await?.into()))
 }
 
@@ -135,8 +136,9 @@ async fn verify_email(
 async fn request_password_reset(
     State(state): State<AppState>,
     Client(client): Client,
-    ValidJson(b): ValidJson<EmailRequest>,
+    body: JsonBody<EmailRequest>,
 ) -> ApiResult<Limited<StatusCode>> {
+    let b = body.read_public()?;
     let mut v = Validator::new();
     validate_email(&mut v, "email", &b.email);
     v.finish().map_err(purser_services::Error::from)?;
@@ -163,8 +165,9 @@ async fn request_password_reset(
 async fn reset_password(
     State(state): State<AppState>,
     Client(client): Client,
-    ValidJson(b): ValidJson<ResetPasswordRequest>,
+    body: JsonBody<ResetPasswordRequest>,
 ) -> ApiResult<StatusCode> {
+    let b = body.read_public()?;
     state.services.reset_password(&b.token, b.new_password, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -182,9 +185,9 @@ async fn reset_password(
 async fn change_password(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    ValidJson(b): ValidJson<ChangePasswordRequest>,
+    JsonBody(b): JsonBody<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
-    state.services.change_password(&actor, b.current_password, b.new_password).await?;
+    state.services.change_password(&actor, b.map(|b| (b.current_password, b.new_password))).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -211,9 +214,9 @@ async fn list_emails(State(state): State<AppState>, Auth(actor): Auth) -> ApiRes
 async fn add_email(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    ValidJson(b): ValidJson<EmailRequest>,
+    JsonBody(b): JsonBody<EmailRequest>,
 ) -> ApiResult<(StatusCode, Json<UserEmailDto>)> {
-    Ok((StatusCode::CREATED, Json(state.services.add_email(&actor, &b.email).await?.into())))
+    Ok((StatusCode::CREATED, Json(state.services.add_email(&actor, b.map(|b| b.email)).await?.into())))
 }
 
 /// Remove one of your addresses (not the primary one).

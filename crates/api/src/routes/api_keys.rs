@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::dto::{ApiKeyDto, CreateApiKeyRequest, CreatedApiKeyDto, Paginated};
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Auth, IdPath, PageParams, ValidJson, ValidQuery};
+use crate::extract::{Auth, IdPath, JsonBody, PageParams, QueryParams, pages};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_key, list_keys)).routes(routes!(get_key, revoke_key))
@@ -30,9 +30,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn create_key(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    ValidJson(b): ValidJson<CreateApiKeyRequest>,
+    JsonBody(b): JsonBody<CreateApiKeyRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKeyDto>)> {
-    let input = NewApiKey {
+    let input = b.map(|b| NewApiKey {
         name: b.name,
         model_ids: b.model_ids,
         team_id: b.team_id,
@@ -42,7 +42,7 @@ async fn create_key(
         rpm_limit: b.rpm_limit,
         max_parallel: b.max_parallel,
         expires_at: b.expires_at,
-    };
+    });
     let created = state.services.create_api_key(&actor, input).await?;
     let api_key = ApiKeyDto::new(created.key, state.services.now());
     Ok((StatusCode::CREATED, Json(CreatedApiKeyDto { key: created.secret, api_key })))
@@ -58,9 +58,9 @@ async fn create_key(
 async fn list_keys(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    ValidQuery(q): ValidQuery<PageParams>,
+    q: QueryParams<PageParams>,
 ) -> ApiResult<Json<Paginated<ApiKeyDto>>> {
-    let keys = state.services.list_api_keys(&actor, q.to_request()?).await?;
+    let keys = state.services.list_api_keys(&actor, pages(q)).await?;
     let now = state.services.now();
     Ok(Json(Paginated::from_page(keys, |k| ApiKeyDto::new(k, now))))
 }

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use purser_domain::page::PageRequest;
 use purser_domain::{Id, Timestamp};
 use purser_store::audit::AuditFilter;
 use serde::Deserialize;
@@ -12,7 +13,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::dto::{AuditEntryDto, Paginated};
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Auth, PageParams, ValidQuery};
+use crate::extract::{Auth, QueryParams, page_request};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(platform_audit))
@@ -43,15 +44,18 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
-    pub fn filter(&self) -> AuditFilter {
-        AuditFilter {
+    /// The filter and the page asked for.
+    pub fn read(self) -> purser_services::Result<(AuditFilter, PageRequest)> {
+        let page = page_request(self.page, self.limit)?;
+        let filter = AuditFilter {
             actor_id: self.actor_id,
-            action: self.action.clone(),
-            resource_type: self.resource_type.clone(),
+            action: self.action,
+            resource_type: self.resource_type,
             org_id: self.org_id,
             from: self.from,
             to: self.to,
-        }
+        };
+        Ok((filter, page))
     }
 }
 
@@ -68,9 +72,8 @@ impl AuditQuery {
 async fn platform_audit(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    ValidQuery(q): ValidQuery<AuditQuery>,
+    QueryParams(q): QueryParams<AuditQuery>,
 ) -> ApiResult<Json<Paginated<AuditEntryDto>>> {
-    let page = PageParams { page: q.page, limit: q.limit }.to_request()?;
-    let entries = state.services.audit_log(&actor, q.filter(), page).await?;
+    let entries = state.services.audit_log(&actor, q.and_then(AuditQuery::read)).await?;
     Ok(Json(Paginated::from_page(entries, Into::into)))
 }

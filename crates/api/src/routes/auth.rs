@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::dto::{BrowserSessionResponse, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserDto};
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Auth, CSRF_COOKIE, Client, SESSION_COOKIE, ValidJson};
+use crate::extract::{Auth, CSRF_COOKIE, Client, JsonBody, SESSION_COOKIE};
 use crate::limits::{Limited, RateHeaders};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -38,8 +38,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn register(
     State(state): State<AppState>,
     Client(client): Client,
-    ValidJson(body): ValidJson<RegisterRequest>,
+    body: JsonBody<RegisterRequest>,
 ) -> ApiResult<Limited<(StatusCode, Json<UserDto>)>> {
+    let body = body.read_public()?;
     let rules = state.limits.rules;
     let ip = client.ip.clone().unwrap_or_default();
     let rate = state.limits.check(&[("register:ip", rules.register_per_ip, &ip)]).await?;
@@ -75,8 +76,9 @@ async fn limit_sign_in(state: &AppState, client: &purser_services::ClientInfo, e
 async fn login(
     State(state): State<AppState>,
     Client(client): Client,
-    ValidJson(body): ValidJson<LoginRequest>,
+    body: JsonBody<LoginRequest>,
 ) -> ApiResult<Limited<Json<TokenResponse>>> {
+    let body = body.read_public()?;
     let rate = limit_sign_in(&state, &client, &body.email).await?;
     let pair = state.services.login(Credentials { email: body.email, password: body.password }, &client).await?;
     Ok(Limited(rate, Json(pair.into())))
@@ -97,8 +99,9 @@ async fn login(
 async fn browser_login(
     State(state): State<AppState>,
     Client(client): Client,
-    ValidJson(body): ValidJson<LoginRequest>,
+    body: JsonBody<LoginRequest>,
 ) -> ApiResult<Limited<Response>> {
+    let body = body.read_public()?;
     let rate = limit_sign_in(&state, &client, &body.email).await?;
     let session =
         state.services.login_with_cookie(Credentials { email: body.email, password: body.password }, &client).await?;
@@ -137,8 +140,9 @@ async fn browser_login(
 async fn refresh(
     State(state): State<AppState>,
     Client(client): Client,
-    ValidJson(body): ValidJson<RefreshRequest>,
+    body: JsonBody<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
+    let body = body.read_public()?;
     Ok(Json(state.services.refresh(&body.refresh_token, &client).await?.into()))
 }
 

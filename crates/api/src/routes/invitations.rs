@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::dto::{CreateInvitationRequest, InvitationDto, MemberDto, Paginated, TokenRequest};
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Auth, IdPair, IdPath, PageParams, ValidJson, ValidQuery};
+use crate::extract::{Auth, IdPair, IdPath, JsonBody, PageParams, QueryParams, pages};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -38,9 +38,9 @@ async fn invite(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPath(org): IdPath,
-    ValidJson(b): ValidJson<CreateInvitationRequest>,
+    JsonBody(b): JsonBody<CreateInvitationRequest>,
 ) -> ApiResult<(StatusCode, Json<InvitationDto>)> {
-    let (invitation, sent) = state.services.create_invitation(&actor, org, &b.email, b.role).await?;
+    let (invitation, sent) = state.services.create_invitation(&actor, org, b.map(|b| (b.email, b.role))).await?;
     let mut dto = InvitationDto::new(invitation, state.services.now());
     dto.email_sent = Some(sent);
     Ok((StatusCode::CREATED, Json(dto)))
@@ -61,9 +61,9 @@ async fn list_invitations(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPath(org): IdPath,
-    ValidQuery(q): ValidQuery<PageParams>,
+    q: QueryParams<PageParams>,
 ) -> ApiResult<Json<Paginated<InvitationDto>>> {
-    let list = state.services.list_invitations(&actor, org, q.to_request()?).await?;
+    let list = state.services.list_invitations(&actor, org, pages(q)).await?;
     let now = state.services.now();
     Ok(Json(Paginated::from_page(list, |i| InvitationDto::new(i, now))))
 }
@@ -115,7 +115,7 @@ async fn my_invitations(State(state): State<AppState>, Auth(actor): Auth) -> Api
 async fn accept_invitation(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    ValidJson(b): ValidJson<TokenRequest>,
+    JsonBody(b): JsonBody<TokenRequest>,
 ) -> ApiResult<Json<MemberDto>> {
-    Ok(Json(state.services.accept_invitation(&actor, &b.token).await?.into()))
+    Ok(Json(state.services.accept_invitation(&actor, b.map(|b| b.token)).await?.into()))
 }

@@ -17,7 +17,7 @@ use crate::dto::{
     CreateDeploymentRequest, CreateModelRequest, ModelDto, Paginated, UpdateDeploymentRequest, UpdateModelRequest,
 };
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Auth, IdPair, IdPath, PageParams, ValidJson, ValidQuery};
+use crate::extract::{Auth, IdPair, IdPath, JsonBody, QueryParams, page_request};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -54,12 +54,14 @@ pub struct ModelQuery {
 async fn list_models(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    ValidQuery(q): ValidQuery<ModelQuery>,
+    QueryParams(q): QueryParams<ModelQuery>,
 ) -> ApiResult<Json<Paginated<ModelDto>>> {
-    let page = PageParams { page: q.page, limit: q.limit }.to_request()?;
-    let filter = ModelFilter { search: q.search, provider: q.provider, capability: q.capability };
+    let query = q.and_then(|q| {
+        let filter = ModelFilter { search: q.search, provider: q.provider, capability: q.capability };
+        Ok((filter, page_request(q.page, q.limit)?))
+    });
     let internals = state.services.sees_model_internals(&actor);
-    let models = state.services.list_models(&actor, filter, page).await?;
+    let models = state.services.list_models(&actor, query).await?;
     Ok(Json(Paginated::from_page(models, |m| ModelDto::new(m, internals))))
 }
 
@@ -78,6 +80,39 @@ async fn get_model(State(state): State<AppState>, Auth(actor): Auth, IdPath(id):
     Ok(Json(ModelDto::new(state.services.get_model(&actor, id).await?, internals)))
 }
 
+/// A new model as the request describes it: with a `deployments` list, or one deployment
+/// given by the shorthand fields `upstreamUrl`, `upstreamModel` and `upstreamApiKey`.
+fn model_input(b: CreateModelRequest) -> Result<ModelInput, Error> {
+    let deployment_fields = b.upstream_model.is_some() || b.upstream_api_key.is_some();
+    let deployments = match (b.deployments, b.upstream_url) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid_field("deployments", "give either upstreamUrl or deployments, not both"));
+        }
+        (Some(list), None) => list.into_iter().map(DeploymentInput::from).collect(),
+        (None, Some(upstream_url)) => vec![DeploymentInput {
+            upstream_url,
+            upstream_model: b.upstream_model,
+            upstream_api_key: b.upstream_api_key,
+            ..DeploymentInput::default()
+        }],
+        (None, None) if deployment_fields => {
+            return Err(Error::invalid_field("upstreamUrl", "is required with upstreamModel and upstreamApiKey"));
+        }
+        (None, None) => Vec::new(),
+    };
+    Ok(ModelInput {
+        name: b.name,
+        provider: b.provider,
+        description: b.description,
+        deployments,
+        input_cost_per_token: b.input_cost_per_token,
+        output_cost_per_token: b.output_cost_per_token,
+        context_length: b.context_length,
+        capabilities: b.capabilities,
+        restricted: b.restricted,
+    })
+}
+
 /// Add a model (admins).
 #[utoipa::path(
     post, path = "/api/v1/admin/models", tag = "admin",
@@ -93,41 +128,22 @@ async fn get_model(State(state): State<AppState>, Auth(actor): Auth, IdPath(id):
 async fn create_model(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    ValidJson(b): ValidJson<CreateModelRequest>,
+    JsonBody(b): JsonBody<CreateModelRequest>,
 ) -> ApiResult<(StatusCode, Json<ModelDto>)> {
-    // Without a `deployments` list, errors name the shorthand fields.
-    let shorthand = b.deployments.is_none();
-    let deployment_fields = b.upstream_model.is_some() || b.upstream_api_key.is_some();
-    let deployments = match (b.deployments, b.upstream_url) {
-        (Some(_), Some(_)) => {
-            return Err(Error::invalid_field("deployments", "give either upstreamUrl or deployments, not both").into());
-        }
-        (Some(list), None) => list.into_iter().map(DeploymentInput::from).collect(),
-        (None, Some(upstream_url)) => vec![DeploymentInput {
-            upstream_url,
-            upstream_model: b.upstream_model,
-            upstream_api_key: b.upstream_api_key,
-            ..DeploymentInput::default()
-        }],
-        (None, None) if deployment_fields => {
-            return Err(Error::invalid_field("upstreamUrl", "is required with upstreamModel and upstreamApiKey").into());
-        }
-        (None, None) => Vec::new(),
-    };
-    let input = ModelInput {
-        name: b.name,
-        provider: b.provider,
-        description: b.description,
-        deployments,
-        input_cost_per_token: b.input_cost_per_token,
-        output_cost_per_token: b.output_cost_per_token,
-        context_length: b.context_length,
-        capabilities: b.capabilities,
-        restricted: b.restricted,
-    };
+    // Without a `deployments` list, errors name the shorthand fields (known once read).
+    let shorthand = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let uses_shorthand = std::sync::Arc::clone(&shorthand);
+    let input = b.and_then(move |b| {
+        uses_shorthand.store(b.deployments.is_none(), std::sync::atomic::Ordering::Relaxed);
+        model_input(b)
+    });
     let model = state.services.create_model(&actor, input).await.map_err(|e| {
         // Name the fields the client sent: `upstreamUrl`, not `deployments[0].upstreamUrl`.
-        if shorthand { e.rename_fields(&[("deployments[0].", ""), ("deployments", "upstreamUrl")]) } else { e }
+        if shorthand.load(std::sync::atomic::Ordering::Relaxed) {
+            e.rename_fields(&[("deployments[0].", ""), ("deployments", "upstreamUrl")])
+        } else {
+            e
+        }
     })?;
     Ok((StatusCode::CREATED, Json(ModelDto::new(model, true))))
 }
@@ -150,9 +166,9 @@ async fn update_model(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPath(id): IdPath,
-    ValidJson(b): ValidJson<UpdateModelRequest>,
+    JsonBody(b): JsonBody<UpdateModelRequest>,
 ) -> ApiResult<Json<ModelDto>> {
-    let patch = ModelPatch {
+    let patch = b.map(|b| ModelPatch {
         name: b.name,
         provider: b.provider,
         description: b.description,
@@ -161,7 +177,7 @@ async fn update_model(
         context_length: b.context_length,
         capabilities: b.capabilities,
         restricted: b.restricted,
-    };
+    });
     Ok(Json(ModelDto::new(state.services.update_model(&actor, id, patch).await?, true)))
 }
 
@@ -200,9 +216,9 @@ async fn add_deployment(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPath(id): IdPath,
-    ValidJson(b): ValidJson<CreateDeploymentRequest>,
+    JsonBody(b): JsonBody<CreateDeploymentRequest>,
 ) -> ApiResult<(StatusCode, Json<ModelDto>)> {
-    let model = state.services.add_deployment(&actor, id, b.into()).await?;
+    let model = state.services.add_deployment(&actor, id, b.map(Into::into)).await?;
     Ok((StatusCode::CREATED, Json(ModelDto::new(model, true))))
 }
 
@@ -223,9 +239,9 @@ async fn update_deployment(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPair(id, deployment_id): IdPair,
-    ValidJson(b): ValidJson<UpdateDeploymentRequest>,
+    JsonBody(b): JsonBody<UpdateDeploymentRequest>,
 ) -> ApiResult<Json<ModelDto>> {
-    let model = state.services.update_deployment(&actor, id, deployment_id, b.into()).await?;
+    let model = state.services.update_deployment(&actor, id, deployment_id, b.map(Into::into)).await?;
     Ok(Json(ModelDto::new(model, true)))
 }
 

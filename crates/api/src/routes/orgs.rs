@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use purser_services::orgs::OrgPatch;
+use purser_services::orgs::{OrgPatch, OrgQuery};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,7 +15,7 @@ use crate::dto::{
     TransferOwnershipRequest, UpdateMemberRequest, UpdateOrganizationRequest,
 };
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Auth, IdPair, IdPath, PageParams, ValidJson, ValidQuery};
+use crate::extract::{Auth, IdPair, IdPath, JsonBody, PageParams, QueryParams, page_request, pages};
 use crate::routes::audit::AuditQuery;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -55,9 +55,9 @@ pub struct OrgListQuery {
 async fn create_org(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    ValidJson(b): ValidJson<CreateOrganizationRequest>,
+    JsonBody(b): JsonBody<CreateOrganizationRequest>,
 ) -> ApiResult<(StatusCode, Json<OrganizationDto>)> {
-    let org = state.services.create_organization(&actor, b.name).await?;
+    let org = state.services.create_organization(&actor, b.map(|b| b.name)).await?;
     Ok((StatusCode::CREATED, Json(OrganizationDto::new(org, Some(purser_domain::org::OrgRole::Owner), Some(1)))))
 }
 
@@ -74,10 +74,10 @@ async fn create_org(
 async fn list_orgs(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    ValidQuery(q): ValidQuery<OrgListQuery>,
+    QueryParams(q): QueryParams<OrgListQuery>,
 ) -> ApiResult<Json<Paginated<OrganizationDto>>> {
-    let page = PageParams { page: q.page, limit: q.limit }.to_request()?;
-    let orgs = state.services.list_organizations(&actor, q.all.unwrap_or(false), page).await?;
+    let query = q.and_then(|q| Ok(OrgQuery { all: q.all.unwrap_or(false), page: page_request(q.page, q.limit)? }));
+    let orgs = state.services.list_organizations(&actor, query).await?;
     Ok(Json(Paginated::from_page(orgs, Into::into)))
 }
 
@@ -115,9 +115,9 @@ async fn update_org(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPath(org): IdPath,
-    ValidJson(b): ValidJson<UpdateOrganizationRequest>,
+    JsonBody(b): JsonBody<UpdateOrganizationRequest>,
 ) -> ApiResult<Json<OrganizationDto>> {
-    let patch = OrgPatch { name: b.name, max_members: b.max_members, max_teams: b.max_teams };
+    let patch = b.map(|b| OrgPatch { name: b.name, max_members: b.max_members, max_teams: b.max_teams });
     let changed = state.services.update_organization(&actor, org, patch).await?;
     Ok(Json(state.services.get_organization(&actor, changed.id).await?.into()))
 }
@@ -196,9 +196,9 @@ async fn list_members(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPath(org): IdPath,
-    ValidQuery(q): ValidQuery<PageParams>,
+    q: QueryParams<PageParams>,
 ) -> ApiResult<Json<Paginated<MemberDto>>> {
-    let members = state.services.list_members(&actor, org, q.to_request()?).await?;
+    let members = state.services.list_members(&actor, org, pages(q)).await?;
     Ok(Json(Paginated::from_page(members, Into::into)))
 }
 
@@ -238,9 +238,9 @@ async fn update_member(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPair(org, user): IdPair,
-    ValidJson(b): ValidJson<UpdateMemberRequest>,
+    JsonBody(b): JsonBody<UpdateMemberRequest>,
 ) -> ApiResult<Json<MemberDto>> {
-    Ok(Json(state.services.change_member_role(&actor, org, user, b.role).await?.into()))
+    Ok(Json(state.services.change_member_role(&actor, org, user, b.map(|b| b.role)).await?.into()))
 }
 
 /// Remove a member (their keys billed to this organization are revoked). The last owner
@@ -281,9 +281,9 @@ async fn transfer_ownership(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPath(org): IdPath,
-    ValidJson(b): ValidJson<TransferOwnershipRequest>,
+    JsonBody(b): JsonBody<TransferOwnershipRequest>,
 ) -> ApiResult<StatusCode> {
-    state.services.transfer_ownership(&actor, org, b.user_id).await?;
+    state.services.transfer_ownership(&actor, org, b.map(|b| b.user_id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -319,9 +319,8 @@ async fn org_audit(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPath(org): IdPath,
-    ValidQuery(q): ValidQuery<AuditQuery>,
+    QueryParams(q): QueryParams<AuditQuery>,
 ) -> ApiResult<Json<Paginated<AuditEntryDto>>> {
-    let page = PageParams { page: q.page, limit: q.limit }.to_request()?;
-    let entries = state.services.organization_audit(&actor, org, q.filter(), page).await?;
+    let entries = state.services.organization_audit(&actor, org, q.and_then(AuditQuery::read)).await?;
     Ok(Json(Paginated::from_page(entries, Into::into)))
 }

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use purser_domain::page::PageRequest;
 use purser_domain::subscription::SubscriptionStatus;
 use purser_services::subscriptions::Decision;
 use serde::Deserialize;
@@ -13,7 +14,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::dto::{CreateSubscriptionRequest, Paginated, ReviewRequest, SubscriptionDto};
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Auth, IdPath, PageParams, ValidJson, ValidQuery};
+use crate::extract::{Auth, IdPath, JsonBody, OptionalJsonBody, QueryParams, page_request};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,6 +35,12 @@ pub struct SubscriptionQuery {
     limit: Option<u32>,
 }
 
+impl SubscriptionQuery {
+    fn read(self) -> purser_services::Result<(Option<SubscriptionStatus>, PageRequest)> {
+        Ok((self.status, page_request(self.page, self.limit)?))
+    }
+}
+
 /// Subscribe to a model: active at once, or `pending` until an admin approves a restricted model.
 #[utoipa::path(
     post, path = "/api/v1/subscriptions", tag = "subscriptions",
@@ -48,9 +55,9 @@ pub struct SubscriptionQuery {
 async fn subscribe(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    ValidJson(b): ValidJson<CreateSubscriptionRequest>,
+    JsonBody(b): JsonBody<CreateSubscriptionRequest>,
 ) -> ApiResult<(StatusCode, Json<SubscriptionDto>)> {
-    Ok((StatusCode::CREATED, Json(state.services.subscribe(&actor, b.model_id).await?.into())))
+    Ok((StatusCode::CREATED, Json(state.services.subscribe(&actor, b.map(|b| b.model_id)).await?.into())))
 }
 
 /// Your subscriptions, newest first.
@@ -63,10 +70,9 @@ async fn subscribe(
 async fn list_subscriptions(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    ValidQuery(q): ValidQuery<SubscriptionQuery>,
+    QueryParams(q): QueryParams<SubscriptionQuery>,
 ) -> ApiResult<Json<Paginated<SubscriptionDto>>> {
-    let page = PageParams { page: q.page, limit: q.limit }.to_request()?;
-    let subscriptions = state.services.list_subscriptions(&actor, q.status, page).await?;
+    let subscriptions = state.services.list_subscriptions(&actor, q.and_then(SubscriptionQuery::read)).await?;
     Ok(Json(Paginated::from_page(subscriptions, Into::into)))
 }
 
@@ -120,10 +126,9 @@ async fn cancel_subscription(
 async fn queue(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    ValidQuery(q): ValidQuery<SubscriptionQuery>,
+    QueryParams(q): QueryParams<SubscriptionQuery>,
 ) -> ApiResult<Json<Paginated<SubscriptionDto>>> {
-    let page = PageParams { page: q.page, limit: q.limit }.to_request()?;
-    let subscriptions = state.services.subscription_queue(&actor, q.status, page).await?;
+    let subscriptions = state.services.subscription_queue(&actor, q.and_then(SubscriptionQuery::read)).await?;
     Ok(Json(Paginated::from_page(subscriptions, Into::into)))
 }
 
@@ -132,9 +137,9 @@ async fn review(
     actor: purser_services::Actor,
     id: purser_domain::Id,
     decision: Decision,
-    body: Option<ReviewRequest>,
+    OptionalJsonBody(body): OptionalJsonBody<ReviewRequest>,
 ) -> ApiResult<Json<SubscriptionDto>> {
-    let reason = body.and_then(|b| b.reason);
+    let reason = body.map(|b| b.and_then(|b| b.reason));
     Ok(Json(state.services.review_subscription(&actor, id, decision, reason).await?.into()))
 }
 
@@ -154,9 +159,9 @@ async fn approve(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPath(id): IdPath,
-    body: Option<ValidJson<ReviewRequest>>,
+    body: OptionalJsonBody<ReviewRequest>,
 ) -> ApiResult<Json<SubscriptionDto>> {
-    review(state, actor, id, Decision::Approve, body.map(|ValidJson(b)| b)).await
+    review(state, actor, id, Decision::Approve, body).await
 }
 
 /// Deny a pending subscription (admins).
@@ -175,7 +180,7 @@ async fn deny(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPath(id): IdPath,
-    body: Option<ValidJson<ReviewRequest>>,
+    body: OptionalJsonBody<ReviewRequest>,
 ) -> ApiResult<Json<SubscriptionDto>> {
-    review(state, actor, id, Decision::Deny, body.map(|ValidJson(b)| b)).await
+    review(state, actor, id, Decision::Deny, body).await
 }

@@ -13,7 +13,7 @@ use crate::dto::{
     UpdateTeamMemberRequest, UpdateTeamRequest,
 };
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Auth, IdPair, IdPath, IdTriple, PageParams, ValidJson, ValidQuery};
+use crate::extract::{Auth, IdPair, IdPath, IdTriple, JsonBody, PageParams, QueryParams, pages};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -42,9 +42,9 @@ async fn create_team(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPath(org): IdPath,
-    ValidJson(b): ValidJson<CreateTeamRequest>,
+    JsonBody(b): JsonBody<CreateTeamRequest>,
 ) -> ApiResult<(StatusCode, Json<TeamDto>)> {
-    let input = TeamInput {
+    let input = b.map(|b| TeamInput {
         name: b.name,
         description: b.description,
         budget: b.budget,
@@ -53,7 +53,7 @@ async fn create_team(
         rpm_limit: b.rpm_limit,
         max_parallel: b.max_parallel,
         model_ids: b.model_ids,
-    };
+    });
     Ok((StatusCode::CREATED, Json(state.services.create_team(&actor, org, input).await?.into())))
 }
 
@@ -71,9 +71,9 @@ async fn list_teams(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPath(org): IdPath,
-    ValidQuery(q): ValidQuery<PageParams>,
+    q: QueryParams<PageParams>,
 ) -> ApiResult<Json<Paginated<TeamDto>>> {
-    let teams = state.services.list_teams(&actor, org, q.to_request()?).await?;
+    let teams = state.services.list_teams(&actor, org, pages(q)).await?;
     Ok(Json(Paginated::from_page(teams, Into::into)))
 }
 
@@ -112,9 +112,9 @@ async fn update_team(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPair(org, team): IdPair,
-    ValidJson(b): ValidJson<UpdateTeamRequest>,
+    JsonBody(b): JsonBody<UpdateTeamRequest>,
 ) -> ApiResult<Json<TeamDto>> {
-    let patch = TeamPatch {
+    let patch = b.map(|b| TeamPatch {
         name: b.name,
         description: b.description,
         budget: b.budget,
@@ -123,7 +123,7 @@ async fn update_team(
         rpm_limit: b.rpm_limit,
         max_parallel: b.max_parallel,
         model_ids: b.model_ids,
-    };
+    });
     Ok(Json(state.services.update_team(&actor, org, team, patch).await?.into()))
 }
 
@@ -164,9 +164,9 @@ async fn set_permissions(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPair(org, team): IdPair,
-    ValidJson(b): ValidJson<TeamPermissionsRequest>,
+    JsonBody(b): JsonBody<TeamPermissionsRequest>,
 ) -> ApiResult<Json<TeamDto>> {
-    Ok(Json(state.services.set_team_permissions(&actor, org, team, b.permissions).await?.into()))
+    Ok(Json(state.services.set_team_permissions(&actor, org, team, b.map(|b| b.permissions)).await?.into()))
 }
 
 /// Add a member of the organization to the team (admins, the team's managers, or a team
@@ -188,9 +188,9 @@ async fn add_member(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPair(org, team): IdPair,
-    ValidJson(b): ValidJson<AddTeamMemberRequest>,
+    JsonBody(b): JsonBody<AddTeamMemberRequest>,
 ) -> ApiResult<(StatusCode, Json<TeamMemberDto>)> {
-    let member = state.services.add_team_member(&actor, org, team, b.user_id, b.manager).await?;
+    let member = state.services.add_team_member(&actor, org, team, b.map(|b| (b.user_id, b.manager))).await?;
     Ok((StatusCode::CREATED, Json(member.into())))
 }
 
@@ -208,9 +208,9 @@ async fn list_members(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPair(org, team): IdPair,
-    ValidQuery(q): ValidQuery<PageParams>,
+    q: QueryParams<PageParams>,
 ) -> ApiResult<Json<Paginated<TeamMemberDto>>> {
-    let members = state.services.list_team_members(&actor, org, team, q.to_request()?).await?;
+    let members = state.services.list_team_members(&actor, org, team, pages(q)).await?;
     Ok(Json(Paginated::from_page(members, Into::into)))
 }
 
@@ -230,9 +230,9 @@ async fn update_member(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdTriple(org, team, user): IdTriple,
-    ValidJson(b): ValidJson<UpdateTeamMemberRequest>,
+    JsonBody(b): JsonBody<UpdateTeamMemberRequest>,
 ) -> ApiResult<Json<TeamMemberDto>> {
-    Ok(Json(state.services.set_team_manager(&actor, org, team, user, b.manager).await?.into()))
+    Ok(Json(state.services.set_team_manager(&actor, org, team, user, b.map(|b| b.manager)).await?.into()))
 }
 
 /// Take someone off the team.

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use purser_domain::{Id, Timestamp};
+use purser_services::usage::UsageQuery;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,7 +12,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::dto::UsageSummaryDto;
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Auth, ValidQuery};
+use crate::extract::{Auth, QueryParams};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(summary))
@@ -46,9 +47,9 @@ pub struct SummaryQuery {
 async fn summary(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    ValidQuery(q): ValidQuery<SummaryQuery>,
+    QueryParams(q): QueryParams<SummaryQuery>,
 ) -> ApiResult<Json<UsageSummaryDto>> {
-    let user_id = q.user_id.unwrap_or(actor.user_id);
-    let summary = state.services.usage_summary(&actor, Some(user_id), q.from, q.to).await?;
+    let query = q.map(|q| UsageQuery { user_id: q.user_id, from: q.from, to: q.to });
+    let (user_id, summary) = state.services.usage_summary(&actor, query).await?;
     Ok(Json(UsageSummaryDto::new(user_id, summary)))
 }

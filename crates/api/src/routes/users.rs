@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::dto::{Paginated, UpdateUserRequest, UserDto, UserLimitsDto};
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Auth, IdPath, PageParams, ValidJson, ValidQuery};
+use crate::extract::{Auth, IdPath, JsonBody, QueryParams, page_request};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -46,10 +46,10 @@ pub struct UserQuery {
 async fn list_users(
     State(state): State<AppState>,
     Auth(actor): Auth,
-    ValidQuery(q): ValidQuery<UserQuery>,
+    QueryParams(q): QueryParams<UserQuery>,
 ) -> ApiResult<Json<Paginated<UserDto>>> {
-    let page = PageParams { page: q.page, limit: q.limit }.to_request()?;
-    let users = state.services.list_users(&actor, UserFilter { search: q.search, role: q.role }, page).await?;
+    let query = q.and_then(|q| Ok((UserFilter { search: q.search, role: q.role }, page_request(q.page, q.limit)?)));
+    let users = state.services.list_users(&actor, query).await?;
     Ok(Json(Paginated::from_page(users, Into::into)))
 }
 
@@ -86,9 +86,10 @@ async fn update_user(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPath(id): IdPath,
-    ValidJson(b): ValidJson<UpdateUserRequest>,
+    JsonBody(b): JsonBody<UpdateUserRequest>,
 ) -> ApiResult<Json<UserDto>> {
-    Ok(Json(state.services.update_user(&actor, id, UserPatch { role: b.role, active: b.active }).await?.into()))
+    let patch = b.map(|b| UserPatch { role: b.role, active: b.active });
+    Ok(Json(state.services.update_user(&actor, id, patch).await?.into()))
 }
 
 /// A user's gateway limits (admins and read-only admins; users may read their own).
@@ -129,7 +130,7 @@ async fn set_user_limits(
     State(state): State<AppState>,
     Auth(actor): Auth,
     IdPath(id): IdPath,
-    ValidJson(b): ValidJson<UserLimitsDto>,
+    JsonBody(b): JsonBody<UserLimitsDto>,
 ) -> ApiResult<Json<UserLimitsDto>> {
-    Ok(Json(state.services.set_user_limits(&actor, id, b.into()).await?.into()))
+    Ok(Json(state.services.set_user_limits(&actor, id, b.map(Into::into)).await?.into()))
 }

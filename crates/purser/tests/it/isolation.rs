@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Session, TestApp};
+use crate::harness::{BadInput, Session, TestApp};
 use crate::orgs::{join, org_with_owner};
 
 /// Routes with ids that are not tenant data: the public catalog, and platform
@@ -92,6 +92,7 @@ both! {
 
         let spec = serde_json::to_value(purser_api::openapi()).unwrap();
         let mut walked = 0;
+        let mut bad_sent = 0;
         for (template, operations) in spec["paths"].as_object().unwrap() {
             if !template.contains('{') || out_of_scope(template) {
                 continue;
@@ -107,13 +108,28 @@ both! {
                     path = path.replace("{id}", id);
                 }
                 assert!(!path.contains('{'), "{method} {template}: an id is missing from the walk");
-                let method_verb = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-                let reply = app.call(method_verb, &path, Some(&eve.token), body_for(method, template, &eve.id)).await;
+                let verb = || Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let reply = app.call(verb(), &path, Some(&eve.token), body_for(method, template, &eve.id)).await;
                 assert_eq!(reply.status.as_u16(), 404, "{method} {template} answered {}: {}", reply.status, reply.body);
                 walked += 1;
+                // Whatever else she sends, she learns nothing more.
+                let operation = &operations[method];
+                let mut bad = Vec::new();
+                if operation.get("requestBody").is_some() {
+                    bad.extend(BadInput::BODIES);
+                }
+                if operation["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["in"] == "query")) {
+                    bad.push(BadInput::BadQuery);
+                }
+                for input in bad {
+                    let reply = input.send(&app, verb(), &path, &eve.token).await;
+                    assert_eq!(reply.status.as_u16(), 404, "{method} {template} with {input:?} answered {}: {}", reply.status, reply.body);
+                    bad_sent += 1;
+                }
             }
         }
         assert!(walked >= 30, "only {walked} routes walked");
+        assert!(bad_sent >= 30, "only {bad_sent} requests with bad input sent");
         let after = snapshot(&app, &owner, &org, &team, &bob).await;
         assert_eq!(before, after, "a refused request changed something");
         app.get(&format!("/api/v1/api-keys/{key}"), Some(&bob.token)).await.expect(200);

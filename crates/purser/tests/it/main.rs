@@ -35,6 +35,7 @@ mod faults;
 mod gateway;
 mod governance;
 mod harness;
+mod inputs;
 mod isolation;
 mod limits;
 mod models;

@@ -42,6 +42,27 @@ both! {
         assert_eq!(again.status.as_u16(), 404);
     }
 
+    async fn prices_default_to_zero_and_every_field_error_names_its_field(app: TestApp) {
+        let admin = app.admin().await;
+        let t = Some(admin.token.as_str());
+        let in_house = app.post("/api/v1/admin/models", t, json!({ "name": "in-house", "provider": "mock", "capabilities": ["chat"] })).await.expect(201);
+        assert_eq!((in_house["inputCostPerToken"].as_str(), in_house["outputCostPerToken"].as_str()), (Some("0"), Some("0")));
+        for (body, field) in [
+            (json!({ "provider": "mock", "capabilities": ["chat"] }), "name"),
+            (json!({ "name": "m", "provider": "mock" }), "capabilities"),
+            (json!({ "name": "m", "provider": "mock", "capabilities": ["chat"], "inputCostPerToken": "cheap" }), "inputCostPerToken"),
+            (json!({ "name": "m", "provider": "mock", "capabilities": ["chat"], "outputCostPerToken": [1] }), "outputCostPerToken"),
+            (json!({ "name": "m", "provider": "mock", "capabilities": ["chat"], "contextLength": -1 }), "contextLength"),
+            (json!({ "name": "m", "provider": "vllm", "capabilities": ["chat"], "deployments": [{ "weight": 1 }] }), "deployments[0].upstreamUrl"),
+        ] {
+            let reply = app.post("/api/v1/admin/models", t, body.clone()).await;
+            assert_eq!(reply.status.as_u16(), 422, "{body}: {}", reply.body);
+            assert_eq!(reply.body["errors"][0]["field"], field, "{body}");
+        }
+        let not_an_object = app.post("/api/v1/admin/models", t, json!("a model")).await;
+        assert_eq!((not_an_object.status.as_u16(), not_an_object.body.get("errors")), (422, None));
+    }
+
     async fn only_admins_write_and_read_only_admins_only_read(app: TestApp) {
         let admin = app.admin().await;
         let model = app.model(&admin, json!({})).await;

@@ -72,6 +72,8 @@ both! {
                 hostile.push(("empty", String::new()));
                 hostile.push(("blank", "   ".into()));
                 hostile.push(("with a line break", "two\nlines".into()));
+                hostile.push(("invisible", "\u{200b}\u{2060}\u{feff}".into()));
+                hostile.push(("a filler", "\u{3164}".into()));
             }
             for (what, value) in hostile {
                 n += 1;

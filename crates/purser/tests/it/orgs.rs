@@ -178,6 +178,81 @@ both! {
         assert_eq!(app.get(&format!("/api/v1/organizations/{org}"), Some(&platform.token)).await.status.as_u16(), 404);
     }
 
+    async fn an_empty_change_is_still_authorized_first(app: TestApp) {
+        let (owner, org) = org_with_owner(&app, "ada@example.com", "Lab").await;
+        let member = join(&app, &owner, &org, "bob@example.com", "member").await;
+        let stranger = app.verified_user("eve@example.com").await;
+        let readonly = app.with_role("ro@example.com", PlatformRole::AdminReadonly).await;
+        let path = format!("/api/v1/organizations/{org}");
+        let before = app.get(&path, Some(&owner.token)).await.expect(200);
+        let successes = |app: &TestApp| {
+            let app_services = app.services.clone();
+            let org: purser_domain::Id = org.parse().unwrap();
+            async move {
+                let mut conn = app_services.store().conn().await.unwrap();
+                let filter = purser_store::audit::AuditFilter { org_id: Some(org), action: Some("organization.update".into()), ..Default::default() };
+                let page = purser_domain::page::PageRequest { page: 1, limit: 100 };
+                let entries = purser_store::audit::list(&mut conn, &filter, page).await.unwrap();
+                entries.items.iter().filter(|e| e.success).count()
+            }
+        };
+        for (who, status) in [(&stranger, 404), (&member, 403), (&readonly, 403)] {
+            for body in [json!({}), json!({ "maxMembers": 5 })] {
+                let reply = app.patch(&path, Some(&who.token), body).await;
+                assert_eq!(reply.status.as_u16(), status, "{}", reply.body);
+            }
+        }
+        let after = app.get(&path, Some(&owner.token)).await.expect(200);
+        assert_eq!(before["updatedAt"], after["updatedAt"], "nothing was written");
+        // A suspended organization takes no change, even an empty one, even from its owner.
+        let platform = app.admin().await;
+        let suspended = app.post(&format!("{path}/suspend"), Some(&platform.token), json!({})).await.expect(200);
+        let frozen = app.patch(&path, Some(&owner.token), json!({})).await;
+        assert_eq!((frozen.status.as_u16(), frozen.code()), (403, "organization_suspended"));
+        let after = app.get(&path, Some(&owner.token)).await.expect(200);
+        assert_eq!(suspended["updatedAt"], after["updatedAt"], "nothing was written");
+        assert_eq!(successes(&app).await, 0, "no change was made, and none is recorded as made");
+        app.post(&format!("{path}/resume"), Some(&platform.token), json!({})).await.expect(200);
+        let resumed = app.get(&path, Some(&owner.token)).await.expect(200);
+        // The owner's own empty change goes through and is recorded as one.
+        app.patch(&path, Some(&owner.token), json!({})).await.expect(200);
+        assert_eq!(successes(&app).await, 1);
+        let owners_quota = app.patch(&path, Some(&owner.token), json!({ "maxMembers": 5 })).await;
+        assert_eq!(owners_quota.status.as_u16(), 403, "quotas are the platform admins' to set");
+        assert_eq!(resumed["memberCount"], 2);
+    }
+
+    async fn in_the_default_organization_members_see_only_themselves(app: TestApp) {
+        let ada = app.verified_user("ada@example.com").await;
+        let bob = app.verified_user("bob@example.com").await;
+        let orgs = app.get("/api/v1/organizations", Some(&ada.token)).await.expect(200);
+        let default = orgs["data"][0]["id"].as_str().unwrap().to_owned();
+        let members = app.get(&format!("/api/v1/organizations/{default}/members"), Some(&ada.token)).await.expect(200);
+        let seen: Vec<_> = members["data"].as_array().unwrap().iter().map(|m| m["userId"].as_str().unwrap().to_owned()).collect();
+        assert_eq!((seen, members["pagination"]["total"].as_u64()), (vec![ada.id.clone()], Some(1)));
+        let other = app.get(&format!("/api/v1/organizations/{default}/members/{}", bob.id), Some(&ada.token)).await;
+        assert_eq!((other.status.as_u16(), other.code()), (404, "member_not_found"));
+        app.get(&format!("/api/v1/organizations/{default}/members/{}", ada.id), Some(&ada.token)).await.expect(200);
+        let teams = app.get(&format!("/api/v1/organizations/{default}/teams"), Some(&ada.token)).await.expect(200);
+        let team = teams["data"][0]["id"].as_str().unwrap();
+        let team_members = app.get(&format!("/api/v1/organizations/{default}/teams/{team}/members"), Some(&ada.token)).await.expect(200);
+        assert_eq!(team_members["pagination"]["total"], 1);
+        assert_eq!(team_members["data"][0]["userId"], ada.id.as_str());
+        assert!(!team_members.to_string().contains("bob@example.com"));
+        // Platform admins and read-only admins see everyone.
+        let readonly = app.with_role("ro@example.com", PlatformRole::AdminReadonly).await;
+        let platform = app.admin().await;
+        for who in [&readonly, &platform] {
+            let all = app.get(&format!("/api/v1/organizations/{default}/members"), Some(&who.token)).await.expect(200);
+            assert!(all["pagination"]["total"].as_u64().unwrap() >= 4, "{all}");
+        }
+        // In any other organization, members see each other.
+        let (owner, org) = org_with_owner(&app, "carol@example.com", "Lab").await;
+        let dave = join(&app, &owner, &org, "dave@example.com", "viewer").await;
+        let lab = app.get(&format!("/api/v1/organizations/{org}/members"), Some(&dave.token)).await.expect(200);
+        assert_eq!(lab["pagination"]["total"], 2);
+    }
+
     async fn owners_read_their_organizations_audit_log(app: TestApp) {
         let (owner, org) = org_with_owner(&app, "ada@example.com", "Lab").await;
         let admin = join(&app, &owner, &org, "bob@example.com", "admin").await;

@@ -5,12 +5,13 @@
 use purser_domain::model::{Capability, Model};
 use purser_domain::org::{INVITATION_TTL_SECS, Invitation, OrgRole, OrgStatus, Organization, Team};
 use purser_domain::subscription::{Subscription, SubscriptionStatus};
+use purser_domain::user::UserEmail;
 use purser_domain::{Id, PlatformRole, TokenPrice};
-use purser_store::{invitations, models, orgs, subscriptions, teams};
+use purser_store::{emails, invitations, models, orgs, subscriptions, teams};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Session, TestApp};
+use crate::harness::{BadInput, Session, TestApp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Actor {
@@ -79,6 +80,9 @@ struct Fixture {
     invitation: Id,
     model: Id,
     pending: Id,
+    /// Unrestricted models for the actor's own key and own subscription.
+    keyed_model: Id,
+    open_model: Id,
 }
 
 struct Cast {
@@ -89,6 +93,23 @@ struct Cast {
 impl Cast {
     fn id(&self, actor: Actor) -> Id {
         self.sessions.iter().find(|(a, _)| *a == actor).unwrap().1.id.parse().unwrap()
+    }
+}
+
+fn model(id: Id, name: String, restricted: bool, now: purser_domain::Timestamp) -> Model {
+    Model {
+        id,
+        name,
+        provider: "mock".into(),
+        description: None,
+        deployments: Vec::new(),
+        input_cost_per_token: TokenPrice::ZERO,
+        output_cost_per_token: TokenPrice::ZERO,
+        context_length: None,
+        capabilities: vec![Capability::Chat],
+        restricted,
+        created_at: now,
+        updated_at: now,
     }
 }
 
@@ -150,26 +171,17 @@ async fn fixture(app: &TestApp, cast: &Cast) -> Fixture {
         revoked_at: None,
     };
     invitations::insert(&mut tx, &invitation, &format!("digest-{}", invitation.id)).await.unwrap();
-    let model = Model {
-        id: next(),
-        name: format!("model-{}", org.id),
-        provider: "mock".into(),
-        description: None,
-        deployments: Vec::new(),
-        input_cost_per_token: TokenPrice::ZERO,
-        output_cost_per_token: TokenPrice::ZERO,
-        context_length: None,
-        capabilities: vec![Capability::Chat],
-        restricted: true,
-        created_at: now,
-        updated_at: now,
-    };
-    models::insert(&mut tx, &model).await.unwrap();
+    let restricted = model(next(), format!("model-{}", org.id), true, now);
+    let keyed = model(next(), format!("keyed-{}", org.id), false, now);
+    let open = model(next(), format!("open-{}", org.id), false, now);
+    for m in [&restricted, &keyed, &open] {
+        models::insert(&mut tx, m).await.unwrap();
+    }
     let pending = Subscription {
         id: next(),
         user_id: target,
-        model_id: model.id,
-        model_name: model.name.clone(),
+        model_id: restricted.id,
+        model_name: restricted.name.clone(),
         status: SubscriptionStatus::Pending,
         status_reason: None,
         created_at: now,
@@ -177,7 +189,16 @@ async fn fixture(app: &TestApp, cast: &Cast) -> Fixture {
     };
     subscriptions::insert(&mut tx, &pending).await.unwrap();
     tx.commit().await.unwrap();
-    Fixture { org: org.id, team: team.id, target, invitation: invitation.id, model: model.id, pending: pending.id }
+    Fixture {
+        org: org.id,
+        team: team.id,
+        target,
+        invitation: invitation.id,
+        model: restricted.id,
+        pending: pending.id,
+        keyed_model: keyed.id,
+        open_model: open.id,
+    }
 }
 
 /// The routes, with who they are for and a valid body; `{...}` are filled from a fixture.
@@ -187,7 +208,7 @@ fn routes(f: &Fixture, n: usize) -> Vec<(&'static str, &'static str, Who, Option
     vec![
         ("get", "/api/v1/auth/me", AnySignedIn, None),
         ("post", "/api/v1/auth/logout", AnySignedIn, None),
-        ("post", "/api/v1/auth/verify-email/send", AnySignedIn, None),
+        ("post", "/api/v1/auth/verify-email/send", AnySignedIn, Some(json!({ "emailId": "OWN" }))),
         (
             "post",
             "/api/v1/auth/password",
@@ -207,7 +228,7 @@ fn routes(f: &Fixture, n: usize) -> Vec<(&'static str, &'static str, Who, Option
         ("get", "/api/v1/subscriptions", AnySignedIn, None),
         ("get", "/api/v1/subscriptions/{id}", AnySignedIn, None),
         ("post", "/api/v1/subscriptions/{id}/cancel", AnySignedIn, None),
-        ("post", "/api/v1/api-keys", AnySignedIn, Some(json!({ "name": "k", "modelIds": [f.model] }))),
+        ("post", "/api/v1/api-keys", AnySignedIn, Some(json!({ "name": "k", "modelIds": [f.keyed_model] }))),
         ("get", "/api/v1/api-keys", AnySignedIn, None),
         ("get", "/api/v1/api-keys/{id}", AnySignedIn, None),
         ("delete", "/api/v1/api-keys/{id}", AnySignedIn, None),
@@ -274,6 +295,66 @@ fn routes(f: &Fixture, n: usize) -> Vec<(&'static str, &'static str, Who, Option
     ]
 }
 
+/// Routes on the caller's own resources: with the caller's own resource they must succeed.
+const OWN_RESOURCES: [&str; 6] = [
+    "/api/v1/auth/emails/{id}",
+    "/api/v1/auth/emails/{id}/primary",
+    "/api/v1/auth/sessions/{id}",
+    "/api/v1/subscriptions/{id}",
+    "/api/v1/subscriptions/{id}/cancel",
+    "/api/v1/api-keys/{id}",
+];
+
+/// Creates one of the actor's own resources for `template` and returns its id.
+async fn own_resource(app: &TestApp, f: &Fixture, session: &Session, template: &str) -> String {
+    let services = &app.services;
+    let user: Id = session.id.parse().unwrap();
+    let now = services.now();
+    let mut conn = services.store().conn().await.unwrap();
+    match template {
+        "/api/v1/auth/emails/{id}" | "/api/v1/auth/emails/{id}/primary" => {
+            let email = UserEmail {
+                id: services.ids().next_id(),
+                user_id: user,
+                email: format!("own-{}@example.com", services.ids().next_id()),
+                is_primary: false,
+                verified_at: Some(now),
+                created_at: now,
+            };
+            emails::insert(&mut conn, &email).await.unwrap();
+            email.id.to_string()
+        }
+        "/api/v1/auth/sessions/{id}" => {
+            let other = relogin(app, session).await;
+            let sessions = app.get("/api/v1/auth/sessions", Some(&other.token)).await.expect(200);
+            let current = sessions.as_array().unwrap().iter().find(|s| s["current"] == true).unwrap();
+            current["id"].as_str().unwrap().to_owned()
+        }
+        "/api/v1/subscriptions/{id}" | "/api/v1/subscriptions/{id}/cancel" => {
+            let subscription = Subscription {
+                id: services.ids().next_id(),
+                user_id: user,
+                model_id: f.open_model,
+                model_name: format!("open-{}", f.org),
+                status: SubscriptionStatus::Active,
+                status_reason: None,
+                created_at: now,
+                updated_at: now,
+            };
+            subscriptions::insert(&mut conn, &subscription).await.unwrap();
+            subscription.id.to_string()
+        }
+        "/api/v1/api-keys/{id}" => app.key(session, &[&f.keyed_model.to_string()], json!({})).await.0,
+        other => panic!("no own resource for {other}"),
+    }
+}
+
+/// A fresh session of the same user, signing in with their current address.
+async fn relogin(app: &TestApp, session: &Session) -> Session {
+    let me = app.get("/api/v1/auth/me", Some(&session.token)).await.expect(200);
+    app.login(me["email"].as_str().unwrap()).await
+}
+
 /// How many audit entries there are, and whether the newest records a success.
 async fn newest_audit(app: &TestApp) -> (u64, bool) {
     let mut conn = app.services.store().conn().await.unwrap();
@@ -293,6 +374,16 @@ const PUBLIC: [&str; 7] = [
     "/api/v1/auth/password-reset",
 ];
 
+fn judge(reply: &crate::harness::Reply, what: &str) -> Expect {
+    match (reply.status.as_u16(), reply.code()) {
+        (403, _) => Expect::Forbidden,
+        (404, "organization_not_found") => Expect::Hidden,
+        (401, _) => panic!("{what}: signed out? {}", reply.body),
+        (500.., _) => panic!("{what}: {}", reply.body),
+        _ => Expect::Allowed,
+    }
+}
+
 both! {
     async fn every_route_answers_every_role_as_the_policy_says(app: TestApp) {
         let mut sessions = Vec::new();
@@ -307,7 +398,8 @@ both! {
         }
         let cast = Cast { sessions, target: app.user("target@example.com").await };
 
-        // Every management route of the real route table is in the matrix.
+        // Every management route of the real route table is in the matrix; which take a
+        // body and which a query string is read from the same table.
         let spec = serde_json::to_value(purser_api::openapi()).unwrap();
         let probe = fixture(&app, &cast).await;
         let table = routes(&probe, 0);
@@ -319,8 +411,23 @@ both! {
                 assert!(table.iter().any(|(m, p, _, _)| m == method && p == path), "{method} {path} is not in the role matrix");
             }
         }
+        let inputs_of = |method: &str, path: &str| -> Vec<BadInput> {
+            let operation = &spec["paths"][path][method];
+            let mut bad = Vec::new();
+            if let Some(body) = operation.get("requestBody") {
+                // A body that may be left out is only refused when it is sent wrong.
+                let optional = body.get("required") != Some(&Value::Bool(true));
+                bad.extend(BadInput::BODIES.into_iter().filter(|b| !(optional && *b == BadInput::NoBody)));
+            }
+            let params = operation["parameters"].as_array().cloned().unwrap_or_default();
+            if params.iter().any(|p| p["in"] == "query") {
+                bad.push(BadInput::BadQuery);
+            }
+            bad
+        };
 
         let mut n = 0;
+        let mut bad_sent = 0;
         for index in 0..table.len() {
             for (actor, session) in &cast.sessions {
                 n += 1;
@@ -332,8 +439,12 @@ both! {
                     f.pending.to_string()
                 } else if template.starts_with("/api/v1/users/") {
                     f.target.to_string()
+                } else if template == "/api/v1/models/{id}" {
+                    f.open_model.to_string()
+                } else if OWN_RESOURCES.contains(&template) {
+                    own_resource(&app, &f, session, template).await
                 } else {
-                    "1".into() // the actor's own resources: none with this id
+                    "1".into()
                 };
                 let path = template
                     .replace("{org}", &f.org.to_string())
@@ -342,31 +453,55 @@ both! {
                     .replace("{invitation}", &f.invitation.to_string())
                     .replace("{deploymentId}", "1")
                     .replace("{id}", &id);
-                let body = body.map(|b| serde_json::from_str(&b.to_string().replace("VIEWER", &cast.id(Actor::Viewer).to_string())).unwrap());
-                // Signing out ends the session; use a fresh one for that.
-                let token = if template == "/api/v1/auth/logout" {
-                    let email = format!("{actor:?}@example.com").to_lowercase();
-                    app.login(if *actor == Actor::Admin { "root@example.com" } else { &email }).await.token
+                let own_email = if template == "/api/v1/auth/verify-email/send" {
+                    own_resource(&app, &f, session, "/api/v1/auth/emails/{id}").await
                 } else {
-                    session.token.clone()
+                    String::new()
                 };
+                let body = body.map(|b| {
+                    let text = b.to_string().replace("VIEWER", &cast.id(Actor::Viewer).to_string()).replace("OWN", &own_email);
+                    serde_json::from_str::<Value>(&text).unwrap()
+                });
+                // Signing out ends the session; use a fresh one for that.
+                let token = if template == "/api/v1/auth/logout" { relogin(&app, session).await.token } else { session.token.clone() };
+                let verb = || Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let expected = expect(who, *actor);
+
+                // Bad input first, on the same fresh resources: those without the right are
+                // refused as with a valid body; the others are told what is wrong, and
+                // nothing changes. Either way the attempt at a change is audited.
+                for bad in inputs_of(method, template) {
+                    bad_sent += 1;
+                    let what = format!("{actor:?} {method} {template} with {bad:?}");
+                    let audit_before = newest_audit(&app).await;
+                    let reply = bad.send(&app, verb(), &path, &token).await;
+                    let got = judge(&reply, &what);
+                    if expected == Expect::Allowed {
+                        assert!(matches!(reply.status.as_u16(), 400 | 415 | 422), "{what} answered {}: {}", reply.status, reply.body);
+                    } else {
+                        assert_eq!(got, expected, "{what} answered {}: {}", reply.status, reply.body);
+                    }
+                    if method != "get" {
+                        let (total, success) = newest_audit(&app).await;
+                        assert!(total > audit_before.0 && !success, "{what} left no failed attempt in the audit log");
+                    }
+                }
+
+                let what = format!("{actor:?} {method} {template}");
                 let audit_before = newest_audit(&app).await;
-                let reply = app.call(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(), &path, Some(&token), body).await;
-                let got = match (reply.status.as_u16(), reply.code()) {
-                    (403, _) => Expect::Forbidden,
-                    (404, "organization_not_found") => Expect::Hidden,
-                    (401, _) => panic!("{actor:?} {method} {template}: signed out? {}", reply.body),
-                    (500.., _) => panic!("{actor:?} {method} {template}: {}", reply.body),
-                    _ => Expect::Allowed,
-                };
-                assert_eq!(got, expect(who, *actor), "{actor:?} {method} {template} answered {}: {}", reply.status, reply.body);
+                let reply = app.call(verb(), &path, Some(&token), body).await;
+                assert_eq!(judge(&reply, &what), expected, "{what} answered {}: {}", reply.status, reply.body);
+                if OWN_RESOURCES.contains(&template) {
+                    assert!(reply.status.is_success(), "{what} on the caller's own resource answered {}: {}", reply.status, reply.body);
+                }
                 // Every change, and every refused attempt at one, leaves an audit entry.
                 if method != "get" {
                     let (total, success) = newest_audit(&app).await;
-                    assert!(total > audit_before.0, "{actor:?} {method} {template} left no audit entry");
-                    assert_eq!(success, reply.status.is_success(), "{actor:?} {method} {template}: the entry's outcome");
+                    assert!(total > audit_before.0, "{what} left no audit entry");
+                    assert_eq!(success, reply.status.is_success(), "{what}: the entry's outcome");
                 }
             }
         }
+        assert!(bad_sent > 300, "only {bad_sent} requests with bad input were sent");
     }
 }
