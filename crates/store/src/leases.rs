@@ -8,34 +8,47 @@ use sqlx::{AnyConnection, Row};
 
 use crate::{Result, StoreError};
 
-/// Takes the lowest free worker id for `holder`. Runs in the caller's transaction.
+/// Takes a free worker id for `holder`: the lowest expired one, else a never-used one.
+/// Runs in the caller's transaction, and is safe while other replicas do the same: each
+/// step claims a row in one statement that fails (changes nothing) when another replica
+/// claimed it first, and then the next free id is tried.
 pub async fn acquire(conn: &mut AnyConnection, holder: &str, now: Timestamp, ttl_ms: i64) -> Result<u16> {
     let expires = now.as_millis() + ttl_ms;
-    // Reuse an expired lease first, then take a never-used id.
-    let row = sqlx::query(
-        "UPDATE worker_leases SET holder = $1, expires_at = $2 WHERE worker_id = \
-         (SELECT MIN(worker_id) FROM worker_leases WHERE expires_at < $3) RETURNING worker_id",
-    )
-    .bind(holder)
-    .bind(expires)
-    .bind(now.as_millis())
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(row) = row {
-        return worker_id(row.try_get(0)?);
-    }
-    let row = sqlx::query("SELECT COALESCE(MAX(worker_id) + 1, 0) FROM worker_leases").fetch_one(&mut *conn).await?;
-    let next: i64 = row.try_get(0)?;
-    if next > i64::from(MAX_WORKER) {
-        return Err(StoreError::Conflict("all 1024 worker ids are leased".into()));
-    }
-    sqlx::query("INSERT INTO worker_leases (worker_id, holder, expires_at) VALUES ($1, $2, $3)")
-        .bind(next)
+    // Each lost race means another replica got an id, so this ends within MAX_WORKER tries.
+    for _ in 0..=MAX_WORKER {
+        // The `expires_at` test is repeated outside the subquery: on PostgreSQL a second
+        // replica that chose the same row waits for the first, then sees it taken. (SQLite
+        // needs the `WHERE true` below to read `ON CONFLICT` as the insert's.)
+        let reused = sqlx::query(
+            "UPDATE worker_leases SET holder = $1, expires_at = $2 WHERE expires_at < $3 AND worker_id = \
+             (SELECT MIN(worker_id) FROM worker_leases WHERE expires_at < $3) RETURNING worker_id",
+        )
         .bind(holder)
         .bind(expires)
-        .execute(conn)
+        .bind(now.as_millis())
+        .fetch_optional(&mut *conn)
         .await?;
-    worker_id(next)
+        if let Some(row) = reused {
+            return worker_id(row.try_get(0)?);
+        }
+        let fresh = sqlx::query(
+            "INSERT INTO worker_leases (worker_id, holder, expires_at) \
+             SELECT COALESCE(MAX(worker_id) + 1, 0), $1, $2 FROM worker_leases WHERE true \
+             ON CONFLICT (worker_id) DO NOTHING RETURNING worker_id",
+        )
+        .bind(holder)
+        .bind(expires)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(row) = fresh {
+            let id: i64 = row.try_get(0)?;
+            if id > i64::from(MAX_WORKER) {
+                return Err(StoreError::Conflict("all 1024 worker ids are leased".into()));
+            }
+            return worker_id(id);
+        }
+    }
+    Err(StoreError::Conflict("no worker id could be leased".into()))
 }
 
 /// Extends a lease. Returns false if `holder` no longer holds `worker` (it expired and was

@@ -10,13 +10,13 @@ macro_rules! contract {
 
                 async fn case($store: purser_store::Store) $body
 
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
                     let db = purser_store::testing::TestDatabase::create(purser_store::Backend::Sqlite).await;
                     case(db.store().await).await;
                 }
 
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
                     let db = purser_store::testing::TestDatabase::create(purser_store::Backend::Postgres).await;
                     case(db.store().await).await;
