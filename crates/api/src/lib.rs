@@ -23,8 +23,9 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use purser_gateway::Gateway;
 use purser_services::Services;
+use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, OnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -34,7 +35,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use context::REQUEST_ID;
 pub use error::{ApiError, Problem};
-pub use limits::{Limits, RateRules};
+pub use limits::{Limits, RateRules, SignInDelay};
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -175,6 +176,17 @@ async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next
     response
 }
 
+/// Logs each answer at its request span's level: probes at debug, the rest at info.
+#[derive(Clone, Copy)]
+struct AccessLog;
+
+impl<B> OnResponse<B> for AccessLog {
+    fn on_response(self, response: &axum::http::Response<B>, latency: std::time::Duration, span: &tracing::Span) {
+        let level = span.metadata().map_or(Level::INFO, |m| *m.level());
+        DefaultOnResponse::new().level(level).latency_unit(LatencyUnit::Micros).on_response(response, latency, span);
+    }
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an internal error occurred").into_response()
@@ -198,14 +210,24 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
                     let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                    let (method, path) = (request.method(), request.uri().path());
+                    // Probes come every few seconds and say nothing worth keeping.
+                    if matches!(path, "/health" | "/ready") {
+                        tracing::debug_span!("request", %method, %path, request_id = %id)
+                    } else {
+                        tracing::info_span!("request", %method, %path, request_id = %id)
+                    }
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .on_response(AccessLog),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(context::request_id_layer))
-        .merge(gateway.method_not_allowed_fallback(purser_gateway::method_not_allowed).with_state(Arc::clone(&state.gateway)))
+        .merge(
+            gateway
+                .method_not_allowed_fallback(purser_gateway::method_not_allowed)
+                .with_state(Arc::clone(&state.gateway)),
+        )
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
 }

@@ -1,8 +1,18 @@
-//! Rate limits on the requests attackers repeat: sign-in (per address and per account),
-//! sign-up, and mailed links. Answers carry `X-RateLimit-Limit`, `X-RateLimit-Remaining`
-//! and `X-RateLimit-Reset` (seconds); a refusal is 429 with `Retry-After`.
+//! Rate limits on the requests attackers repeat: sign-in, sign-up, and mailed links.
+//! Answers carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
+//! (seconds); a refusal is 429 with `Retry-After`.
+//!
+//! Sign-in is throttled so that guessing is slow and nobody can lock an owner out: every
+//! attempt from an address counts against `login_per_ip`; only failures count against an
+//! account, from one address (`login_failures_per_account_and_ip`: past it, that address
+//! is refused for that account until the window ends) and from anywhere
+//! (`login_failures_per_account`: past it, every sign-in to the account waits, twice as
+//! long with each further failure, never more than `login_delay.max`). A failure streak
+//! from one address never stops the owner signing in from another; one spread over many
+//! addresses only slows them. Successful sign-ins count for nothing.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,16 +24,42 @@ use crate::error::ApiError;
 #[derive(Debug, Clone, Copy)]
 pub struct RateRules {
     pub login_per_ip: Rule,
-    pub login_per_account: Rule,
+    pub login_failures_per_account_and_ip: Rule,
+    pub login_failures_per_account: Rule,
+    pub login_delay: SignInDelay,
     pub register_per_ip: Rule,
     pub verify_per_account: Rule,
     pub reset_per_ip: Rule,
     pub reset_per_email: Rule,
 }
 
+/// How long a sign-in waits once its account is past `login_failures_per_account`.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInDelay {
+    /// The wait at the limit; it doubles with each failure beyond.
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl SignInDelay {
+    /// The wait for an account with `failures` recent failures, past a limit of `limit`.
+    pub fn after(self, failures: u64, limit: u32) -> Duration {
+        let Some(beyond) = failures.checked_sub(u64::from(limit)) else { return Duration::ZERO };
+        let factor = 1_u32 << beyond.min(20);
+        self.first.saturating_mul(factor).min(self.max)
+    }
+}
+
 pub struct Limits {
     pub limiter: Arc<dyn RateLimiter>,
     pub rules: RateRules,
+}
+
+/// A sign-in let through: the headers to answer with, and the counts a failure adds to.
+pub struct SignInAttempt {
+    pub rate: RateHeaders,
+    pair: String,
+    account: String,
 }
 
 /// What to tell the client about the tightest limit that applied.
@@ -38,7 +74,69 @@ fn headers(d: &Decision) -> [(HeaderName, HeaderValue); 3] {
     ]
 }
 
+fn refusal(decision: &Decision) -> ApiError {
+    let retry_after = decision.reset_after.as_secs_f64().ceil().max(1.0) as u64;
+    let mut extra = headers(decision).to_vec();
+    extra.push((HeaderName::from_static("retry-after"), HeaderValue::from(retry_after)));
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many attempts; try again in {retry_after} s"),
+    )
+    .with_headers(extra)
+}
+
 impl Limits {
+    /// Decides whether a sign-in to `account` from `ip` may go ahead (see the module's
+    /// comment), waiting first if the account is under a failure streak.
+    pub async fn before_sign_in(&self, ip: &str, account: &str) -> Result<SignInAttempt, ApiError> {
+        let rate = self.check(&[("login:ip", self.rules.login_per_ip, ip)]).await?;
+        let attempt = SignInAttempt {
+            rate,
+            pair: format!("login:failed:{account}:{ip}"),
+            account: format!("login:failed:{account}"),
+        };
+        let pair = self.peek(&attempt.pair, self.rules.login_failures_per_account_and_ip).await;
+        if let Some(pair) = pair.filter(|d| !d.allowed) {
+            return Err(refusal(&pair));
+        }
+        let rule = self.rules.login_failures_per_account;
+        if let Some(account) = self.peek(&attempt.account, rule).await {
+            let wait = self.rules.login_delay.after(account.used, rule.limit);
+            if !wait.is_zero() {
+                tracing::info!(
+                    wait_ms = wait.as_millis() as u64,
+                    "sign-in slowed: the account is under a failure streak"
+                );
+                tokio::time::sleep(wait).await;
+            }
+        }
+        Ok(attempt)
+    }
+
+    /// Counts a failed sign-in against its account, from its address and from anywhere.
+    pub async fn sign_in_failed(&self, attempt: &SignInAttempt) {
+        for (key, rule) in [
+            (&attempt.pair, self.rules.login_failures_per_account_and_ip),
+            (&attempt.account, self.rules.login_failures_per_account),
+        ] {
+            if let Err(e) = self.limiter.hit(key, rule).await {
+                tracing::warn!(error = %e, "rate limiter unavailable; a failed sign-in went uncounted");
+            }
+        }
+    }
+
+    /// How `key` stands, or `None` when the limiter cannot say (it lets the request through).
+    async fn peek(&self, key: &str, rule: Rule) -> Option<Decision> {
+        match self.limiter.peek(key, rule).await {
+            Ok(decision) => Some(decision),
+            Err(e) => {
+                tracing::warn!(error = %e, "rate limiter unavailable; letting the request through");
+                None
+            }
+        }
+    }
+
     /// Counts one hit against each `(kind, rule, subject)`; refuses if any is over.
     pub async fn check(&self, hits: &[(&str, Rule, &str)]) -> Result<RateHeaders, ApiError> {
         let mut tightest: Option<Decision> = None;
@@ -64,18 +162,7 @@ impl Limits {
             }
         }
         let Some(decision) = tightest else { return Ok(RateHeaders(Decision::unlimited())) };
-        if decision.allowed {
-            return Ok(RateHeaders(decision));
-        }
-        let retry_after = decision.reset_after.as_secs_f64().ceil().max(1.0) as u64;
-        let mut extra = headers(&decision).to_vec();
-        extra.push((HeaderName::from_static("retry-after"), HeaderValue::from(retry_after)));
-        Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many attempts; try again in {retry_after} s"),
-        )
-        .with_headers(extra))
+        if decision.allowed { Ok(RateHeaders(decision)) } else { Err(refusal(&decision)) }
     }
 }
 
@@ -85,7 +172,7 @@ trait Unlimited {
 
 impl Unlimited for Decision {
     fn unlimited() -> Self {
-        Decision { allowed: true, limit: u32::MAX, remaining: u32::MAX, reset_after: std::time::Duration::ZERO }
+        Decision { allowed: true, limit: u32::MAX, remaining: u32::MAX, used: 0, reset_after: Duration::ZERO }
     }
 }
 
@@ -99,5 +186,18 @@ impl<R: IntoResponse> IntoResponse for Limited<R> {
             response.headers_mut().extend(headers(&self.0.0));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_delays_start_at_the_limit_double_and_stop_at_the_ceiling() {
+        let delay = SignInDelay { first: Duration::from_millis(250), max: Duration::from_secs(8) };
+        let waits: Vec<u64> = (0..12).map(|failures| delay.after(failures, 5).as_millis() as u64).collect();
+        assert_eq!(waits, [0, 0, 0, 0, 0, 250, 500, 1000, 2000, 4000, 8000, 8000]);
+        assert_eq!(delay.after(u64::MAX, 5), Duration::from_secs(8), "no overflow");
     }
 }

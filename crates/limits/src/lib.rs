@@ -25,6 +25,8 @@ pub struct Decision {
     pub allowed: bool,
     pub limit: u32,
     pub remaining: u32,
+    /// Hits counted in the window so far (this one included, for a hit).
+    pub used: u64,
     /// Until the window ends and the count starts over.
     pub reset_after: Duration,
 }
@@ -36,10 +38,15 @@ pub struct LimitError(pub String);
 pub trait RateLimiter: Send + Sync + 'static {
     /// Counts one hit for `key` and says whether it is within `rule`.
     fn hit<'a>(&'a self, key: &'a str, rule: Rule) -> BoxFuture<'a, Result<Decision, LimitError>>;
+
+    /// Says how `key` stands against `rule` without counting a hit: `allowed` while there
+    /// is room for one more.
+    fn peek<'a>(&'a self, key: &'a str, rule: Rule) -> BoxFuture<'a, Result<Decision, LimitError>>;
 }
 
 fn decide(count: u64, rule: Rule, reset_after: Duration) -> Decision {
     Decision {
+        used: count,
         allowed: count <= u64::from(rule.limit),
         limit: rule.limit,
         remaining: u32::try_from(u64::from(rule.limit).saturating_sub(count)).unwrap_or(0),
@@ -79,6 +86,20 @@ impl RateLimiter for MemoryLimiter {
             Ok(decide(entry.1, rule, reset_after))
         })
     }
+
+    fn peek<'a>(&'a self, key: &'a str, rule: Rule) -> BoxFuture<'a, Result<Decision, LimitError>> {
+        Box::pin(async move {
+            let now = self.clock.now().as_millis();
+            let windows = self.windows.lock().expect("limiter poisoned");
+            let (count, reset_after) = match windows.get(key) {
+                Some(&(end, count)) if end > now => {
+                    (count, Duration::from_millis(u64::try_from(end - now).unwrap_or(0)))
+                }
+                _ => (0, rule.window),
+            };
+            Ok(Decision { used: count, ..decide(count + 1, rule, reset_after) })
+        })
+    }
 }
 
 /// Counts in Redis: `INCR` the window's key and give it the window's lifetime on the first
@@ -87,6 +108,7 @@ pub struct RedisLimiter {
     connection: redis::aio::ConnectionManager,
     prefix: String,
     script: redis::Script,
+    peek: redis::Script,
 }
 
 const HIT: &str = r"
@@ -97,12 +119,22 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1])
 return {count, ttl}
 ";
 
+const PEEK: &str = r"
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+return {count, redis.call('PTTL', KEYS[1])}
+";
+
 impl RedisLimiter {
     /// Connects to `redis://...`; keys are `<prefix>rl:<key>`.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, LimitError> {
         let client = redis::Client::open(url).map_err(|e| LimitError(e.to_string()))?;
         let connection = redis::aio::ConnectionManager::new(client).await.map_err(|e| LimitError(e.to_string()))?;
-        Ok(Self { connection, prefix: prefix.to_owned(), script: redis::Script::new(HIT) })
+        Ok(Self {
+            connection,
+            prefix: prefix.to_owned(),
+            script: redis::Script::new(HIT),
+            peek: redis::Script::new(PEEK),
+        })
     }
 }
 
@@ -119,6 +151,20 @@ impl RateLimiter for RedisLimiter {
                 .await
                 .map_err(|e| LimitError(e.to_string()))?;
             Ok(decide(count, rule, Duration::from_millis(u64::try_from(ttl).unwrap_or(window_ms))))
+        })
+    }
+
+    fn peek<'a>(&'a self, key: &'a str, rule: Rule) -> BoxFuture<'a, Result<Decision, LimitError>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let (count, ttl): (u64, i64) = self
+                .peek
+                .key(format!("{}rl:{key}", self.prefix))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(|e| LimitError(e.to_string()))?;
+            let reset_after = u64::try_from(ttl).map_or(rule.window, Duration::from_millis);
+            Ok(Decision { used: count, ..decide(count + 1, rule, reset_after) })
         })
     }
 }
@@ -149,6 +195,22 @@ mod tests {
         assert!(limiter.hit("login:ip", RULE).await.unwrap().allowed, "a new window starts over");
     }
 
+    #[tokio::test]
+    async fn peeking_counts_nothing() {
+        let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_000_000)));
+        let limiter = MemoryLimiter::new(clock.clone());
+        for _ in 0..10 {
+            assert_eq!(limiter.peek("k", RULE).await.unwrap().remaining, 2);
+        }
+        for _ in 0..3 {
+            limiter.hit("k", RULE).await.unwrap();
+        }
+        let full = limiter.peek("k", RULE).await.unwrap();
+        assert!(!full.allowed, "no room for one more");
+        assert_eq!(full.used, 3);
+        assert_eq!(full.reset_after, Duration::from_secs(60));
+    }
+
     fn redis_url() -> String {
         std::env::var("PURSER_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
     }
@@ -167,5 +229,12 @@ mod tests {
         assert!(refused.reset_after <= Duration::from_secs(60) && refused.reset_after > Duration::from_secs(50));
         let elsewhere = RedisLimiter::connect(&redis_url(), &format!("{prefix}other:")).await.unwrap();
         assert!(elsewhere.hit("login:ip", RULE).await.unwrap().allowed, "prefixes are namespaces");
+        assert!(!one.peek("login:ip", RULE).await.unwrap().allowed, "a peek sees the count");
+        let fresh = one.peek("never:hit", RULE).await.unwrap();
+        assert_eq!((fresh.allowed, fresh.remaining, fresh.reset_after), (true, 2, RULE.window));
+        for _ in 0..5 {
+            one.peek("never:hit", RULE).await.unwrap();
+        }
+        assert_eq!(one.hit("never:hit", RULE).await.unwrap().remaining, 2, "peeks counted nothing");
     }
 }

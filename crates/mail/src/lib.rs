@@ -38,15 +38,20 @@ impl Mailer for FileMailer {
         Box::pin(async move {
             let line = serde_json::json!({ "to": mail.to, "subject": mail.subject, "text": mail.text }).to_string();
             let _guard = self.lock.lock().await;
+            // The outbox holds live links (password resets): Purser's user alone reads it.
             if let Some(dir) = self.path.parent() {
-                tokio::fs::create_dir_all(dir).await.map_err(|e| MailError(e.to_string()))?;
+                let mut builder = tokio::fs::DirBuilder::new();
+                builder.recursive(true);
+                #[cfg(unix)]
+                builder.mode(0o700);
+                builder.create(dir).await.map_err(|e| MailError(e.to_string()))?;
             }
-            let mut file = tokio::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .await
-                .map_err(|e| MailError(format!("{}: {e}", self.path.display())))?;
+            let mut options = tokio::fs::OpenOptions::new();
+            options.create(true).append(true);
+            #[cfg(unix)]
+            options.mode(0o600);
+            let mut file =
+                options.open(&self.path).await.map_err(|e| MailError(format!("{}: {e}", self.path.display())))?;
             file.write_all(format!("{line}\n").as_bytes()).await.map_err(|e| MailError(e.to_string()))?;
             // tokio writes in the background: without this a mail could be lost on drop.
             file.flush().await.map_err(|e| MailError(e.to_string()))?;

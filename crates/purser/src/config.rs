@@ -295,6 +295,15 @@ impl RuleConfig {
     }
 }
 
+/// How long a sign-in to an account under a failure streak waits: `first_ms` at the limit,
+/// doubling with each failure beyond, at most `max_ms`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelayConfig {
+    pub first_ms: u64,
+    pub max_ms: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
@@ -303,8 +312,15 @@ pub struct LimitsConfig {
     pub redis_url: Option<Secret>,
     /// Prefix of every Redis key Purser writes.
     pub redis_prefix: String,
+    /// Sign-in attempts from one address.
     pub login_per_ip: RuleConfig,
-    pub login_per_account: RuleConfig,
+    /// Failed sign-ins to one account from one address; past it, that address must wait
+    /// for the window to end.
+    pub login_failures_per_account_and_ip: RuleConfig,
+    /// Failed sign-ins to one account from anywhere; past it, each sign-in to the account
+    /// waits (`login_delay`).
+    pub login_failures_per_account: RuleConfig,
+    pub login_delay: DelayConfig,
     pub register_per_ip: RuleConfig,
     pub verify_per_account: RuleConfig,
     pub reset_per_ip: RuleConfig,
@@ -317,7 +333,9 @@ impl Default for LimitsConfig {
             redis_url: None,
             redis_prefix: "purser:".into(),
             login_per_ip: RuleConfig::new(60, 60),
-            login_per_account: RuleConfig::new(10, 900),
+            login_failures_per_account_and_ip: RuleConfig::new(10, 900),
+            login_failures_per_account: RuleConfig::new(50, 900),
+            login_delay: DelayConfig { first_ms: 250, max_ms: 8000 },
             register_per_ip: RuleConfig::new(20, 3600),
             verify_per_account: RuleConfig::new(5, 3600),
             reset_per_ip: RuleConfig::new(20, 3600),
@@ -330,7 +348,12 @@ impl LimitsConfig {
     pub fn rules(&self) -> purser_api::RateRules {
         purser_api::RateRules {
             login_per_ip: self.login_per_ip.rule(),
-            login_per_account: self.login_per_account.rule(),
+            login_failures_per_account_and_ip: self.login_failures_per_account_and_ip.rule(),
+            login_failures_per_account: self.login_failures_per_account.rule(),
+            login_delay: purser_api::SignInDelay {
+                first: Duration::from_millis(self.login_delay.first_ms),
+                max: Duration::from_millis(self.login_delay.max_ms),
+            },
             register_per_ip: self.register_per_ip.rule(),
             verify_per_account: self.verify_per_account.rule(),
             reset_per_ip: self.reset_per_ip.rule(),
@@ -346,7 +369,8 @@ impl LimitsConfig {
         }
         for (name, rule) in [
             ("login_per_ip", self.login_per_ip),
-            ("login_per_account", self.login_per_account),
+            ("login_failures_per_account_and_ip", self.login_failures_per_account_and_ip),
+            ("login_failures_per_account", self.login_failures_per_account),
             ("register_per_ip", self.register_per_ip),
             ("verify_per_account", self.verify_per_account),
             ("reset_per_ip", self.reset_per_ip),
@@ -355,6 +379,9 @@ impl LimitsConfig {
             if rule.limit == 0 || rule.window_secs == 0 {
                 return Err(ConfigError(format!("limits.{name}: limit and window_secs must be at least 1")));
             }
+        }
+        if self.login_delay.first_ms > self.login_delay.max_ms || self.login_delay.max_ms > 60_000 {
+            return Err(ConfigError("limits.login_delay: first_ms must not exceed max_ms, nor max_ms 60000".into()));
         }
         Ok(())
     }

@@ -41,9 +41,14 @@ pub struct Purser {
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = config.database_url();
     if config.backend() == Backend::Sqlite {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+        create_private_dir(&config.data_dir)?;
+        // SQLite gives its -wal and -shm files the database file's mode: make that one
+        // private before SQLite creates it.
+        if config.database.url.is_none() {
+            create_private_file(&config.data_dir.join("purser.db"))?;
+        }
     }
+    keep_private(&config.data_dir)?;
     let pool = PoolConfig { max_connections: config.database.max_connections.unwrap_or(10), ..PoolConfig::default() };
     let store = Store::connect(&url, &pool)
         .await
@@ -54,6 +59,71 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     }
     tracing::info!(backend = config.backend().name(), schema_version = report.version, "database ready");
     Ok(store)
+}
+
+/// Creates `dir` (and its parents) readable by Purser's user only.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).with_context(|| format!("cannot create the directory {}", dir.display()))
+}
+
+/// Creates an empty file readable by Purser's user only, unless it exists.
+fn create_private_file(path: &Path) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop).with_context(|| format!("cannot create {}", path.display()))
+}
+
+/// Keeps the data directory private on every start: it and every directory in it 0700,
+/// every file 0600. Files Purser creates are made so; this also mends an install made
+/// before they were (its database and mail outbox were readable by anyone).
+pub fn keep_private(dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        if !dir.is_dir() {
+            return Ok(());
+        }
+        let mut pending = vec![dir.to_owned()];
+        while let Some(dir) = pending.pop() {
+            set_mode(&dir, 0o700)?;
+            for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    pending.push(entry.path());
+                } else if kind.is_file() {
+                    set_mode(&entry.path(), 0o600)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Makes one file (if it exists) readable by Purser's user only.
+fn keep_file_private(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    if path.is_file() {
+        set_mode(path, 0o600)?;
+    }
+    Ok(())
+}
+
+/// Gives `path` the permission bits `mode`, leaving symbolic links alone.
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = std::fs::symlink_metadata(path)?;
+    if metadata.file_type().is_symlink() || metadata.permissions().mode() & 0o777 == mode {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot make {} private", path.display()))
 }
 
 /// The configured master key, or the one in `<data_dir>/master.key`, created on first use.
@@ -80,7 +150,7 @@ fn load_or_create_key_file(path: &Path) -> anyhow::Result<MasterKey> {
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        create_private_dir(dir)?;
     }
     let key = MasterKey::generate();
     let mut options = std::fs::OpenOptions::new();
@@ -130,6 +200,8 @@ fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
     Ok(match &config.mail.smtp_url {
         Some(url) => Arc::new(SmtpMailer::new(url.expose(), &config.mail.from)?),
         None => {
+            // Configured outside the data directory, an older outbox is mended here.
+            keep_file_private(&config.outbox())?;
             tracing::info!(outbox = %config.outbox().display(), "no mail.smtp_url: mail is written to the outbox file");
             Arc::new(FileMailer::new(config.outbox()))
         }
@@ -266,6 +338,47 @@ pub async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_data_directory_is_private_and_an_older_one_is_mended() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        // A fresh install.
+        let fresh = Config { data_dir: root.path().join("fresh"), ..Config::default() };
+        let store = open_store(&fresh).await.unwrap();
+        store.close().await;
+        assert_eq!(mode(&fresh.data_dir), 0o700);
+        for file in ["purser.db", "purser.db-wal", "purser.db-shm"] {
+            let path = fresh.data_dir.join(file);
+            if path.exists() {
+                assert_eq!(mode(&path), 0o600, "{file}");
+            }
+        }
+        // An install from before: everything readable by anyone.
+        let old = Config { data_dir: root.path().join("old"), ..Config::default() };
+        std::fs::create_dir_all(old.data_dir.join("mail")).unwrap();
+        std::fs::write(old.data_dir.join("mail").join("outbox.jsonl"), "{}\n").unwrap();
+        std::fs::write(old.data_dir.join("master.key"), MasterKey::generate().to_hex()).unwrap();
+        for path in [old.data_dir.join("mail").join("outbox.jsonl"), old.data_dir.join("master.key")] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        for dir in [&old.data_dir, &old.data_dir.join("mail")] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let store = open_store(&old).await.unwrap();
+        store.close().await;
+        assert_eq!((mode(&old.data_dir), mode(&old.data_dir.join("mail"))), (0o700, 0o700));
+        for file in ["purser.db", "master.key", "mail/outbox.jsonl"] {
+            assert_eq!(mode(&old.data_dir.join(file)), 0o600, "{file}");
+        }
+    }
 
     #[test]
     fn the_master_key_file_is_created_once_private_and_reused() {

@@ -68,6 +68,30 @@ impl Services {
         }
     }
 
+    /// Tells the owner of `address` that someone tried to `attempt` (such as "create a new
+    /// Purser account") with it, and records the attempt. Whoever tried is answered as
+    /// if the address were free, so they learn nothing of whose it is.
+    /// Returns whether the mail went out.
+    pub(crate) async fn tell_owner(&self, address: &str, attempt: &str, client: &ClientInfo) -> Result<bool> {
+        let entry = AuditEntry::new(AuditAction::UserAddressInUse, None)
+            .after(json!({ "email": address, "attempt": attempt, "ownerTold": true }));
+        let mut conn = self.store.conn().await?;
+        self.audit(&mut conn, client, entry).await?;
+        drop(conn);
+        let mail = Mail {
+            to: address.to_owned(),
+            subject: "Someone tried to use your address on Purser".into(),
+            text: format!(
+                "Someone tried to {attempt} with {address}, which already belongs to your Purser account. Nothing \
+                 was changed, and they were not told that the address is yours.\n\nIf it was you: sign in at \
+                 {}/ with this address, or choose a new password at {}/forgot-password.\nIf it was not you, \
+                 you need do nothing.",
+                self.public_url, self.public_url
+            ),
+        };
+        Ok(self.deliver(mail).await)
+    }
+
     pub(crate) fn verification_mail(&self, to: &str, token: &str) -> Mail {
         Mail {
             to: to.to_owned(),
@@ -98,6 +122,11 @@ impl Services {
                     format!("{} is already verified", address.email),
                 ));
             }
+            // An address that is someone else's is never verified for this account.
+            if emails::by_address(&mut tx, &address.email).await?.is_some_and(|owner| owner.user_id != actor.user_id) {
+                drop(tx);
+                return self.tell_owner(&address.email, "add it to another Purser account", &actor.client).await;
+            }
             let token =
                 self.new_email_token(&mut tx, TokenPurpose::VerifyEmail, actor.user_id, Some(address.id)).await?;
             let entry = AuditEntry::new(AuditAction::UserVerificationSent, Some(actor.user_id))
@@ -122,7 +151,15 @@ impl Services {
             if !emails::use_token(&mut tx, &hash, now).await? {
                 return Err(invalid_token());
             }
-            emails::mark_verified(&mut tx, email_id, now).await?;
+            match emails::mark_verified(&mut tx, email_id, now).await {
+                Err(StoreError::Conflict(_)) => {
+                    return Err(Error::invalid_field(
+                        "token",
+                        "cannot verify this address: it belongs to another account now",
+                    ));
+                }
+                other => other?,
+            }
             let email = emails::by_id(&mut tx, email_id).await?.ok_or_else(invalid_token)?;
             let entry = AuditEntry::new(AuditAction::UserEmailVerify, Some(record.user_id))
                 .resource(email.id)
@@ -138,7 +175,9 @@ impl Services {
         Ok(emails::for_user(&mut conn, actor.user_id).await?)
     }
 
-    /// Adds an address (unverified) and mails it a verification link.
+    /// Adds an address (unverified) and mails it a verification link. An address that
+    /// belongs to another account is added all the same, never to be verified, and its
+    /// owner is told instead: the caller cannot tell whether it was anyone's.
     pub async fn add_email(&self, actor: &Actor, address: Input<String>) -> Result<UserEmail> {
         let attempt = AuditEntry::new(AuditAction::UserEmailAdd, Some(actor.user_id));
         self.audited(&actor.client, attempt, async {
@@ -154,6 +193,11 @@ impl Services {
                     format!("an account may have at most {MAX_EMAILS_PER_USER} addresses"),
                 ));
             }
+            let already_yours = || Error::conflict("email_already_added", "this address is on your account already");
+            let owner = emails::by_address(&mut tx, &address).await?;
+            if owner.as_ref().is_some_and(|o| o.user_id == actor.user_id) {
+                return Err(already_yours());
+            }
             let email = UserEmail {
                 id: self.ids.next_id(),
                 user_id: actor.user_id,
@@ -163,18 +207,27 @@ impl Services {
                 created_at: self.now(),
             };
             match emails::insert(&mut tx, &email).await {
-                // Taken by someone (perhaps this user): say so without saying whose.
-                Err(StoreError::Conflict(_)) => {
-                    return Err(Error::conflict("email_taken", "this address cannot be added"));
-                }
+                Err(StoreError::Conflict(_)) => return Err(already_yours()),
                 other => other?,
             }
-            let token = self.new_email_token(&mut tx, TokenPurpose::VerifyEmail, actor.user_id, Some(email.id)).await?;
+            let token = match owner {
+                Some(_) => None,
+                None => {
+                    Some(self.new_email_token(&mut tx, TokenPurpose::VerifyEmail, actor.user_id, Some(email.id)).await?)
+                }
+            };
             let entry = AuditEntry::new(AuditAction::UserEmailAdd, Some(actor.user_id))
                 .resource(email.id)
                 .after(json!({ "email": email.email }));
             self.commit_audited(tx, &actor.client, entry).await?;
-            self.deliver(self.verification_mail(&email.email, &token)).await;
+            match token {
+                Some(token) => {
+                    self.deliver(self.verification_mail(&email.email, &token)).await;
+                }
+                None => {
+                    self.tell_owner(&email.email, "add it to another Purser account", &actor.client).await?;
+                }
+            }
             Ok(email)
         })
         .await

@@ -27,6 +27,7 @@ pub enum AuditAction {
     UserEnsureAdmin,
     UserVerificationSent,
     UserPasswordResetRequested,
+    UserAddressInUse,
     UserEmailAdd,
     UserEmailRemove,
     UserEmailVerify,
@@ -80,6 +81,7 @@ impl AuditAction {
             Self::UserRefreshReuse => "user.refresh_token_reuse",
             Self::UserVerificationSent => "user.email_verification_sent",
             Self::UserPasswordResetRequested => "user.password_reset_requested",
+            Self::UserAddressInUse => "user.address_in_use",
             Self::UserEnsureAdmin => "user.ensure_admin",
             Self::UserEmailAdd => "user.email_add",
             Self::UserEmailRemove => "user.email_remove",
@@ -133,6 +135,7 @@ impl AuditAction {
             | Self::UserRefresh
             | Self::UserRefreshReuse
             | Self::UserPasswordResetRequested
+            | Self::UserAddressInUse
             | Self::UserEnsureAdmin
             | Self::UserPasswordChange
             | Self::UserPasswordReset => "user",

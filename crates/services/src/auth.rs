@@ -86,7 +86,11 @@ fn clip(value: Option<String>) -> Option<String> {
 }
 
 impl Services {
-    pub async fn register(&self, input: Registration, client: &ClientInfo) -> Result<User> {
+    /// Creates an account and mails its address a verification link. An address that
+    /// already belongs to an account gets a mail telling its owner instead, and the caller
+    /// cannot tell the two apart: the answer, the work done (a password hashed, a mail
+    /// sent) and so its time are the same. Returns the new user, if one was made.
+    pub async fn register(&self, input: Registration, client: &ClientInfo) -> Result<Option<User>> {
         let attempt = AuditEntry::new(AuditAction::UserRegister, None);
         self.audited(client, attempt, async {
             let mut v = Validator::new();
@@ -108,16 +112,16 @@ impl Services {
                 updated_at: now,
             };
             let mut tx = self.store.begin().await?;
-            match users::insert(&mut tx, &user, Some(&hash)).await {
-                Err(StoreError::Conflict(_)) => {
-                    return Err(Error::conflict("email_taken", "an account with this email already exists"));
-                }
-                other => other?,
-            }
             let primary = primary_email(&user, self.ids.next_id(), None);
-            match emails::insert(&mut tx, &primary).await {
+            let inserted = match users::insert(&mut tx, &user, Some(&hash)).await {
+                Ok(()) => emails::insert(&mut tx, &primary).await,
+                failed => failed,
+            };
+            match inserted {
                 Err(StoreError::Conflict(_)) => {
-                    return Err(Error::conflict("email_taken", "an account with this email already exists"));
+                    drop(tx);
+                    self.tell_owner(&user.email, "create a new Purser account", client).await?;
+                    return Ok(None);
                 }
                 other => other?,
             }
@@ -128,7 +132,7 @@ impl Services {
             self.commit_audited(tx, client, entry).await?;
             tracing::info!(user_id = %user.id, "user registered");
             self.deliver(self.verification_mail(&user.email, &token)).await;
-            Ok(user)
+            Ok(Some(user))
         })
         .await
     }

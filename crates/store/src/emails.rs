@@ -21,7 +21,8 @@ fn user_email(row: &AnyRow) -> Result<UserEmail> {
     })
 }
 
-/// Adds an address; [`crate::StoreError::Conflict`] if any user has it already.
+/// Adds an address; [`crate::StoreError::Conflict`] if the user has it already, or if it
+/// is to be a login (primary) or verified address and belongs to someone already.
 pub async fn insert(conn: &mut AnyConnection, e: &UserEmail) -> Result<()> {
     sqlx::query(&format!("INSERT INTO user_emails ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
         .bind(e.id.as_i64())
@@ -56,17 +57,22 @@ pub async fn by_id(conn: &mut AnyConnection, email_id: Id) -> Result<Option<User
         .transpose()
 }
 
-/// The address, whoever has it (addresses are stored normalised).
+/// The address as it belongs to an account: as its login address or verified (there is at
+/// most one such). Addresses are stored normalised.
 pub async fn by_address(conn: &mut AnyConnection, email: &str) -> Result<Option<UserEmail>> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM user_emails WHERE email = $1"))
-        .bind(email)
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(user_email)
-        .transpose()
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM user_emails WHERE email = $1 AND (is_primary = TRUE OR verified_at IS NOT NULL)"
+    ))
+    .bind(email)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(user_email)
+    .transpose()
 }
 
+/// Marks an address verified; [`crate::StoreError::Conflict`] if another account has
+/// verified it, or uses it to sign in, first.
 pub async fn mark_verified(conn: &mut AnyConnection, email_id: Id, now: Timestamp) -> Result<()> {
     sqlx::query("UPDATE user_emails SET verified_at = $1 WHERE id = $2 AND verified_at IS NULL")
         .bind(now.as_millis())

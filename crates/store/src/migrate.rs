@@ -30,6 +30,7 @@ const SQLITE: &[Migration] = &[
     migration!("sqlite", 3, "0003_deployments"),
     migration!("sqlite", 4, "0004_governance"),
     migration!("sqlite", 5, "0005_usage_daily"),
+    migration!("sqlite", 6, "0006_claimed_emails"),
 ];
 const POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001_init"),
@@ -37,6 +38,7 @@ const POSTGRES: &[Migration] = &[
     migration!("postgres", 3, "0003_deployments"),
     migration!("postgres", 4, "0004_governance"),
     migration!("postgres", 5, "0005_usage_daily"),
+    migration!("postgres", 6, "0006_claimed_emails"),
 ];
 
 /// Arbitrary constant shared by every replica: the advisory lock that serialises migrations.

@@ -24,13 +24,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
 }
 
-/// Create an account.
+/// Create an account: a link to verify the address is mailed to it. If the address
+/// belongs to an account already, its owner is told by mail instead; the answer is the
+/// same either way, so that nobody learns whose addresses are registered.
 #[utoipa::path(
     post, path = "/api/v1/auth/register", tag = "auth",
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Account created", body = UserDto),
-        (status = 409, description = "The email is taken (`email_taken`)", body = Problem),
+        (status = 202, description = "A mail is on its way to the address (to verify it, or to tell its owner)"),
         (status = 422, description = "Invalid email, password under 12 characters, or bad name", body = Problem),
         (status = 429, description = "Too many attempts; see Retry-After", body = Problem),
     )
@@ -39,27 +40,38 @@ async fn register(
     State(state): State<AppState>,
     Client(client): Client,
     body: JsonBody<RegisterRequest>,
-) -> ApiResult<Limited<(StatusCode, Json<UserDto>)>> {
+) -> ApiResult<Limited<StatusCode>> {
     let body = body.read_public()?;
     let rules = state.limits.rules;
     let ip = client.ip.clone().unwrap_or_default();
     let rate = state.limits.check(&[("register:ip", rules.register_per_ip, &ip)]).await?;
-    let user = state
+    state
         .services
         .register(Registration { email: body.email, password: body.password, name: body.name }, &client)
         .await?;
-    Ok(Limited(rate, (StatusCode::CREATED, Json(user.into()))))
+    Ok(Limited(rate, StatusCode::ACCEPTED))
 }
 
 /// Counts a sign-in attempt against the caller's address and the account it names.
-async fn limit_sign_in(state: &AppState, client: &purser_services::ClientInfo, email: &str) -> ApiResult<RateHeaders> {
-    let rules = state.limits.rules;
+/// Runs a sign-in under the throttling of `crate::limits`: a wrong email or password
+/// counts as a failure against the account.
+async fn throttled<T>(
+    state: &AppState,
+    client: &purser_services::ClientInfo,
+    email: &str,
+    sign_in: impl Future<Output = purser_services::Result<T>>,
+) -> ApiResult<(RateHeaders, T)> {
     let ip = client.ip.clone().unwrap_or_default();
-    let account = purser_domain::user::normalize_email(email);
-    state
-        .limits
-        .check(&[("login:ip", rules.login_per_ip, &ip), ("login:account", rules.login_per_account, &account)])
-        .await
+    let attempt = state.limits.before_sign_in(&ip, &purser_domain::user::normalize_email(email)).await?;
+    match sign_in.await {
+        Ok(signed_in) => Ok((attempt.rate, signed_in)),
+        Err(e) => {
+            if e.code == "invalid_credentials" {
+                state.limits.sign_in_failed(&attempt).await;
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// Sign in with email and password.
@@ -79,8 +91,9 @@ async fn login(
     body: JsonBody<LoginRequest>,
 ) -> ApiResult<Limited<Json<TokenResponse>>> {
     let body = body.read_public()?;
-    let rate = limit_sign_in(&state, &client, &body.email).await?;
-    let pair = state.services.login(Credentials { email: body.email, password: body.password }, &client).await?;
+    let email = body.email.clone();
+    let login = state.services.login(Credentials { email: body.email, password: body.password }, &client);
+    let (rate, pair) = throttled(&state, &client, &email, login).await?;
     Ok(Limited(rate, Json(pair.into())))
 }
 
@@ -102,9 +115,9 @@ async fn browser_login(
     body: JsonBody<LoginRequest>,
 ) -> ApiResult<Limited<Response>> {
     let body = body.read_public()?;
-    let rate = limit_sign_in(&state, &client, &body.email).await?;
-    let session =
-        state.services.login_with_cookie(Credentials { email: body.email, password: body.password }, &client).await?;
+    let email = body.email.clone();
+    let login = state.services.login_with_cookie(Credentials { email: body.email, password: body.password }, &client);
+    let (rate, session) = throttled(&state, &client, &email, login).await?;
     let remaining_ms = (session.expires_at.as_millis() - state.services.now().as_millis()).max(0);
     let max_age = (remaining_ms + 999) / 1000;
     let secure = if state.secure_cookies { "; Secure" } else { "" };

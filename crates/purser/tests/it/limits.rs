@@ -4,10 +4,24 @@ use serde_json::json;
 use crate::harness::{Options, PASSWORD, TestApp};
 
 fn low_limits(c: &mut purser::config::Config) {
-    c.limits.login_per_account.limit = 3;
+    c.limits.login_failures_per_account_and_ip.limit = 3;
     c.limits.login_per_ip.limit = 5;
     c.limits.register_per_ip.limit = 2;
     c.limits.reset_per_email.limit = 1;
+}
+
+/// Signs in from `source` (any 127.x.y.z reaches the server over loopback).
+async fn sign_in_from(app: &TestApp, source: &str, email: &str, password: &str) -> crate::harness::Reply {
+    let client = reqwest::Client::builder().local_address(source.parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+    let response = client
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let body = response.json().await.unwrap_or_default();
+    crate::harness::Reply { status, headers, body }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,26 +35,24 @@ async fn sign_in_sign_up_and_resets_are_rate_limited_with_headers() {
             first.headers["x-ratelimit-limit"].to_str().unwrap(),
             first.headers["x-ratelimit-remaining"].to_str().unwrap()
         ),
-        ("3", "2")
+        ("5", "4")
     );
-    assert_eq!(first.headers["x-ratelimit-reset"], "900");
-    for _ in 0..2 {
-        app.post("/api/v1/auth/login", None, json!({ "email": "ADA@example.com", "password": "wrong password!" }))
-            .await;
-    }
-    let limited =
-        app.post("/api/v1/auth/login", None, json!({ "email": "ada@example.com", "password": PASSWORD })).await;
-    assert_eq!((limited.status.as_u16(), limited.code()), (429, "rate_limited"), "even the right password waits");
-    let retry: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((899..=900).contains(&retry), "{retry}");
-    assert_eq!(limited.headers["x-ratelimit-remaining"], "0");
-    // Another account from the same address still gets through, until the address's own limit.
+    assert_eq!(first.headers["x-ratelimit-reset"], "60");
     app.register("bob@example.com").await;
-    let other = app.post("/api/v1/auth/login", None, json!({ "email": "bob@example.com", "password": PASSWORD })).await;
-    assert_eq!(other.status.as_u16(), 200);
+    for _ in 0..4 {
+        app.post("/api/v1/auth/login", None, json!({ "email": "bob@example.com", "password": PASSWORD }))
+            .await
+            .expect(200);
+    }
     let address_limited =
         app.post("/api/v1/auth/login", None, json!({ "email": "bob@example.com", "password": PASSWORD })).await;
-    assert_eq!(address_limited.status.as_u16(), 429, "five attempts from one address");
+    assert_eq!(
+        (address_limited.status.as_u16(), address_limited.code()),
+        (429, "rate_limited"),
+        "the sixth attempt from one address"
+    );
+    let retry: u64 = address_limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((59..=60).contains(&retry), "{retry}");
 
     let third = app
         .post("/api/v1/auth/register", None, json!({ "email": "cid@example.com", "password": PASSWORD, "name": "C" }))
@@ -51,6 +63,47 @@ async fn sign_in_sign_up_and_resets_are_rate_limited_with_headers() {
     app.post("/api/v1/auth/password-reset/request", None, json!({ "email": "ada@example.com" })).await;
     let again = app.post("/api/v1/auth/password-reset/request", None, json!({ "email": "ada@example.com" })).await;
     assert_eq!(again.status.as_u16(), 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_streak_never_locks_the_owner_out() {
+    let app = TestApp::start_with(
+        Backend::Sqlite,
+        Options::tweak(|c| {
+            c.limits.login_failures_per_account_and_ip.limit = 3;
+            c.limits.login_failures_per_account.limit = 6;
+            c.limits.login_delay = purser::config::DelayConfig { first_ms: 1, max_ms: 20 };
+        }),
+    )
+    .await;
+    app.register("ada@example.com").await;
+    // Mallory guesses from one address until that address is refused for Ada's account,
+    // even with the right password.
+    for _ in 0..3 {
+        assert_eq!(sign_in_from(&app, "127.0.0.1", "ADA@example.com", "wrong password!").await.status.as_u16(), 401);
+    }
+    let refused = sign_in_from(&app, "127.0.0.1", "ada@example.com", PASSWORD).await;
+    assert_eq!((refused.status.as_u16(), refused.code()), (429, "rate_limited"));
+    let retry: u64 = refused.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((899..=900).contains(&retry), "{retry}");
+    // Other accounts from that address are not refused.
+    app.register("bob@example.com").await;
+    sign_in_from(&app, "127.0.0.1", "bob@example.com", PASSWORD).await.expect(200);
+    // Ada signs in from her own address, again and again: successes never count.
+    for _ in 0..10 {
+        sign_in_from(&app, "127.0.0.2", "ada@example.com", PASSWORD).await.expect(200);
+    }
+    // A streak spread over many addresses passes the account's ceiling: sign-ins to it
+    // slow down, but the owner still gets in.
+    for n in 3..12 {
+        assert_eq!(
+            sign_in_from(&app, &format!("127.0.0.{n}"), "ada@example.com", "wrong password!").await.status.as_u16(),
+            401
+        );
+    }
+    sign_in_from(&app, "127.0.0.2", "ada@example.com", PASSWORD).await.expect(200);
+    let guess = sign_in_from(&app, "127.0.0.20", "ada@example.com", "wrong password!").await;
+    assert_eq!(guess.status.as_u16(), 401, "each guess is still judged, only later");
 }
 
 /// Two Purser instances sharing Redis enforce one limit between them.
