@@ -6,7 +6,7 @@ use purser_domain::model::{Capability, Deployment, Model};
 use purser_domain::org::BudgetPeriod;
 use purser_domain::page::Page;
 use purser_domain::subscription::{Subscription, SubscriptionStatus};
-use purser_domain::usage::{ModelUsage, UsageSummary, UsageTotals};
+use purser_domain::usage::{ModelUsage, UsageRecord, UsageSummary, UsageTotals};
 use purser_domain::user::User;
 use purser_domain::{Id, PlatformRole, Timestamp, TokenPrice, Usd};
 use purser_services::catalog::{DeploymentInput, DeploymentPatch};
@@ -515,6 +515,9 @@ pub struct CreatedApiKeyDto {
 #[serde(rename_all = "camelCase")]
 pub struct UsageTotalsDto {
     pub requests: u64,
+    /// Of `requests`, those whose tokens Purser counted itself: the model server sent no
+    /// usage, or the client left before it did.
+    pub estimated_requests: u64,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub total_tokens: u64,
@@ -525,6 +528,7 @@ impl From<UsageTotals> for UsageTotalsDto {
     fn from(t: UsageTotals) -> Self {
         Self {
             requests: t.requests,
+            estimated_requests: t.estimated_requests,
             prompt_tokens: t.prompt_tokens,
             completion_tokens: t.completion_tokens,
             total_tokens: t.prompt_tokens + t.completion_tokens,
@@ -568,6 +572,53 @@ impl UsageSummaryDto {
             to: s.to,
             totals: s.totals.into(),
             by_model: s.by_model.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// One metered request.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageRecordDto {
+    pub id: Id,
+    pub created_at: Timestamp,
+    /// The gateway's `x-request-id` for the request.
+    pub request_id: String,
+    pub key_id: Id,
+    pub team_id: Option<Id>,
+    pub model_id: Id,
+    pub model_name: String,
+    /// `chat/completions`, `completions` or `embeddings`.
+    pub endpoint: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost: Usd,
+    pub latency_ms: u64,
+    /// The HTTP status of the answer (499: the client left first).
+    pub status: u16,
+    pub streamed: bool,
+    /// The tokens were counted by Purser, not reported by the model server.
+    pub estimated: bool,
+}
+
+impl From<UsageRecord> for UsageRecordDto {
+    fn from(r: UsageRecord) -> Self {
+        Self {
+            id: r.id,
+            created_at: r.created_at,
+            request_id: r.request_id,
+            key_id: r.key_id,
+            team_id: r.team_id,
+            model_id: r.model_id,
+            model_name: r.model_name,
+            endpoint: r.endpoint,
+            prompt_tokens: r.prompt_tokens,
+            completion_tokens: r.completion_tokens,
+            cost: r.cost,
+            latency_ms: r.latency_ms,
+            status: r.status,
+            streamed: r.streamed,
+            estimated: r.estimated,
         }
     }
 }

@@ -17,6 +17,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -73,6 +74,8 @@ pub struct AppState {
     /// Mark browser session cookies `Secure` (sent over HTTPS only; browsers treat
     /// http://localhost as secure too).
     pub secure_cookies: bool,
+    /// When set, `/metrics` wants it as a bearer token.
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +123,10 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        components.add_security_scheme(
+            "metricsToken",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         components.add_security_scheme(
             "apiKey",
@@ -225,6 +232,8 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
         .layer(middleware::from_fn(context::request_id_layer))
         .merge(
             gateway
+                .route("/v1", any(purser_gateway::unknown_url))
+                .route("/v1/{*path}", any(purser_gateway::unknown_url))
                 .method_not_allowed_fallback(purser_gateway::method_not_allowed)
                 .with_state(Arc::clone(&state.gateway)),
         )

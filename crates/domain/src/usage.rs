@@ -21,6 +21,8 @@ pub struct UsageRecord {
     pub latency_ms: u64,
     pub status: u16,
     pub streamed: bool,
+    /// The tokens were counted by Purser, not reported by the model server.
+    pub estimated: bool,
     pub created_at: Timestamp,
 }
 
@@ -28,6 +30,8 @@ pub struct UsageRecord {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UsageTotals {
     pub requests: u64,
+    /// Of `requests`, those whose tokens Purser counted itself.
+    pub estimated_requests: u64,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cost: Usd,

@@ -1,5 +1,6 @@
 //! Reading what the gateway needs from an OpenAI request body (the model, whether to
-//! stream, whether the client asked for usage) without building a tree of it, and changing
+//! stream, whether the client asked for usage, how long an answer it allows) without
+//! building a tree of it, and changing
 //! it by splicing bytes: the body goes upstream as it came, unless the upstream knows the
 //! model by another name or the gateway must ask for streamed usage itself.
 
@@ -18,10 +19,13 @@ pub struct RequestBody {
     /// Whether `stream_options` is present at all, and whether it asks for usage.
     stream_options: bool,
     pub client_wants_usage: bool,
+    /// `max_completion_tokens`, else `max_tokens`, when given as a plain integer (anything
+    /// else is left for the model server to judge).
+    pub max_output_tokens: Option<u64>,
 }
 
 /// The top-level fields the gateway reads.
-const FIELDS: [&str; 3] = ["model", "stream", "stream_options"];
+const FIELDS: [&str; 5] = ["model", "stream", "stream_options", "max_tokens", "max_completion_tokens"];
 
 impl RequestBody {
     /// Reads the fields the gateway needs. Only the body's top level is read as JSON; the
@@ -34,7 +38,7 @@ impl RequestBody {
     pub fn parse(bytes: Bytes) -> Result<Self, GatewayError> {
         let body = &bytes[..];
         let not_an_object = || GatewayError::bad_request("The request body is not a valid JSON object.", None);
-        let mut fields: [Option<(usize, usize)>; 3] = [None; 3];
+        let mut fields: [Option<(usize, usize)>; FIELDS.len()] = [None; FIELDS.len()];
         let mut members = Members::of(body, skip_space(body, 0));
         for member in members.by_ref() {
             let (key, span) = member.map_err(|()| not_an_object())?;
@@ -47,7 +51,9 @@ impl RequestBody {
         if members.end().is_none_or(|end| skip_space(body, end) != body.len()) {
             return Err(not_an_object());
         }
-        let [model, stream, stream_options] = fields;
+        let [model, stream, stream_options, max_tokens, max_completion_tokens] = fields;
+        let integer = |span: Option<(usize, usize)>| span.and_then(|(start, end)| crate::sse::count(&body[start..end]));
+        let max_output_tokens = integer(max_completion_tokens).or(integer(max_tokens));
         let model_span =
             model.ok_or_else(|| GatewayError::bad_request("You must provide a model parameter.", Some("model")))?;
         let model: String = serde_json::from_slice(&body[model_span.0..model_span.1])
@@ -69,7 +75,20 @@ impl RequestBody {
         if stream && stream_options.is_some() && !client_wants_usage {
             serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|_| not_an_object())?;
         }
-        Ok(Self { model, model_span, stream, stream_options: stream_options.is_some(), client_wants_usage, bytes })
+        Ok(Self {
+            model,
+            model_span,
+            stream,
+            stream_options: stream_options.is_some(),
+            client_wants_usage,
+            max_output_tokens,
+            bytes,
+        })
+    }
+
+    /// The body as the client sent it.
+    pub fn bytes(&self) -> &bytes::Bytes {
+        &self.bytes
     }
 
     /// The body to send upstream: with `model` set to `upstream_model`, and (for streams the
@@ -170,6 +189,22 @@ mod tests {
             (asked["model"].as_str(), &asked["stream_options"]),
             (Some("up"), &json!({ "include_usage": true }))
         );
+    }
+
+    #[test]
+    fn the_longest_answer_allowed_is_read() {
+        assert_eq!(parse(r#"{"model":"m","max_tokens":300}"#).max_output_tokens, Some(300));
+        let both = parse(r#"{"model":"m","max_tokens":300,"max_completion_tokens":50}"#);
+        assert_eq!(both.max_output_tokens, Some(50), "the newer field wins, as at OpenAI");
+        for odd in [
+            r#"{"model":"m","max_tokens":-1}"#,
+            r#"{"model":"m","max_tokens":"9"}"#,
+            r#"{"model":"m","max_tokens":1.5}"#,
+            r#"{"model":"m"}"#,
+        ] {
+            assert_eq!(parse(odd).max_output_tokens, None, "{odd}");
+        }
+        assert!(RequestBody::parse(Bytes::from(r#"{"model":"m","max_tokens":1,"max_tokens":9}"#)).is_err());
     }
 
     #[test]

@@ -123,6 +123,21 @@ impl GatewayError {
         )
     }
 
+    /// The budget is not spent, but requests in flight have reserved what is left.
+    pub fn budget_reserved(whose: &str) -> Self {
+        Self {
+            retry_after_secs: Some(1),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "insufficient_quota",
+                "budget_reserved",
+                format!(
+                    "The requests in flight may use the rest of the budget of {whose}. Try again when they finish."
+                ),
+            )
+        }
+    }
+
     pub fn user_budget_exceeded() -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -184,6 +199,29 @@ impl GatewayError {
                 format!("No server of the model `{model}` can take a request now; try again shortly."),
             )
         }
+    }
+
+    /// Every server of the model is throttling (or at its own limits) for now.
+    pub fn upstream_rate_limited(model: &str, retry_after_ms: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_ms.div_ceil(1000).max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "requests",
+                "upstream_rate_limited",
+                format!("The servers of the model `{model}` are rate limiting; try again in {retry_after_ms} ms."),
+            )
+        }
+    }
+
+    /// A `/v1` path the gateway does not serve.
+    pub fn unknown_url(method: &str, path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "unknown_url",
+            format!("Unknown request URL: {method} {path}. See /api/docs for the endpoints this gateway serves."),
+        )
     }
 
     pub fn upstream_timeout() -> Self {

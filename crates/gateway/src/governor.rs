@@ -2,6 +2,12 @@
 //! requests and tokens per minute, requests in flight, and spend against a budget that may
 //! reset each day, week or month. A request is admitted only if every scope it belongs to
 //! has room, and what it took is given back if any of them refuses.
+//!
+//! A budget is a cap, also under concurrency: each admitted request reserves its
+//! worst-case cost (see `proxy::worst_case_cost`) until it is settled with its real cost,
+//! and a request is admitted only while spend and reservations leave room. So the spend
+//! of a scope passes its budget by at most one request's worst-case cost on a replica
+//! (plus what other replicas admit before the next shared round, `shared.rs`).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,6 +45,18 @@ struct SpendState {
     nanos: i64,
     /// Nano-dollars spent here and not yet told to the other replicas.
     unshared: i64,
+    /// Nano-dollars reserved by requests in flight here (whichever period they began in:
+    /// their cost lands in the period they end in).
+    reserved: i64,
+}
+
+/// Why a budget refuses a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BudgetRefusal {
+    /// The period's spend has reached the budget.
+    Spent,
+    /// Requests in flight have reserved what is left.
+    Reserved,
 }
 
 /// What [`PeriodSpend::take_unshared`] hands over to be told to the other replicas.
@@ -53,7 +71,7 @@ pub(crate) struct SpendDelta {
 impl PeriodSpend {
     fn new(period: Option<BudgetPeriod>, start: Timestamp, spend: Usd) -> Self {
         let end = period.map_or(Timestamp::MAX, |p| p.bounds(start).1);
-        Self { period, state: Mutex::new(SpendState { start, end, nanos: spend.nanos(), unshared: 0 }) }
+        Self { period, state: Mutex::new(SpendState { start, end, nanos: spend.nanos(), unshared: 0, reserved: 0 }) }
     }
 
     fn lock(&self, now: Timestamp) -> std::sync::MutexGuard<'_, SpendState> {
@@ -62,9 +80,34 @@ impl PeriodSpend {
             && let Some(period) = self.period
         {
             let (start, end) = period.bounds(now);
-            *state = SpendState { start, end, nanos: 0, unshared: 0 };
+            *state = SpendState { start, end, nanos: 0, unshared: 0, reserved: state.reserved };
         }
         state
+    }
+
+    /// Reserves `worst` for a request if the period's spend and the reservations of
+    /// requests in flight leave room under `budget`.
+    fn reserve(&self, budget: Usd, worst: Usd, now: Timestamp) -> Result<(), BudgetRefusal> {
+        let mut state = self.lock(now);
+        if state.nanos >= budget.nanos() {
+            return Err(BudgetRefusal::Spent);
+        }
+        if state.nanos.saturating_add(state.reserved) >= budget.nanos() {
+            return Err(BudgetRefusal::Reserved);
+        }
+        state.reserved = state.reserved.saturating_add(worst.nanos());
+        Ok(())
+    }
+
+    /// Gives back a reservation (the request was refused elsewhere, or is settled).
+    fn release(&self, worst: Usd) {
+        let mut state = self.state.lock().expect("spend poisoned");
+        state.reserved = state.reserved.saturating_sub(worst.nanos()).max(0);
+    }
+
+    /// Nano-dollars reserved by requests in flight.
+    pub fn reserved(&self) -> Usd {
+        Usd::from_nanos(self.state.lock().expect("spend poisoned").reserved)
     }
 
     /// Spend so far in the period containing `now` (a new period starts at zero).
@@ -188,6 +231,11 @@ impl Governor {
         self.spend.current(now)
     }
 
+    /// What requests in flight here have reserved of the budget.
+    pub fn reserved(&self) -> Usd {
+        self.spend.reserved()
+    }
+
     pub fn in_flight(&self) -> u32 {
         self.in_flight.here.load(Ordering::Relaxed)
     }
@@ -207,6 +255,14 @@ impl Governor {
         self.spend.add(cost, now);
         if let Some(tpm) = &self.tpm {
             tpm.debit(tokens, now.as_millis());
+        }
+    }
+
+    /// Reserves a request's worst-case cost under this scope's budget, if it has one.
+    fn reserve(&self, worst: Usd, now: Timestamp) -> Result<bool, BudgetRefusal> {
+        match self.spec.budget {
+            Some(budget) => self.spend.reserve(budget, worst, now).map(|()| true),
+            None => Ok(false),
         }
     }
 
@@ -250,38 +306,75 @@ impl Scope<'_> {
         }
     }
 
-    fn over_budget(self) -> GatewayError {
-        match self {
-            Self::Key => GatewayError::budget_exceeded(),
-            Self::Team(name) => GatewayError::team_budget_exceeded(name),
-            Self::User => GatewayError::user_budget_exceeded(),
+    fn refused_by_budget(self, why: BudgetRefusal) -> GatewayError {
+        match (why, self) {
+            (BudgetRefusal::Reserved, _) => GatewayError::budget_reserved(self.whose()),
+            (BudgetRefusal::Spent, Self::Key) => GatewayError::budget_exceeded(),
+            (BudgetRefusal::Spent, Self::Team(name)) => GatewayError::team_budget_exceeded(name),
+            (BudgetRefusal::Spent, Self::User) => GatewayError::user_budget_exceeded(),
         }
     }
 }
 
-/// The request slots a request holds; dropping it gives them back.
+/// What an admitted request holds of its scopes (up to three: key, team, user): their
+/// parallel-request slots and budget reservations. Settling it counts the request's real
+/// cost and tokens; dropping it unsettled (a request refused after all) gives everything
+/// back.
 #[derive(Debug, Default)]
 pub struct Permit {
-    held: [Option<Arc<Governor>>; 3],
+    scopes: [Option<Held>; 3],
+    /// The worst-case cost reserved under each budget held.
+    reserved: Usd,
+}
+
+#[derive(Debug)]
+struct Held {
+    governor: Arc<Governor>,
+    slot: bool,
+    reservation: bool,
+}
+
+impl Permit {
+    /// Counts the request's `cost` and `tokens` against each scope, and gives back its
+    /// slots and reservations.
+    pub fn settle(mut self, cost: Usd, tokens: u64, now: Timestamp) {
+        for held in self.scopes.iter_mut().filter_map(Option::take) {
+            held.governor.settle(cost, tokens, now);
+            held.give_back(self.reserved);
+        }
+    }
+}
+
+impl Held {
+    fn give_back(&self, reserved: Usd) {
+        if self.reservation {
+            self.governor.spend.release(reserved);
+        }
+        if self.slot {
+            self.governor.leave();
+        }
+    }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        for governor in self.held.iter().flatten() {
-            governor.leave();
+        for held in self.scopes.iter().flatten() {
+            held.give_back(self.reserved);
         }
     }
 }
 
-/// Admits a request under every scope's limits: budgets first (they do not replenish), then
-/// tokens per minute (checked now, paid when the answer's size is known), then requests in
-/// flight and requests per minute (taken now, given back if a later check refuses).
-pub fn admit(scopes: &[(Scope<'_>, &Arc<Governor>)], now: Timestamp) -> Result<Permit, GatewayError> {
+/// Admits a request under every scope's limits: budgets first (they do not replenish;
+/// each reserves `worst`, the request's worst-case cost), then tokens per minute (checked
+/// now, paid when the answer's size is known), then requests in flight and requests per
+/// minute (taken now, given back if a later check refuses).
+pub fn admit(scopes: &[(Scope<'_>, &Arc<Governor>)], worst: Usd, now: Timestamp) -> Result<Permit, GatewayError> {
     let ms = now.as_millis();
-    for (scope, g) in scopes {
-        if g.spec.budget.is_some_and(|budget| g.spend.current(now) >= budget) {
-            return Err(scope.over_budget());
-        }
+    let mut permit = Permit { scopes: [None, None, None], reserved: worst };
+    for (i, (scope, g)) in scopes.iter().enumerate() {
+        // Held from here on: a refusal below drops the permit, which gives this back.
+        let reservation = g.reserve(worst, now).map_err(|why| scope.refused_by_budget(why))?;
+        permit.scopes[i] = Some(Held { governor: Arc::clone(g), slot: false, reservation });
     }
     for (scope, g) in scopes {
         if let Some(tpm) = &g.tpm {
@@ -289,7 +382,6 @@ pub fn admit(scopes: &[(Scope<'_>, &Arc<Governor>)], now: Timestamp) -> Result<P
                 .map_err(|wait| GatewayError::rate_limited(scope.whose(), "tokens per minute", tpm.limit(), wait))?;
         }
     }
-    let mut permit = Permit::default();
     let mut taken_rpm: [Option<&Bucket>; 3] = [None; 3];
     let refuse = |taken_rpm: &[Option<&Bucket>; 3], error: GatewayError| {
         for bucket in taken_rpm.iter().flatten() {
@@ -302,8 +394,8 @@ pub fn admit(scopes: &[(Scope<'_>, &Arc<Governor>)], now: Timestamp) -> Result<P
             let limit = g.spec.max_parallel.unwrap_or(0);
             return Err(refuse(&taken_rpm, GatewayError::too_many_parallel(scope.whose(), limit)));
         }
-        if g.spec.max_parallel.is_some() {
-            permit.held[i] = Some(Arc::clone(g));
+        if let Some(held) = &mut permit.scopes[i] {
+            held.slot = g.spec.max_parallel.is_some();
         }
         if let Some(rpm) = &g.rpm {
             if let Err(wait) = rpm.take(1, ms) {
@@ -329,30 +421,33 @@ mod tests {
     #[test]
     fn parallel_slots_are_held_until_the_permit_is_dropped() {
         let key = governor(LimitSpec { max_parallel: Some(2), ..Default::default() });
-        let first = admit(&[(Scope::Key, &key)], NOW).unwrap();
-        let _second = admit(&[(Scope::Key, &key)], NOW).unwrap();
-        let refused = admit(&[(Scope::Key, &key)], NOW).unwrap_err();
+        let first = admit(&[(Scope::Key, &key)], Usd::ZERO, NOW).unwrap();
+        let _second = admit(&[(Scope::Key, &key)], Usd::ZERO, NOW).unwrap();
+        let refused = admit(&[(Scope::Key, &key)], Usd::ZERO, NOW).unwrap_err();
         assert_eq!((refused.status.as_u16(), refused.code), (429, "parallel_limit_exceeded"));
         drop(first);
         assert_eq!(key.in_flight(), 1);
-        admit(&[(Scope::Key, &key)], NOW).unwrap();
+        admit(&[(Scope::Key, &key)], Usd::ZERO, NOW).unwrap();
     }
 
     #[test]
     fn a_refusal_gives_back_what_other_scopes_took() {
         let key = governor(LimitSpec { rpm: Some(10), max_parallel: Some(5), ..Default::default() });
         let user = governor(LimitSpec { max_parallel: Some(1), ..Default::default() });
-        let held = admit(&[(Scope::Key, &key), (Scope::User, &user)], NOW).unwrap();
+        let held = admit(&[(Scope::Key, &key), (Scope::User, &user)], Usd::ZERO, NOW).unwrap();
         for _ in 0..20 {
-            let refused = admit(&[(Scope::Key, &key), (Scope::User, &user)], NOW).unwrap_err();
+            let refused = admit(&[(Scope::Key, &key), (Scope::User, &user)], Usd::ZERO, NOW).unwrap_err();
             assert!(refused.message.contains("its owner"), "{}", refused.message);
         }
         assert_eq!(key.in_flight(), 1, "the key's slot was given back each time");
         drop(held);
         for _ in 0..9 {
-            drop(admit(&[(Scope::Key, &key), (Scope::User, &user)], NOW).unwrap());
+            drop(admit(&[(Scope::Key, &key), (Scope::User, &user)], Usd::ZERO, NOW).unwrap());
         }
-        assert!(admit(&[(Scope::Key, &key)], NOW).is_err(), "ten requests a minute in all: refunds were exact");
+        assert!(
+            admit(&[(Scope::Key, &key)], Usd::ZERO, NOW).is_err(),
+            "ten requests a minute in all: refunds were exact"
+        );
     }
 
     #[test]
@@ -364,12 +459,12 @@ mod tests {
         };
         let start = BudgetPeriod::Daily.start(NOW);
         let user = Arc::new(Governor::new(spec, Usd::from_nanos(60), start, None, NOW));
-        admit(&[(Scope::User, &user)], NOW).unwrap();
+        admit(&[(Scope::User, &user)], Usd::ZERO, NOW).unwrap();
         user.settle(Usd::from_nanos(50), 0, NOW);
-        assert_eq!(admit(&[(Scope::User, &user)], NOW).unwrap_err().code, "insufficient_quota");
+        assert_eq!(admit(&[(Scope::User, &user)], Usd::ZERO, NOW).unwrap_err().code, "insufficient_quota");
         let tomorrow = NOW.plus_secs(86_400);
         assert_eq!(user.spend(tomorrow), Usd::ZERO);
-        admit(&[(Scope::User, &user)], tomorrow).unwrap();
+        admit(&[(Scope::User, &user)], Usd::ZERO, tomorrow).unwrap();
         // A reload brings in what other replicas spent today, never less than known here.
         let reloaded = Governor::new(spec, Usd::from_nanos(30), start, Some(&user), NOW);
         assert_eq!(reloaded.spend(NOW.plus_secs(1)), Usd::ZERO, "the period already rolled over here");
@@ -381,9 +476,44 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_requests_pass_a_budget_by_at_most_one_requests_worst_case() {
+        let spec = LimitSpec { budget: Some(Usd::from_nanos(100)), ..Default::default() };
+        let (key, team) = (governor(spec), governor(spec));
+        let worst = Usd::from_nanos(30);
+        let scopes = [(Scope::Key, &key), (Scope::Team("t"), &team)];
+        // Four requests fit while spend and reservations leave room; the fifth does not.
+        let mut in_flight: Vec<Permit> = (0..4).map(|_| admit(&scopes, worst, NOW).unwrap()).collect();
+        let refused = admit(&scopes, worst, NOW).unwrap_err();
+        assert_eq!((refused.status.as_u16(), refused.code), (429, "budget_reserved"));
+        assert_eq!(key.reserved(), Usd::from_nanos(120));
+        // Each costs 25 in the end: spend lands at exactly the budget, never more than one
+        // request's worst case past it.
+        for permit in in_flight.drain(..) {
+            permit.settle(Usd::from_nanos(25), 10, NOW);
+        }
+        assert_eq!((key.spend(NOW), key.reserved()), (Usd::from_nanos(100), Usd::ZERO));
+        assert_eq!((team.spend(NOW), team.reserved()), (Usd::from_nanos(100), Usd::ZERO));
+        assert_eq!(admit(&scopes, worst, NOW).unwrap_err().code, "insufficient_quota");
+    }
+
+    #[test]
+    fn a_refused_or_dropped_request_gives_its_reservation_back() {
+        let key = governor(LimitSpec { budget: Some(Usd::from_nanos(100)), ..Default::default() });
+        let user =
+            governor(LimitSpec { budget: Some(Usd::from_nanos(100)), max_parallel: Some(1), ..Default::default() });
+        let held = admit(&[(Scope::Key, &key), (Scope::User, &user)], Usd::from_nanos(40), NOW).unwrap();
+        let refused = admit(&[(Scope::Key, &key), (Scope::User, &user)], Usd::from_nanos(40), NOW).unwrap_err();
+        assert_eq!(refused.code, "parallel_limit_exceeded");
+        assert_eq!(key.reserved(), Usd::from_nanos(40), "the refused request's reservation was given back");
+        drop(held);
+        assert_eq!((key.reserved(), user.reserved(), key.spend(NOW)), (Usd::ZERO, Usd::ZERO, Usd::ZERO));
+        assert_eq!(user.in_flight(), 0);
+    }
+
+    #[test]
     fn changed_limits_keep_the_counters_they_do_not_touch() {
         let old = governor(LimitSpec { rpm: Some(1), max_parallel: Some(3), ..Default::default() });
-        let _held = admit(&[(Scope::Key, &old)], NOW).unwrap();
+        let _held = admit(&[(Scope::Key, &old)], Usd::ZERO, NOW).unwrap();
         let same_rpm = Governor::new(
             LimitSpec { rpm: Some(1), max_parallel: Some(9), ..Default::default() },
             Usd::ZERO,
@@ -392,7 +522,7 @@ mod tests {
             NOW,
         );
         assert_eq!(same_rpm.in_flight(), 1);
-        assert!(admit(&[(Scope::Key, &Arc::new(same_rpm))], NOW).is_err(), "the rpm bucket is the same one");
+        assert!(admit(&[(Scope::Key, &Arc::new(same_rpm))], Usd::ZERO, NOW).is_err(), "the rpm bucket is the same one");
         let new_rpm = Governor::new(
             LimitSpec { rpm: Some(5), ..Default::default() },
             Usd::ZERO,
@@ -400,6 +530,6 @@ mod tests {
             Some(&old),
             NOW,
         );
-        assert!(admit(&[(Scope::Key, &Arc::new(new_rpm))], NOW).is_ok(), "a new limit starts a full bucket");
+        assert!(admit(&[(Scope::Key, &Arc::new(new_rpm))], Usd::ZERO, NOW).is_ok(), "a new limit starts a full bucket");
     }
 }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use purser_services::request_id;
@@ -18,16 +18,28 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::Gateway;
 use crate::proxy::Endpoint;
+use crate::tables::Route;
+use crate::{Gateway, GatewayError};
 
 /// The routes of the data plane.
 pub fn router() -> OpenApiRouter<Arc<Gateway>> {
-    OpenApiRouter::new()
+    let mut router = OpenApiRouter::new()
         .routes(routes!(list_models))
+        // Model names may hold slashes (`meta/llama-3`): the rest of the path is the name,
+        // which OpenAPI documents as one parameter.
+        .route("/v1/models/{*model}", axum::routing::get(retrieve_model))
         .routes(routes!(chat_completions))
         .routes(routes!(completions))
-        .routes(routes!(embeddings))
+        .routes(routes!(embeddings));
+    let mut operation = <__path_retrieve_model as utoipa::Path>::operation();
+    operation.tags.get_or_insert_with(Vec::new).push("gateway".into());
+    router.get_openapi_mut().paths.add_path_operation(
+        <__path_retrieve_model as utoipa::Path>::path(),
+        <__path_retrieve_model as utoipa::Path>::methods(),
+        operation,
+    );
+    router
 }
 
 #[derive(Serialize, ToSchema)]
@@ -81,19 +93,59 @@ async fn list_models(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) ->
     let (_, id) = request_id::of(&headers);
     let key = match gateway.authenticate(&headers, gateway.services.now()) {
         Ok(key) => key,
-        Err(e) => return with_id(e.into_response(), id),
+        Err(e) => {
+            gateway.metrics.count_refusal(e.code, "");
+            return with_id(e.into_response(), id);
+        }
     };
-    let data = gateway
-        .key_models(&key)
-        .iter()
-        .map(|route| ModelObject {
-            id: route.name.clone(),
-            object: "model",
-            created: route.created_at.as_secs(),
-            owned_by: route.provider.clone(),
-        })
-        .collect();
+    let data = gateway.key_models(&key).iter().map(|route| model_object(route)).collect();
     with_id(Json(ModelList { object: "list", data }).into_response(), id)
+}
+
+/// One model this API key may use.
+#[utoipa::path(
+    get, path = "/v1/models/{model}", tag = "gateway",
+    security(("apiKey" = [])),
+    params(("model" = String, Path, description = "The model's name, as sent in `model`")),
+    responses(
+        (status = 200, description = "The model", body = ModelObject),
+        (status = 401, description = "Missing, unknown, revoked or expired key", body = OpenAiError),
+        (status = 404, description = "No such model, or not one this key may use", body = OpenAiError),
+    )
+)]
+async fn retrieve_model(
+    State(gateway): State<Arc<Gateway>>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (_, id) = request_id::of(&headers);
+    let answer = gateway.authenticate(&headers, gateway.services.now()).and_then(|key| {
+        let route = gateway.models.by_name(&model).filter(|route| key.allows(route.id));
+        route.ok_or_else(|| GatewayError::model_not_found(&model))
+    });
+    let response = match answer {
+        Ok(route) => Json(model_object(&route)).into_response(),
+        Err(e) => {
+            gateway.metrics.count_refusal(e.code, "");
+            e.into_response()
+        }
+    };
+    with_id(response, id)
+}
+
+fn model_object(route: &Route) -> ModelObject {
+    ModelObject {
+        id: route.name.clone(),
+        object: "model",
+        created: route.created_at.as_secs(),
+        owned_by: route.provider.clone(),
+    }
+}
+
+/// Any other `/v1` path: 404 in OpenAI's error shape, which OpenAI's SDKs can report.
+pub async fn unknown_url(request: Request) -> Response {
+    let error = GatewayError::unknown_url(request.method().as_str(), request.uri().path());
+    with_id(error.into_response(), request_id::of(request.headers()).1)
 }
 
 /// (Takes the whole request, not a `HeaderMap` extractor, which would copy the headers.)

@@ -8,6 +8,7 @@
 
 mod body;
 mod error;
+mod estimate;
 mod governor;
 mod handlers;
 mod json;
@@ -30,7 +31,7 @@ use purser_services::{Change, ChangeListener, Services};
 use tokio::sync::Mutex;
 
 pub use error::GatewayError;
-pub use handlers::{method_not_allowed, router};
+pub use handlers::{method_not_allowed, router, unknown_url};
 pub use proxy::MOCK_ANSWER;
 pub use routing::BreakerPolicy;
 
@@ -63,6 +64,12 @@ pub struct GatewayConfig {
     pub meter: MeterConfig,
     /// Share limits and spend with the other replicas through Redis.
     pub shared: Option<shared::SharedConfig>,
+    /// How long the rest of a stream whose client left is read, for the usage in its last
+    /// chunk (without it, the tokens are counted by Purser).
+    pub usage_wait_after_disconnect: Duration,
+    /// The longest answer assumed, in tokens, for a request that sets no `max_tokens` to a
+    /// model with no context length: what a request reserves of its budgets.
+    pub default_max_output_tokens: u64,
 }
 
 impl Default for GatewayConfig {
@@ -81,6 +88,8 @@ impl Default for GatewayConfig {
             change_poll_interval: Duration::from_millis(250),
             meter: MeterConfig::default(),
             shared: None,
+            usage_wait_after_disconnect: Duration::from_secs(5),
+            default_max_output_tokens: 8192,
         }
     }
 }
@@ -100,6 +109,9 @@ pub struct Gateway {
     reload: Mutex<()>,
     /// The change log position the first full load covers; the follower starts there.
     change_floor: std::sync::atomic::AtomicI64,
+    /// Metering that outlives its request (a stream read on after its client left, tokens
+    /// being counted); shutdown waits for it.
+    background: tokio_util::task::TaskTracker,
 }
 
 impl Gateway {
@@ -132,6 +144,7 @@ impl Gateway {
             config,
             reload: Mutex::new(()),
             change_floor: std::sync::atomic::AtomicI64::new(0),
+            background: tokio_util::task::TaskTracker::new(),
         });
         // Read the log's position before loading, so nothing logged during the load is missed.
         let floor = services.last_change().await?;
@@ -220,13 +233,28 @@ impl Gateway {
         Ok(())
     }
 
-    /// Waits until every usage record metered so far is written.
+    /// Waits until every usage record metered so far is written (requests still being
+    /// metered in the background first).
     pub async fn flush_usage(&self) {
+        self.settle_background().await;
         self.meter.flush().await;
+    }
+
+    /// Waits for metering that outlived its request, at most as long as a stream is read
+    /// after its client left, and a little more for counting.
+    async fn settle_background(&self) {
+        let idle = self.background.clone();
+        idle.close();
+        let wait = self.config.usage_wait_after_disconnect + Duration::from_secs(5);
+        if tokio::time::timeout(wait, idle.wait()).await.is_err() {
+            tracing::warn!(tasks = idle.len(), "metering still running in the background after {wait:?}");
+        }
+        idle.reopen();
     }
 
     /// Writes all pending usage and stops metering. Call after the server has drained.
     pub async fn shutdown(&self) {
+        self.settle_background().await;
         self.meter.shutdown().await;
     }
 }

@@ -106,6 +106,16 @@ impl Bucket {
         if available > 0 { Ok(()) } else { Err(self.wait_ms(1 - available)) }
     }
 
+    /// What is left for this replica, in whole units, and the milliseconds until the
+    /// bucket is full again: what a client is told in `x-ratelimit-*` headers.
+    pub fn status(&self, now_ms: i64) -> (u64, u64) {
+        let mut state = self.lock();
+        self.refill(&mut state, now_ms);
+        let left = u64::try_from(state.available().max(0) / SCALE).unwrap_or(0);
+        let missing = i64::from(self.limit).saturating_mul(SCALE).saturating_sub(state.level).max(0);
+        (left, self.wait_ms(missing))
+    }
+
     /// Gives back what [`Bucket::take`] took for a request that was then refused elsewhere.
     pub fn refund(&self, amount: u64, now_ms: i64) {
         let mut state = self.lock();
@@ -180,6 +190,19 @@ mod tests {
         b.restore_unshared(4);
         b.set_others(0);
         assert_eq!(b.take_unshared(), 4);
+    }
+
+    #[test]
+    fn status_says_what_is_left_and_when_it_is_full() {
+        let b = Bucket::new(60, 0);
+        assert_eq!(b.status(0), (60, 0));
+        for _ in 0..3 {
+            b.take(1, 0).unwrap();
+        }
+        assert_eq!(b.status(0), (57, 3000), "one a second comes back");
+        assert_eq!(b.status(1500), (58, 1500));
+        b.debit(100, 1500);
+        assert_eq!(b.status(1500).0, 0, "in debt, nothing is left");
     }
 
     #[test]

@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, BoxStream, StreamExt};
 use http_body_util::{BodyDataStream, BodyExt};
-use purser_domain::Timestamp;
 use purser_domain::api_key::looks_like_secret;
 use purser_domain::model::{Capability, ProviderKind};
 use purser_domain::usage::UsageRecord;
+use purser_domain::{Timestamp, Usd};
 use purser_serve::client::PooledBody;
 use rand::Rng;
 use serde_json::Value;
@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::Gateway;
 use crate::body::RequestBody;
 use crate::error::GatewayError;
+use crate::estimate;
 use crate::governor::{self, Governor, Permit, Scope};
 use crate::routing::{self, DeploymentLimits};
 use crate::sse::{SseFilter, Usage, usage_of_body};
@@ -62,18 +63,35 @@ impl Endpoint {
 
 /// The upstream's answer, before it is metered and passed on.
 enum Reply {
-    Whole { status: StatusCode, content_type: HeaderValue, body: Bytes },
+    /// `headers`: the model server's headers the client should see (a throttling
+    /// server's `Retry-After` and `x-ratelimit-*`); usually none.
+    Whole {
+        status: StatusCode,
+        content_type: HeaderValue,
+        headers: HeaderMap,
+        body: Bytes,
+    },
     Stream(BoxStream<'static, Result<Bytes, GatewayError>>),
 }
 
+/// A request let in: its key, what it asks, its model, and the limits it holds.
+struct Admitted {
+    key: Arc<KeyEntry>,
+    permit: Permit,
+    route: Arc<Route>,
+    request: RequestBody,
+}
+
+/// A refusal, with the model it concerned when that model is in the catalog.
+type Refusal = (GatewayError, Option<Arc<Route>>);
+
 /// Meters a request exactly once: when it is finished, or, if the client goes away first,
-/// when it is dropped (status 499, with whatever usage was seen).
+/// when it is dropped (status 499, with whatever usage was seen). An answered request the
+/// model server sent no usage for is counted here (`estimate`), off the serving thread.
 struct Metering {
     gateway: Arc<Gateway>,
     key: Arc<KeyEntry>,
-    team: Option<Arc<TeamEntry>>,
-    user: Option<Arc<Governor>>,
-    /// Held until the request is metered: its parallel-request slots.
+    /// Held until the request is metered: its parallel-request slots and budget reservations.
     permit: Permit,
     route: Arc<Route>,
     endpoint: Endpoint,
@@ -83,10 +101,48 @@ struct Metering {
     /// The limits of the deployment that answered, which are owed its tokens.
     deployment: Option<Arc<DeploymentLimits>>,
     usage: Option<Usage>,
+    /// Whether the model server answered (with a success), so that tokens were spent.
+    answered: bool,
+    /// The request as the client sent it, to count its prompt if no usage comes.
+    request: Bytes,
+    /// What came of a streamed answer (or a whole one without usage), to count if no
+    /// usage comes.
+    answer: BytesMut,
+    /// Whether a streamed answer's first chunk has gone out (its time is observed once).
+    first_chunk: bool,
     done: bool,
 }
 
+/// What metering a finished request needs, taken from its [`Metering`] when it ends.
+struct Bill {
+    gateway: Arc<Gateway>,
+    key: Arc<KeyEntry>,
+    permit: Permit,
+    route: Arc<Route>,
+    endpoint: Endpoint,
+    request_id: String,
+    streamed: bool,
+    deployment: Option<Arc<DeploymentLimits>>,
+    status: u16,
+    elapsed: Duration,
+}
+
 impl Metering {
+    fn first_chunk_out(&mut self) {
+        if !std::mem::replace(&mut self.first_chunk, true) {
+            self.route.metrics.first_token.observe(self.started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Takes in a piece of a streamed answer: its usage if it carries it, else the text,
+    /// for counting.
+    fn received(&mut self, chunk: &[u8], filter: &SseFilter) {
+        self.usage = filter.usage();
+        if self.usage.is_none() {
+            self.answer.extend_from_slice(chunk);
+        }
+    }
+
     fn finish(&mut self, status: u16) {
         self.finish_at(status, Instant::now());
     }
@@ -96,37 +152,71 @@ impl Metering {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
-        let usage = self.usage.unwrap_or_default();
+        let bill = Bill {
+            gateway: Arc::clone(&self.gateway),
+            key: Arc::clone(&self.key),
+            permit: std::mem::take(&mut self.permit),
+            route: Arc::clone(&self.route),
+            endpoint: self.endpoint,
+            request_id: std::mem::take(&mut self.request_id),
+            streamed: self.streamed,
+            deployment: self.deployment.take(),
+            status,
+            elapsed: ended.saturating_duration_since(self.started),
+        };
+        match self.usage {
+            Some(usage) => bill.charge(usage, false),
+            None if self.answered => {
+                let (request, answer) = (std::mem::take(&mut self.request), std::mem::take(&mut self.answer));
+                let (endpoint, streamed) = (self.endpoint, self.streamed);
+                let count = move || estimate::usage(endpoint, &request, &answer, streamed);
+                match tokio::runtime::Handle::try_current() {
+                    Ok(_) => {
+                        self.gateway.background.spawn(async move {
+                            let usage = tokio::task::spawn_blocking(count).await.unwrap_or_default();
+                            bill.charge(usage, true);
+                        });
+                    }
+                    Err(_) => bill.charge(count(), true),
+                }
+            }
+            None => bill.charge(Usage::default(), false),
+        }
+    }
+}
+
+impl Drop for Metering {
+    fn drop(&mut self) {
+        self.finish(499);
+    }
+}
+
+impl Bill {
+    /// Counts the request's cost and tokens against its limits and meters it.
+    fn charge(self, usage: Usage, estimated: bool) {
         let cost = self.route.cost(usage.prompt_tokens, usage.completion_tokens);
         let services = &self.gateway.services;
         let now = services.now();
         let tokens = usage.prompt_tokens + usage.completion_tokens;
-        if let Some(key) = &self.key.governor {
-            key.settle(cost, tokens, now);
-        }
-        if let Some(team) = &self.team {
-            team.governor.settle(cost, tokens, now);
-        }
-        if let Some(user) = &self.user {
-            user.settle(cost, tokens, now);
-        }
+        self.permit.settle(cost, tokens, now);
         if let Some(tpm) = self.deployment.as_ref().and_then(|d| d.tpm.as_ref()) {
             tpm.debit(tokens, now.as_millis());
         }
-        std::mem::take(&mut self.permit);
-        let elapsed = ended.saturating_duration_since(self.started);
         let counters = &self.route.metrics;
-        if status == 200 {
+        if self.status == 200 {
             counters.ok.inc();
         } else {
-            self.gateway.metrics.count_status(&self.route.name, status);
+            self.gateway.metrics.count_status(&self.route.name, self.status);
+        }
+        if estimated {
+            counters.estimated.inc();
         }
         counters.prompt_tokens.inc_by(usage.prompt_tokens);
         counters.completion_tokens.inc_by(usage.completion_tokens);
-        self.gateway.metrics.duration.observe(elapsed.as_secs_f64());
+        self.gateway.metrics.duration.observe(self.elapsed.as_secs_f64());
         self.gateway.meter.record(UsageRecord {
             id: services.ids().next_id_at(now),
-            request_id: std::mem::take(&mut self.request_id),
+            request_id: self.request_id,
             key_id: self.key.id,
             team_id: self.key.team_id,
             user_id: self.key.user_id,
@@ -136,17 +226,12 @@ impl Metering {
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,
             cost,
-            latency_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-            status,
+            latency_ms: u64::try_from(self.elapsed.as_millis()).unwrap_or(u64::MAX),
+            status: self.status,
             streamed: self.streamed,
+            estimated,
             created_at: now,
         });
-    }
-}
-
-impl Drop for Metering {
-    fn drop(&mut self) {
-        self.finish(499);
     }
 }
 
@@ -187,12 +272,31 @@ impl Gateway {
         Ok(Some(team))
     }
 
-    /// Admits the request under the limits of its key, the key's team and the key's user.
+    /// The most a request can cost: its prompt is at most as many tokens as its body has
+    /// bytes, and its answer at most `max_completion_tokens` (or `max_tokens`), else the
+    /// model's context length, else `default_max_output_tokens`; neither more than the
+    /// context length.
+    fn worst_case_cost(&self, route: &Route, endpoint: Endpoint, request: &RequestBody) -> Usd {
+        let context = route.context_length.map_or(u64::MAX, u64::from);
+        let prompt = (request.bytes().len() as u64).min(context);
+        let output = match endpoint {
+            Endpoint::Embeddings => 0,
+            _ => request
+                .max_output_tokens
+                .or(route.context_length.map(u64::from))
+                .unwrap_or(self.config.default_max_output_tokens),
+        };
+        route.cost(prompt, output.min(context))
+    }
+
+    /// Admits the request under the limits of its key, the key's team and the key's user,
+    /// reserving `worst` under each budget.
     fn admit(
         &self,
         key: &Arc<KeyEntry>,
         team: Option<&Arc<TeamEntry>>,
         user: Option<&Arc<Governor>>,
+        worst: Usd,
         now: Timestamp,
     ) -> Result<Permit, GatewayError> {
         let mut scopes = Vec::with_capacity(3);
@@ -205,7 +309,7 @@ impl Gateway {
         if let Some(user) = user {
             scopes.push((Scope::User, user));
         }
-        let permit = governor::admit(&scopes, now)?;
+        let permit = governor::admit(&scopes, worst, now)?;
         if let Some(shared) = &self.shared {
             if let Some(governor) = &key.governor {
                 shared.join('k', key.id, governor);
@@ -220,6 +324,35 @@ impl Gateway {
         Ok(permit)
     }
 
+    /// Checks the key, reads the body, finds the model and admits the request under every
+    /// limit that applies.
+    async fn let_in(
+        &self,
+        endpoint: Endpoint,
+        headers: &HeaderMap,
+        body: Body,
+        now: Timestamp,
+    ) -> Result<Admitted, Refusal> {
+        let key = self.authenticate(headers, now).map_err(|e| (e, None))?;
+        let limit = self.config.max_request_bytes;
+        let body = axum::body::to_bytes(body, limit).await.map_err(|_| (GatewayError::body_too_large(limit), None))?;
+        let request = RequestBody::parse(body).map_err(|e| (e, None))?;
+        let route =
+            self.models.by_name(&request.model).ok_or_else(|| (GatewayError::model_not_found(&request.model), None))?;
+        let refuse = |e: GatewayError| (e, Some(Arc::clone(&route)));
+        if !key.allows(route.id) {
+            return Err(refuse(GatewayError::model_not_allowed(&request.model)));
+        }
+        if !route.capabilities.contains(&endpoint.capability()) {
+            return Err(refuse(GatewayError::unsupported(&request.model, endpoint.path())));
+        }
+        let team = self.team_for(&key, &route).map_err(refuse)?;
+        let user = self.users.get(key.user_id);
+        let worst = self.worst_case_cost(&route, endpoint, &request);
+        let permit = self.admit(&key, team.as_ref(), user.as_ref(), worst, now).map_err(refuse)?;
+        Ok(Admitted { key, permit, route, request })
+    }
+
     pub(crate) async fn proxy(
         self: Arc<Self>,
         endpoint: Endpoint,
@@ -231,30 +364,20 @@ impl Gateway {
         // nanoseconds, and a request used to make fifteen.
         let started = Instant::now();
         let now = self.services.now();
-        let key = self.authenticate(&headers, now)?;
-        let limit = self.config.max_request_bytes;
-        let body = axum::body::to_bytes(body, limit).await.map_err(|_| GatewayError::body_too_large(limit))?;
-        let request = RequestBody::parse(body)?;
-        let route = self.models.by_name(&request.model).ok_or_else(|| GatewayError::model_not_found(&request.model))?;
-        if !key.allows(route.id) {
-            return Err(GatewayError::model_not_allowed(&request.model));
-        }
-        if !route.capabilities.contains(&endpoint.capability()) {
-            return Err(GatewayError::unsupported(&request.model, endpoint.path()));
-        }
-        let team = self.team_for(&key, &route)?;
-        let user = self.users.get(key.user_id);
-        let permit = self.admit(&key, team.as_ref(), user.as_ref(), now)?;
+        let Admitted { key, permit, route, request } =
+            self.let_in(endpoint, &headers, body, now).await.map_err(|(error, route)| {
+                self.metrics.count_refusal(error.code, route.as_deref().map_or("", |r| r.name.as_str()));
+                error
+            })?;
 
         let streamed = endpoint.can_stream() && request.stream;
         // Usage of a stream comes in a last chunk the client may not have asked for: ask
         // on its behalf, and remove that chunk on the way back.
         let ask_usage = streamed && !request.client_wants_usage;
+        let key_governor = key.governor.clone();
         let mut metering = Metering {
             gateway: Arc::clone(&self),
             key,
-            team,
-            user,
             permit,
             route: Arc::clone(&route),
             endpoint,
@@ -263,6 +386,10 @@ impl Gateway {
             streamed,
             deployment: None,
             usage: None,
+            answered: false,
+            request: request.bytes().clone(),
+            answer: BytesMut::new(),
+            first_chunk: false,
             done: false,
         };
         let (reply, waited) = match route.kind {
@@ -284,7 +411,10 @@ impl Gateway {
                 }
             }
         };
-        let (response, ready) = self.deliver(reply, metering, ask_usage);
+        let (mut response, ready) = self.deliver(reply, metering, ask_usage);
+        if let Some(governor) = &key_governor {
+            rate_limit_headers(governor, now.as_millis(), response.headers_mut());
+        }
         self.metrics.overhead.observe(ready.saturating_duration_since(started).saturating_sub(waited).as_secs_f64());
         Ok(response)
     }
@@ -310,10 +440,13 @@ impl Gateway {
             let now_ms = if attempt == 0 { now.as_millis() } else { self.now_ms() };
             let chosen = match routing::pick(&route.deployments, tried, now_ms) {
                 Ok(chosen) => chosen,
-                Err(unavailable) => match last {
-                    Some(_) => break,
-                    None => return Err(GatewayError::model_unavailable(&route.name, unavailable.retry_after_ms)),
-                },
+                Err(_) if last.is_some() => break,
+                Err(unavailable) if unavailable.throttled => {
+                    return Err(GatewayError::upstream_rate_limited(&route.name, unavailable.retry_after_ms));
+                }
+                Err(unavailable) => {
+                    return Err(GatewayError::model_unavailable(&route.name, unavailable.retry_after_ms));
+                }
             };
             if tried & (1 << chosen.index) != 0 {
                 let pause = backoff(self.config.retry_backoff, attempt);
@@ -332,7 +465,10 @@ impl Gateway {
                 .checked_add(self.config.first_byte_timeout)
                 .map_or(deadline, |at| deadline.min(tokio::time::Instant::from_std(at)));
             let outcome = match self.upstream.post(&deployment.target, endpoint, body, head_by).await {
-                Ok(response) => self.receive(route, response, streamed, deadline).await,
+                Ok(response) => {
+                    deployment.latency.observe(called.elapsed().as_secs_f64());
+                    self.receive(route, response, streamed, deadline).await
+                }
                 Err(e) => Err(Failure::Retry(call_error(e))),
             };
             waited += called.elapsed();
@@ -346,9 +482,9 @@ impl Gateway {
                     chosen.failed(self.now_ms(), policy);
                     last = Some(Err(e));
                 }
-                Err(Failure::RetryAnswer(reply)) => {
-                    tracing::warn!(model = %route.name, deployment = %deployment.id, attempt, "model server is rate limiting");
-                    chosen.failed(self.now_ms(), policy);
+                Err(Failure::Throttled { reply, pause }) => {
+                    tracing::info!(model = %route.name, deployment = %deployment.id, attempt, pause_ms = pause.as_millis() as u64, "model server is rate limiting");
+                    chosen.throttled(self.now_ms(), pause);
                     last = Some(Ok(reply));
                 }
             }
@@ -382,8 +518,12 @@ impl Gateway {
             head.headers.get(header::CONTENT_TYPE).cloned().unwrap_or(HeaderValue::from_static("application/json"));
         if !status.is_success() {
             let body = self.upstream.read(body, deadline).await.unwrap_or_default();
+            let whole = |headers| Reply::Whole { status, content_type, headers, body };
             return match status {
-                StatusCode::TOO_MANY_REQUESTS => Err(Failure::RetryAnswer(Reply::Whole { status, content_type, body })),
+                StatusCode::TOO_MANY_REQUESTS => {
+                    let pause = retry_after(&head.headers, self.services.now());
+                    Err(Failure::Throttled { reply: whole(throttling_headers(&head.headers)), pause })
+                }
                 // Purser's credentials for this server are wrong: another deployment may do.
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                     tracing::error!(model = %route.name, status = status.as_u16(), "model server refused Purser's credentials");
@@ -392,12 +532,12 @@ impl Gateway {
                 s if s.is_server_error() => Err(Failure::Retry(GatewayError::upstream_failed(status.as_u16()))),
                 // The client's own mistakes (bad parameters, context too long) pass through
                 // as the model server worded them.
-                _ => Ok(Reply::Whole { status, content_type, body }),
+                _ => Ok(whole(HeaderMap::new())),
             };
         }
         if !streamed {
             let body = self.upstream.read(body, deadline).await.map_err(|e| Failure::Retry(call_error(e)))?;
-            return Ok(Reply::Whole { status, content_type, body });
+            return Ok(Reply::Whole { status, content_type, headers: HeaderMap::new(), body });
         }
         let idle = self.config.stream_idle_timeout;
         let mut chunks = body.into_data_stream();
@@ -415,42 +555,52 @@ impl Gateway {
     /// The response to send, and when it was ready (a whole answer is metered then).
     fn deliver(&self, reply: Reply, mut metering: Metering, strip_usage_chunk: bool) -> (Response, Instant) {
         match reply {
-            Reply::Whole { status, content_type, body } => {
+            Reply::Whole { status, content_type, headers, body } => {
                 metering.usage = usage_of_body(&body);
+                metering.answered = status.is_success();
+                if metering.answered && metering.usage.is_none() {
+                    metering.answer.extend_from_slice(&body);
+                }
                 let ready = Instant::now();
                 metering.finish_at(status.as_u16(), ready);
-                let response = Response::builder()
+                let mut response = Response::builder()
                     .status(status)
                     .header(header::CONTENT_TYPE, content_type)
                     .body(Body::from(body))
                     .unwrap_or_else(|_| Response::new(Body::empty()));
+                response.headers_mut().extend(headers);
                 (response, ready)
             }
             Reply::Stream(chunks) => {
-                let filter = SseFilter::new(strip_usage_chunk);
-                let state = Some((chunks, filter, metering));
-                let body = stream::unfold(state, |state| async move {
-                    let (mut chunks, mut filter, mut metering) = state?;
+                metering.answered = true;
+                let drain_for = self.config.usage_wait_after_disconnect;
+                let delivery =
+                    Delivery { inner: Some((chunks, SseFilter::new(strip_usage_chunk), metering)), drain_for };
+                let body = stream::unfold(delivery, |mut delivery| async move {
+                    let (chunks, filter, metering) = delivery.inner.as_mut()?;
                     loop {
                         match chunks.next().await {
                             Some(Ok(bytes)) => {
                                 let out = filter.push(&bytes);
-                                metering.usage = filter.usage();
+                                metering.received(&bytes, filter);
                                 if !out.is_empty() {
-                                    return Some((Ok::<_, std::io::Error>(out), Some((chunks, filter, metering))));
+                                    metering.first_chunk_out();
+                                    return Some((Ok::<_, std::io::Error>(out), delivery));
                                 }
                             }
                             Some(Err(e)) => {
                                 metering.usage = filter.usage();
                                 metering.finish(e.status.as_u16());
+                                delivery.inner = None;
                                 // Dropping the connection tells the client the stream is incomplete.
-                                return Some((Err(std::io::Error::other(e.message)), None));
+                                return Some((Err(std::io::Error::other(e.message)), delivery));
                             }
                             None => {
                                 let rest = filter.finish();
-                                metering.usage = filter.usage();
+                                metering.received(&rest, filter);
                                 metering.finish(200);
-                                return if rest.is_empty() { None } else { Some((Ok(rest), None)) };
+                                delivery.inner = None;
+                                return if rest.is_empty() { None } else { Some((Ok(rest), delivery)) };
                             }
                         }
                     }
@@ -467,6 +617,37 @@ impl Gateway {
     }
 }
 
+type Chunks = BoxStream<'static, Result<Bytes, GatewayError>>;
+
+/// A streamed answer on its way to the client. If the client leaves before the end, the
+/// rest of the model server's stream is read for up to `drain_for` in the background, for
+/// the usage that comes in its last chunk; without it, the tokens are counted here.
+struct Delivery {
+    inner: Option<(Chunks, SseFilter, Metering)>,
+    drain_for: Duration,
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        let Some((mut chunks, mut filter, mut metering)) = self.inner.take() else { return };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return; // (metering is dropped here: the request is metered as it stands)
+        }
+        let until = tokio::time::Instant::now() + self.drain_for;
+        let background = metering.gateway.background.clone();
+        background.spawn(async move {
+            while let Ok(Some(Ok(bytes))) = tokio::time::timeout_at(until, chunks.next()).await {
+                filter.push(&bytes);
+                metering.received(&bytes, &filter);
+                if metering.usage.is_some() {
+                    break;
+                }
+            }
+            metering.finish(499);
+        });
+    }
+}
+
 /// What [`Gateway::forward`] brings back.
 struct Forwarded {
     reply: Reply,
@@ -479,9 +660,84 @@ struct Forwarded {
 /// Why an attempt did not produce the client's answer; either way it may be retried.
 enum Failure {
     Retry(GatewayError),
-    /// The server answered with a refusal worth retrying (HTTP 429); passed to the client
-    /// if no other attempt does better.
-    RetryAnswer(Reply),
+    /// The server is throttling (HTTP 429): it is left alone for `pause` and the request
+    /// tries another; its answer goes to the client if no other attempt does better.
+    Throttled {
+        reply: Reply,
+        pause: Duration,
+    },
+}
+
+/// How long a throttling model server asked to be left alone: its `Retry-After` (seconds,
+/// or an HTTP date), else one second; never more than a minute.
+fn retry_after(headers: &HeaderMap, now: Timestamp) -> Duration {
+    let asked = headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| {
+        let v = v.trim();
+        if let Ok(secs) = v.parse::<f64>() {
+            return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)));
+        }
+        let at = httpdate::parse_http_date(v).ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+        Some(at.saturating_sub(Duration::from_millis(u64::try_from(now.as_millis()).unwrap_or(0))))
+    });
+    asked.unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(60))
+}
+
+/// The headers of a throttling model server's answer that tell the client when to retry.
+fn throttling_headers(from: &HeaderMap) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in from {
+        if name == header::RETRY_AFTER || name.as_str().starts_with("x-ratelimit-") {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    headers
+}
+
+/// The key's own limits as OpenAI reports its own: `x-ratelimit-limit-requests`,
+/// `-remaining-requests`, `-reset-requests` and the same for `-tokens` (per minute).
+fn rate_limit_headers(governor: &Governor, now_ms: i64, headers: &mut HeaderMap) {
+    let buckets = [(governor.rpm_bucket(), &RATE_HEADERS[0]), (governor.tpm_bucket(), &RATE_HEADERS[1])];
+    for (bucket, [limit, remaining, reset]) in buckets {
+        let Some(bucket) = bucket else { continue };
+        // A throttling model server's own figures, passed on, explain its refusal better.
+        if headers.contains_key(limit) {
+            continue;
+        }
+        let (left, full_in_ms) = bucket.status(now_ms);
+        headers.insert(limit.clone(), HeaderValue::from(bucket.limit()));
+        headers.insert(remaining.clone(), HeaderValue::from(left));
+        if let Ok(value) = HeaderValue::from_str(&reset_text(full_in_ms)) {
+            headers.insert(reset.clone(), value);
+        }
+    }
+}
+
+const RATE_HEADERS: [[header::HeaderName; 3]; 2] = [
+    [
+        header::HeaderName::from_static("x-ratelimit-limit-requests"),
+        header::HeaderName::from_static("x-ratelimit-remaining-requests"),
+        header::HeaderName::from_static("x-ratelimit-reset-requests"),
+    ],
+    [
+        header::HeaderName::from_static("x-ratelimit-limit-tokens"),
+        header::HeaderName::from_static("x-ratelimit-remaining-tokens"),
+        header::HeaderName::from_static("x-ratelimit-reset-tokens"),
+    ],
+];
+
+/// A wait as OpenAI writes it in `x-ratelimit-reset-*`: `20ms`, `1.5s`, `6m0s`.
+fn reset_text(ms: u64) -> String {
+    match ms {
+        0..1000 => format!("{ms}ms"),
+        1000..60_000 => {
+            let text = format!("{:.3}", ms as f64 / 1000.0);
+            format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
+        }
+        _ => {
+            let secs = ms.div_ceil(1000);
+            format!("{}m{}s", secs / 60, secs % 60)
+        }
+    }
 }
 
 /// The next chunk of a streamed answer, waiting at most `idle` and never past `deadline`.
@@ -519,6 +775,7 @@ fn mock_reply(endpoint: Endpoint, route: &Route, request: &Value, streamed: bool
     let json = |v: Value| Reply::Whole {
         status: StatusCode::OK,
         content_type: HeaderValue::from_static("application/json"),
+        headers: HeaderMap::new(),
         body: Bytes::from(v.to_string()),
     };
     match endpoint {

@@ -1,6 +1,7 @@
 //! Choosing a deployment for each attempt at a request: weighted random among those that
-//! are healthy (circuit breaker closed, or half-open with its one probe free) and have room
-//! under their own limits, preferring ones this request has not tried yet.
+//! are healthy (circuit breaker closed, or half-open with its one probe free), not cooling
+//! down after the model server said it was throttling (HTTP 429), and have room under their
+//! own limits, preferring ones this request has not tried yet.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
@@ -8,6 +9,8 @@ use std::time::Duration;
 
 use purser_domain::Id;
 use rand::Rng;
+
+use prometheus_client::metrics::histogram::Histogram;
 
 use crate::limits::Bucket;
 use crate::upstream::Target;
@@ -36,11 +39,16 @@ pub struct Breaker {
     /// Milliseconds; 0 while closed.
     open_until: AtomicI64,
     probing: AtomicBool,
+    /// Milliseconds: the model server asked (HTTP 429, `Retry-After`) not to be sent
+    /// requests before then. Throttling is not failing: the breaker's count is untouched.
+    cool_until: AtomicI64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
     Closed,
+    /// Throttled by its model server for this many more milliseconds.
+    CoolingDown(u64),
     /// Open, but the cooldown is over and no probe is out: the next request may probe.
     ProbeDue,
     /// Refusing traffic for this many more milliseconds (0: until the probe out returns).
@@ -49,6 +57,10 @@ pub enum Health {
 
 impl Breaker {
     pub fn health(&self, now_ms: i64) -> Health {
+        let cool = self.cool_until.load(Ordering::Acquire);
+        if cool > now_ms {
+            return Health::CoolingDown(u64::try_from(cool - now_ms).unwrap_or(0));
+        }
         let until = self.open_until.load(Ordering::Acquire);
         if until == 0 {
             Health::Closed
@@ -85,6 +97,10 @@ impl Breaker {
     fn release_probe(&self) {
         self.probing.store(false, Ordering::Release);
     }
+
+    fn cool_down(&self, until_ms: i64) {
+        self.cool_until.fetch_max(until_ms, Ordering::AcqRel);
+    }
 }
 
 /// A deployment's own limits.
@@ -116,6 +132,8 @@ pub struct Deployment {
     pub weight: u32,
     pub breaker: Arc<Breaker>,
     pub limits: Arc<DeploymentLimits>,
+    /// Time to the model server's response head.
+    pub latency: Histogram,
 }
 
 impl Deployment {
@@ -125,6 +143,7 @@ impl Deployment {
         d: &purser_domain::model::Deployment,
         target: Target,
         previous: Option<&Deployment>,
+        latency: Histogram,
         now_ms: i64,
     ) -> Self {
         let limits = match previous {
@@ -141,6 +160,7 @@ impl Deployment {
             weight: d.weight.max(1),
             breaker: previous.map_or_else(Arc::default, |p| Arc::clone(&p.breaker)),
             limits,
+            latency,
         }
     }
 }
@@ -150,6 +170,8 @@ impl Deployment {
 pub struct Unavailable {
     /// Milliseconds until one may be available.
     pub retry_after_ms: u64,
+    /// None is broken: each is throttled (by its model server, or its own limits).
+    pub throttled: bool,
 }
 
 /// An attempt holds its deployment's request slot (and probe, if it is one) until it is
@@ -174,6 +196,17 @@ impl Attempt<'_> {
         self.settled = true;
         self.deployment.breaker.failed(self.probe, now_ms, policy);
     }
+
+    /// The model server is throttling: send it nothing for `pause` (a probe's slot is
+    /// freed without deciding the breaker either way).
+    pub fn throttled(mut self, now_ms: i64, pause: Duration) {
+        self.settled = true;
+        let pause_ms = i64::try_from(pause.as_millis()).unwrap_or(i64::MAX);
+        self.deployment.breaker.cool_down(now_ms.saturating_add(pause_ms));
+        if self.probe {
+            self.deployment.breaker.release_probe();
+        }
+    }
 }
 
 impl Drop for Attempt<'_> {
@@ -188,14 +221,20 @@ impl Drop for Attempt<'_> {
 /// this request already tried; untried ones are preferred, tried ones are the fallback.
 pub fn pick(deployments: &[Deployment], tried: u32, now_ms: i64) -> Result<Attempt<'_>, Unavailable> {
     let mut soonest = u64::MAX;
+    let mut broken = false;
     // Candidates: (index, weight, needs a probe). At most 16 deployments per model.
     let mut candidates: Vec<(usize, u32, bool)> = Vec::with_capacity(deployments.len());
     for (i, d) in deployments.iter().enumerate() {
         let probe = match d.breaker.health(now_ms) {
             Health::Closed => false,
             Health::ProbeDue => true,
+            Health::CoolingDown(ms) => {
+                soonest = soonest.min(ms.max(1));
+                continue;
+            }
             Health::Open(ms) => {
                 soonest = soonest.min(ms.max(1));
+                broken = true;
                 continue;
             }
         };
@@ -238,7 +277,7 @@ pub fn pick(deployments: &[Deployment], tried: u32, now_ms: i64) -> Result<Attem
         }
         return Ok(Attempt { index, deployment, probe, settled: false });
     }
-    Err(Unavailable { retry_after_ms: if soonest == u64::MAX { 1000 } else { soonest } })
+    Err(Unavailable { retry_after_ms: if soonest == u64::MAX { 1000 } else { soonest }, throttled: !broken })
 }
 
 #[cfg(test)]
@@ -260,7 +299,8 @@ mod tests {
             created_at: Timestamp::from_millis(0),
             updated_at: Timestamp::from_millis(0),
         };
-        Deployment::new(&d, Target::new(&d.upstream_url, None, None).unwrap(), None, 0)
+        let latency = Histogram::new([1.0]);
+        Deployment::new(&d, Target::new(&d.upstream_url, None, None).unwrap(), None, latency, 0)
     }
 
     const POLICY: BreakerPolicy = BreakerPolicy { failures: 3, cooldown: Duration::from_secs(10) };
@@ -293,7 +333,7 @@ mod tests {
         for _ in 0..3 {
             pick(&deployments, 0, 0).unwrap().failed(0, POLICY);
         }
-        assert_eq!(pick(&deployments, 0, 5_000).err(), Some(Unavailable { retry_after_ms: 5_000 }));
+        assert_eq!(pick(&deployments, 0, 5_000).err(), Some(Unavailable { retry_after_ms: 5_000, throttled: false }));
         // Cooldown over: exactly one probe goes through at a time.
         let probe = pick(&deployments, 0, 10_000).unwrap();
         assert!(pick(&deployments, 0, 10_001).is_err(), "a second request waits for the probe");
@@ -313,6 +353,28 @@ mod tests {
         }
         drop(pick(&deployments, 0, 10_000).unwrap());
         assert!(pick(&deployments, 0, 10_001).is_ok());
+    }
+
+    #[test]
+    fn a_throttling_server_cools_down_for_its_retry_after_without_tripping_the_breaker() {
+        let deployments = [deployment(1, 1000, None), deployment(2, 1, None)];
+        let attempt = pick(&deployments, 0b10, 0).unwrap();
+        assert_eq!(attempt.index, 0);
+        attempt.throttled(0, Duration::from_secs(2));
+        // Cooling, the first is passed over: its weight no longer counts.
+        for _ in 0..50 {
+            let attempt = pick(&deployments, 0, 1_000).unwrap();
+            assert_eq!(attempt.index, 1);
+            attempt.succeeded();
+        }
+        let only = [deployment(3, 1, None)];
+        for now in 0..10 {
+            pick(&only, 0, now * 2_000).unwrap().throttled(now * 2_000, Duration::from_secs(2));
+        }
+        assert_eq!(pick(&only, 0, 18_500).err(), Some(Unavailable { retry_after_ms: 1_500, throttled: true }));
+        // After the pause it takes requests again: ten throttles opened no breaker.
+        pick(&deployments, 0b10, 2_000).unwrap().succeeded();
+        pick(&only, 0, 20_000).unwrap().succeeded();
     }
 
     #[test]

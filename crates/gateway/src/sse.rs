@@ -99,7 +99,7 @@ fn usage_in(body: &[u8], at: usize) -> Option<Usage> {
 }
 
 /// A JSON number that is a non-negative integer.
-fn count(token: &[u8]) -> Option<u64> {
+pub(crate) fn count(token: &[u8]) -> Option<u64> {
     let plain = match token {
         [b'0'] => true,
         [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
@@ -138,6 +138,17 @@ fn data_of(event: &[u8]) -> Vec<u8> {
         }
     }
     data
+}
+
+/// The `data:` payloads of the complete events in `stream` (a partial last event is left
+/// out).
+pub(crate) fn data_payloads(mut stream: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
+    std::iter::from_fn(move || {
+        let end = event_end(stream)?;
+        let (event, rest) = stream.split_at(end);
+        stream = rest;
+        Some(data_of(event))
+    })
 }
 
 impl SseFilter {

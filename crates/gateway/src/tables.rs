@@ -266,6 +266,8 @@ pub struct Route {
     pub deployments: Vec<Deployment>,
     pub input_cost_per_token: TokenPrice,
     pub output_cost_per_token: TokenPrice,
+    /// Prompt and answer together, in tokens, when the catalog says.
+    pub context_length: Option<u32>,
     pub capabilities: Vec<Capability>,
     pub created_at: Timestamp,
     pub(crate) metrics: ModelMetrics,
@@ -290,7 +292,7 @@ impl Route {
                     tracing::error!(model = %m.name, deployment = %d.id, "deployment URL cannot be used; skipping it");
                     return None;
                 };
-                Some(Deployment::new(d, target, before, now.as_millis()))
+                Some(Deployment::new(d, target, before, metrics.for_deployment(&m.name, d.id), now.as_millis()))
             })
             .collect();
         Self {
@@ -302,6 +304,7 @@ impl Route {
             deployments,
             input_cost_per_token: m.input_cost_per_token,
             output_cost_per_token: m.output_cost_per_token,
+            context_length: m.context_length,
             capabilities: m.capabilities,
             created_at: m.created_at,
         }

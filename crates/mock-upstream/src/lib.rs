@@ -143,8 +143,11 @@ pub fn completion(request: &Value, model: &str, answer: &str, created: i64) -> V
     })
 }
 
-/// Embeddings: one 8-dimensional vector per input, derived from the input's text.
+/// Embeddings: one 8-dimensional vector per input, derived from the input's text. With
+/// `encoding_format: "base64"` (what OpenAI's Node SDK asks for by default) each vector is
+/// the base64 of its little-endian 32-bit floats, as OpenAI sends it.
 pub fn embeddings(request: &Value, model: &str) -> Value {
+    let base64 = request.get("encoding_format").and_then(Value::as_str) == Some("base64");
     let inputs: Vec<String> = match request.get("input") {
         Some(Value::Array(items)) => items.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect(),
         Some(Value::String(s)) => vec![s.clone()],
@@ -155,8 +158,15 @@ pub fn embeddings(request: &Value, model: &str) -> Value {
         .enumerate()
         .map(|(i, text)| {
             let seed = text.bytes().fold(7_u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-            let vector: Vec<f64> = (0..8).map(|d| f64::from((seed >> d) % 1000) / 1000.0).collect();
-            json!({ "object": "embedding", "index": i, "embedding": vector })
+            let vector: Vec<f32> = (0..8).map(|d| ((seed >> d) % 1000) as f32 / 1000.0).collect();
+            let embedding = if base64 {
+                use base64::Engine;
+                let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(vector)
+            };
+            json!({ "object": "embedding", "index": i, "embedding": embedding })
         })
         .collect();
     let tokens = prompt_tokens(request);
@@ -169,6 +179,22 @@ pub fn embeddings(request: &Value, model: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn embeddings_come_as_floats_or_as_base64_of_the_same_floats() {
+        use base64::Engine;
+        let floats = embeddings(&json!({ "input": ["a text"] }), "m");
+        let encoded = embeddings(&json!({ "input": ["a text"], "encoding_format": "base64" }), "m");
+        let text = encoded["data"][0]["embedding"].as_str().unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(text).unwrap();
+        let decoded: Vec<f64> =
+            bytes.chunks(4).map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect();
+        let expected: Vec<f64> =
+            floats["data"][0]["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(decoded.len(), 8);
+        assert_eq!(decoded, expected);
+        assert!(decoded.iter().any(|x| *x != 0.0));
+    }
 
     #[test]
     fn counts_words_of_every_text_shape() {

@@ -3,7 +3,12 @@
 //! Behaviour can be chosen per request through the requested model name, so one server
 //! can play every part a test needs:
 //! - `fail-<status>`: answers with that HTTP status and an OpenAI error body;
+//! - `throttle-<secs>`: answers 429 with `Retry-After: <secs>` and `x-ratelimit-*` headers,
+//!   as OpenAI does when rate limiting;
 //! - `slow-<ms>`: waits that long before answering;
+//! - `pause-<ms>`: streams with that pause between chunks (usage, when asked for, comes
+//!   only in the last one, as real servers send it);
+//! - `no-usage`: answers without `usage`, streamed or not (some servers do);
 //! - `hang`: never answers;
 //! - `cut-stream`: streams two chunks, then drops the connection;
 //! - `drop-stream`: starts a stream (status and headers), then drops the connection;
@@ -158,6 +163,15 @@ async fn admit(state: &MockState, path: &str, headers: &HeaderMap, body: &Value)
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return Err(error(status, "the mock upstream was told to fail"));
     }
+    if let Some(secs) = model.strip_prefix("throttle-").and_then(|s| s.parse::<u64>().ok()) {
+        let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Rate limit reached for requests");
+        let headers = response.headers_mut();
+        headers.insert(header::RETRY_AFTER, secs.into());
+        headers.insert("x-ratelimit-limit-requests", 60.into());
+        headers.insert("x-ratelimit-remaining-requests", 0.into());
+        headers.insert("x-ratelimit-reset-requests", format!("{secs}s").parse().expect("ascii"));
+        return Err(response);
+    }
     if let Some(ms) = model.strip_prefix("slow-").and_then(|s| s.parse::<u64>().ok()) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
@@ -174,16 +188,24 @@ async fn chat(State(state): State<Arc<MockState>>, headers: HeaderMap, Json(body
         Err(response) => return response,
     };
     if body.get("stream").and_then(Value::as_bool) != Some(true) {
-        return Json(crate::chat_completion(&body, &model, ANSWER, now_secs())).into_response();
+        let mut answer = crate::chat_completion(&body, &model, ANSWER, now_secs());
+        if model == "no-usage" {
+            answer.as_object_mut().map(|a| a.remove("usage"));
+        }
+        return Json(answer).into_response();
     }
     let mut events = crate::chat_completion_stream(&body, &model, ANSWER, now_secs());
+    if model == "no-usage" {
+        events.retain(|e| !e.contains("\"usage\":{"));
+    }
     let cut = model == "cut-stream" || model == "drop-stream";
     events.truncate(match model.as_str() {
         "cut-stream" => 2,
         "drop-stream" => 0,
         _ => events.len(),
     });
-    event_stream(events, cut, state.config.chunk_delay)
+    let pause = model.strip_prefix("pause-").and_then(|ms| ms.parse().ok()).map(Duration::from_millis);
+    event_stream(events, cut, pause.unwrap_or(state.config.chunk_delay))
 }
 
 /// Sends `events` as a `text/event-stream`, pausing `delay` before each; with `cut`, drops

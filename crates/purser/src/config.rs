@@ -96,6 +96,8 @@ pub struct ServerConfig {
     /// Mark browser session cookies `Secure` (HTTPS only; browsers count http://localhost
     /// as secure). Turn off only behind plain HTTP on another host name.
     pub secure_cookies: bool,
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for ServerConfig {
@@ -107,6 +109,7 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 30,
             threads: None,
             secure_cookies: true,
+            metrics_token: None,
         }
     }
 }
@@ -184,6 +187,12 @@ pub struct GatewaySettings {
     /// With `limits.redis_url`: how often replicas exchange their gateway counts
     /// (requests, tokens, spend, requests in flight) through Redis.
     pub shared_sync_ms: u64,
+    /// When a client leaves a stream before its end, how long the rest is read for the
+    /// usage the model server sends last; without it, Purser counts the tokens itself.
+    pub usage_wait_after_disconnect_ms: u64,
+    /// The longest answer assumed (in tokens) for a request that sets no `max_tokens`, to
+    /// a model without a context length: what it reserves of its budgets.
+    pub default_max_output_tokens: u64,
 }
 
 fn millis(d: Duration) -> u64 {
@@ -208,6 +217,8 @@ impl Default for GatewaySettings {
             resync_interval_secs: d.resync_interval.as_secs(),
             change_poll_ms: millis(d.change_poll_interval),
             shared_sync_ms: 100,
+            usage_wait_after_disconnect_ms: millis(d.usage_wait_after_disconnect),
+            default_max_output_tokens: d.default_max_output_tokens,
         }
     }
 }
@@ -242,6 +253,8 @@ impl GatewaySettings {
                 ..d.meter
             },
             shared,
+            usage_wait_after_disconnect: Duration::from_millis(self.usage_wait_after_disconnect_ms),
+            default_max_output_tokens: self.default_max_output_tokens,
             ..d
         }
     }

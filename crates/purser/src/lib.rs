@@ -242,6 +242,7 @@ impl Purser {
                 rules: config.limits.rules(),
             }),
             secure_cookies: config.server.secure_cookies,
+            metrics_token: config.server.metrics_token.as_ref().map(|t| t.expose().to_owned()),
         };
         let router = purser_api::app(state, &HttpConfig { max_body_bytes: config.server.max_body_bytes });
         Ok(Self {

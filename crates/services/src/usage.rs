@@ -1,5 +1,7 @@
 //! Usage: what the gateway metered, summed for the people who pay for it.
 
+use futures_util::stream::BoxStream;
+use purser_domain::page::{Page, PageRequest};
 use purser_domain::policy::{Action, authorize};
 use purser_domain::usage::{UsageRecord, UsageSummary};
 use purser_domain::{Id, Principal, Timestamp, Validator};
@@ -17,6 +19,17 @@ pub struct UsageQuery {
     pub to: Option<Timestamp>,
 }
 
+/// An export's window and its records, read piece by piece as the stream is polled.
+pub struct UsageExport {
+    pub user_id: Id,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub pieces: BoxStream<'static, Result<Vec<UsageRecord>>>,
+}
+
+/// Usage records read at a time for an export.
+const EXPORT_PIECE: u32 = 5000;
+
 /// The default window of a summary when `from` is not given.
 const DEFAULT_WINDOW_DAYS: i64 = 30;
 const MAX_WINDOW_DAYS: i64 = 3660;
@@ -27,7 +40,15 @@ impl Services {
     /// Returns whose usage it is, with the summary.
     pub async fn usage_summary(&self, principal: &Principal, query: Input<UsageQuery>) -> Result<(Id, UsageSummary)> {
         // Whose usage is asked for is part of the query; reading one's own needs nothing.
-        let UsageQuery { user_id, from, to } = query.read(authorize(principal, Action::UseModels)?)?;
+        let query = query.read(authorize(principal, Action::UseModels)?)?;
+        let (user_id, from, to) = self.usage_window(principal, query)?;
+        let mut conn = self.store.conn().await?;
+        Ok((user_id, usage::summary(&mut conn, Some(user_id), from, to).await?))
+    }
+
+    /// Whose usage and which window a query asks for, if the caller may read that usage.
+    fn usage_window(&self, principal: &Principal, query: UsageQuery) -> Result<(Id, Timestamp, Timestamp)> {
+        let UsageQuery { user_id, from, to } = query;
         let user_id = user_id.unwrap_or(principal.user_id);
         authorize(principal, Action::ReadUsageOf(user_id))?;
         // Include the current millisecond: "now" is part of the window.
@@ -41,8 +62,42 @@ impl Services {
             "the window may span at most 10 years",
         );
         v.finish()?;
+        Ok((user_id, from, to))
+    }
+
+    /// One page of the metered requests in a window, newest first; each says whether its
+    /// tokens were reported by the model server or counted by Purser (`estimated`).
+    pub async fn usage_records(
+        &self,
+        principal: &Principal,
+        query: Input<(UsageQuery, PageRequest)>,
+    ) -> Result<(Id, Page<UsageRecord>)> {
+        let (query, page) = query.read(authorize(principal, Action::UseModels)?)?;
+        let (user_id, from, to) = self.usage_window(principal, query)?;
         let mut conn = self.store.conn().await?;
-        Ok((user_id, usage::summary(&mut conn, Some(user_id), from, to).await?))
+        Ok((user_id, usage::records(&mut conn, user_id, from, to, page).await?))
+    }
+
+    /// Every metered request in a window, oldest first, read in pieces as the returned
+    /// stream is polled (for exports of any length without holding them in memory).
+    pub fn usage_export(&self, principal: &Principal, query: Input<UsageQuery>) -> Result<UsageExport> {
+        let query = query.read(authorize(principal, Action::UseModels)?)?;
+        let (user_id, from, to) = self.usage_window(principal, query)?;
+        let store = self.store.clone();
+        let pieces = futures_util::stream::try_unfold(Some(None), move |after| {
+            let store = store.clone();
+            async move {
+                let Some(after) = after else { return Ok(None) };
+                let mut conn = store.conn().await?;
+                let piece = usage::records_after(&mut conn, user_id, (from, to), after, EXPORT_PIECE).await?;
+                let next = match piece.last() {
+                    Some(last) if piece.len() == EXPORT_PIECE as usize => Some(Some((last.created_at, last.id))),
+                    _ => None,
+                };
+                Ok(if piece.is_empty() { None } else { Some((piece, next)) })
+            }
+        });
+        Ok(UsageExport { user_id, from, to, pieces: Box::pin(pieces) })
     }
 
     /// Stores a batch of metered requests and adds their cost to each key's spend, all or

@@ -31,6 +31,7 @@ const SQLITE: &[Migration] = &[
     migration!("sqlite", 4, "0004_governance"),
     migration!("sqlite", 5, "0005_usage_daily"),
     migration!("sqlite", 6, "0006_claimed_emails"),
+    migration!("sqlite", 7, "0007_usage_estimates"),
 ];
 const POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001_init"),
@@ -39,6 +40,7 @@ const POSTGRES: &[Migration] = &[
     migration!("postgres", 4, "0004_governance"),
     migration!("postgres", 5, "0005_usage_daily"),
     migration!("postgres", 6, "0006_claimed_emails"),
+    migration!("postgres", 7, "0007_usage_estimates"),
 ];
 
 /// Arbitrary constant shared by every replica: the advisory lock that serialises migrations.

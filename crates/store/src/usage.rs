@@ -4,17 +4,18 @@ use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
+use purser_domain::page::{Page, PageRequest};
 use purser_domain::usage::{ModelUsage, UsageRecord, UsageSummary, UsageTotals};
 use purser_domain::{Id, Timestamp, Usd};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::rows::{id, u64_of};
+use crate::rows::{flag, id, ts, u64_of};
 use crate::{Result, StoreError};
 
 const COLUMNS: &str = "id, request_id, key_id, user_id, model_id, model_name, endpoint, prompt_tokens, \
-    completion_tokens, cost, latency_ms, status, streamed, created_at, team_id";
-const COLUMN_COUNT: usize = 15;
+    completion_tokens, cost, latency_ms, status, streamed, created_at, team_id, estimated";
+const COLUMN_COUNT: usize = 16;
 /// Batches are written in statements of these sizes (largest first), so a handful of
 /// statement texts serve every batch size and each connection prepares them once.
 ///
@@ -92,7 +93,8 @@ async fn insert_rows<R: Borrow<UsageRecord>>(conn: &mut AnyConnection, records: 
                 .bind(i64::from(r.status))
                 .bind(r.streamed)
                 .bind(r.created_at.as_millis())
-                .bind(r.team_id.map(Id::as_i64));
+                .bind(r.team_id.map(Id::as_i64))
+                .bind(r.estimated);
         }
         query.execute(&mut *conn).await?;
     }
@@ -210,6 +212,7 @@ pub async fn insert_batch(conn: &mut AnyConnection, records: &[UsageRecord]) -> 
 fn totals(row: &AnyRow) -> Result<UsageTotals> {
     Ok(UsageTotals {
         requests: u64_of(row, "requests")?,
+        estimated_requests: u64_of(row, "estimated_requests")?,
         prompt_tokens: u64_of(row, "prompt_tokens")?,
         completion_tokens: u64_of(row, "completion_tokens")?,
         cost: Usd::from_nanos(row.try_get("cost")?),
@@ -217,6 +220,7 @@ fn totals(row: &AnyRow) -> Result<UsageTotals> {
 }
 
 const SUMS: &str = "CAST(COUNT(*) AS BIGINT) AS requests, \
+    CAST(COALESCE(SUM(CASE WHEN estimated THEN 1 ELSE 0 END), 0) AS BIGINT) AS estimated_requests, \
     CAST(COALESCE(SUM(prompt_tokens), 0) AS BIGINT) AS prompt_tokens, \
     CAST(COALESCE(SUM(completion_tokens), 0) AS BIGINT) AS completion_tokens, \
     CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS cost";
@@ -261,6 +265,85 @@ pub async fn summary(
         })
         .collect::<Result<_>>()?;
     Ok(UsageSummary { from, to, totals: all, by_model })
+}
+
+fn usage_record(row: &AnyRow) -> Result<UsageRecord> {
+    Ok(UsageRecord {
+        id: id(row, "id")?,
+        request_id: row.try_get("request_id")?,
+        key_id: id(row, "key_id")?,
+        team_id: row.try_get::<Option<i64>, _>("team_id")?.map(Id::from_i64),
+        user_id: id(row, "user_id")?,
+        model_id: id(row, "model_id")?,
+        model_name: row.try_get("model_name")?,
+        endpoint: row.try_get("endpoint")?,
+        prompt_tokens: u64_of(row, "prompt_tokens")?,
+        completion_tokens: u64_of(row, "completion_tokens")?,
+        cost: Usd::from_nanos(row.try_get("cost")?),
+        latency_ms: u64_of(row, "latency_ms")?,
+        status: u16::try_from(row.try_get::<i64, _>("status")?)
+            .map_err(|_| StoreError::Corrupt("a usage row's status is out of range".into()))?,
+        streamed: flag(row, "streamed")?,
+        estimated: flag(row, "estimated")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+/// One user's usage records in `[from, to)`, newest first.
+pub async fn records(
+    conn: &mut AnyConnection,
+    user_id: Id,
+    from: Timestamp,
+    to: Timestamp,
+    page: PageRequest,
+) -> Result<Page<UsageRecord>> {
+    let range = "WHERE user_id = $1 AND created_at >= $2 AND created_at < $3";
+    let total = crate::rows::count(
+        &sqlx::query(&format!("SELECT COUNT(*) FROM usage_records {range}"))
+            .bind(user_id.as_i64())
+            .bind(from.as_millis())
+            .bind(to.as_millis())
+            .fetch_one(&mut *conn)
+            .await?,
+    )?;
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM usage_records {range} ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+    ))
+    .bind(user_id.as_i64())
+    .bind(from.as_millis())
+    .bind(to.as_millis())
+    .bind(i64::from(page.limit))
+    .bind(page.offset())
+    .fetch_all(conn)
+    .await?;
+    Ok(Page { items: rows.iter().map(usage_record).collect::<Result<_>>()?, page, total })
+}
+
+/// Up to `limit` of one user's usage records in `[from, to)`, oldest first, after the
+/// record `after` (its time and id): for reading a long stretch in pieces.
+pub async fn records_after(
+    conn: &mut AnyConnection,
+    user_id: Id,
+    (from, to): (Timestamp, Timestamp),
+    after: Option<(Timestamp, Id)>,
+    limit: u32,
+) -> Result<Vec<UsageRecord>> {
+    let (at, id) = after.map_or((from.as_millis() - 1, i64::MAX), |(at, id)| (at.as_millis(), id.as_i64()));
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM usage_records WHERE user_id = $1 AND created_at >= $2 AND created_at < $3 \
+         AND (created_at > $4 OR (created_at = $4 AND id > $5)) ORDER BY created_at, id LIMIT $6"
+    ))
+    .bind(user_id.as_i64())
+    .bind(from.as_millis())
+    .bind(to.as_millis())
+    .bind(at)
+    .bind(id)
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(usage_record)
+    .collect()
 }
 
 /// How many usage records a key has (for tests: it scans the table, which has no index by key).

@@ -185,43 +185,85 @@ async fn user_limits_span_all_of_a_users_keys() {
     assert_eq!(app.get(&limits, Some(&other.token)).await.status.as_u16(), 403);
 }
 
-/// Budgets are checked when a request starts, against the spend of requests already
-/// finished, so requests in flight when the budget is reached may all finish: the overshoot
-/// is at most (requests in flight) × (cost of one request). With a parallel limit, that is
-/// bounded by the limit.
-async fn overshoot_is_bounded_by_requests_in_flight(backend: Backend) {
+/// A budget is a cap under concurrency: each request reserves its worst-case cost when it
+/// is let in, so however many arrive at once, spend passes the budget by at most one
+/// request's worst case. The same holds for a key's, a team's and a user's budget.
+async fn budgets_hold_under_bursts(backend: Backend, scope: &str) {
     let app = TestApp::start(backend).await;
     let upstream =
         MockUpstream::start(MockConfig { latency: std::time::Duration::from_millis(100), ..Default::default() }).await;
     let model = slow_model(&app, &upstream).await;
+    let admin = app.admin().await;
     let user = app.user("ada@example.com").await;
-    let cost = 0.000026;
-    let budget = 0.0001; // under four answers
-    let parallel = 8;
-    let (key_id, key) =
-        app.key(&user, &[&model], json!({ "maxBudget": budget.to_string(), "maxParallel": parallel })).await;
+    let budget = 0.0003; // about eleven answers at $0.000026
+    let mut body = chat_body("slow");
+    body["max_tokens"] = json!(11);
+    // At most as many prompt tokens as the body has bytes, and the 11 allowed for the answer.
+    let worst = serde_json::to_vec(&body).unwrap().len() as f64 * 0.000001 + 11.0 * 0.000002;
+    let key = match scope {
+        "key" => app.key(&user, &[&model], json!({ "maxBudget": budget.to_string() })).await.1,
+        "team" => {
+            let orgs = app.get("/api/v1/organizations", Some(&admin.token)).await.expect(200);
+            let org = orgs["data"][0]["id"].as_str().unwrap().to_owned();
+            let team = app
+                .post(
+                    &format!("/api/v1/organizations/{org}/teams"),
+                    Some(&admin.token),
+                    json!({ "name": "Capped", "budget": budget.to_string(), "budgetPeriod": "monthly" }),
+                )
+                .await
+                .expect(201);
+            let team = team["id"].as_str().unwrap();
+            let members = format!("/api/v1/organizations/{org}/teams/{team}/members");
+            app.post(&members, Some(&admin.token), json!({ "userId": user.id })).await.expect(201);
+            app.key(&user, &[&model], json!({ "teamId": team })).await.1
+        }
+        _ => {
+            let limits = format!("/api/v1/users/{}/limits", user.id);
+            app.put(&limits, Some(&admin.token), json!({ "maxBudget": budget.to_string() })).await.expect(200);
+            app.key(&user, &[&model], json!({})).await.1
+        }
+    };
+    // Bursts of 40 until one gets nothing through.
     let mut answered = 0;
-    for _ in 0..5 {
-        let replies = burst(&app, &key, 40).await;
-        answered += count(&replies, 200, None);
-        assert_eq!(count(&replies, 200, None) + count(&replies, 429, None), 40, "{replies:?}");
+    for round in 0.. {
+        assert!(round < 30, "{scope}: the budget never stopped the key");
+        let replies = join_all((0..40).map(|_| async {
+            let reply = app.chat(&key, body.clone()).await;
+            (reply.status.as_u16(), reply.body)
+        }))
+        .await;
+        let ok = count(&replies, 200, None);
+        let refused = count(&replies, 429, Some("budget_reserved")) + count(&replies, 429, Some("insufficient_quota"));
+        assert_eq!(ok + refused, 40, "{scope}: {replies:?}");
+        answered += ok;
+        if ok == 0 {
+            break;
+        }
     }
     let usage = app.usage(&user, "").await;
     let spent: f64 = usage["totals"]["cost"].as_str().unwrap().parse().unwrap();
-    assert_eq!(usage["totals"]["requests"], answered, "one usage row per answer");
-    assert!(spent >= budget, "the budget was reached ({spent})");
-    assert!(spent <= budget + parallel as f64 * cost + 1e-12, "overshoot {spent} beyond {parallel} requests in flight");
-    let stored = app.get(&format!("/api/v1/api-keys/{key_id}"), Some(&user.token)).await.expect(200);
-    assert_eq!(stored["spend"], usage["totals"]["cost"]);
-    assert_eq!(app.chat(&key, chat_body("slow")).await.body["error"]["code"], "insufficient_quota");
+    assert_eq!(usage["totals"]["requests"], answered, "{scope}: one usage row per answer");
+    assert!(spent >= budget - 0.000026, "{scope}: the budget was used ({spent})");
+    assert!(spent <= budget + worst + 1e-12, "{scope}: spent {spent}, more than one request ({worst}) past {budget}");
+    let after = app.chat(&key, body).await;
+    assert_eq!(
+        (after.status.as_u16(), after.body["error"]["code"].as_str()),
+        (429, Some("insufficient_quota")),
+        "{scope}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn budget_overshoot_is_bounded_on_sqlite() {
-    overshoot_is_bounded_by_requests_in_flight(Backend::Sqlite).await;
+async fn key_team_and_user_budgets_hold_under_bursts_on_sqlite() {
+    for scope in ["key", "team", "user"] {
+        budgets_hold_under_bursts(Backend::Sqlite, scope).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn budget_overshoot_is_bounded_on_postgres() {
-    overshoot_is_bounded_by_requests_in_flight(Backend::Postgres).await;
+async fn key_team_and_user_budgets_hold_under_bursts_on_postgres() {
+    for scope in ["key", "team", "user"] {
+        budgets_hold_under_bursts(Backend::Postgres, scope).await;
+    }
 }

@@ -20,7 +20,7 @@ both! {
 
         let mine = app.usage(&ada, "").await;
         assert_eq!(mine["userId"].as_str(), Some(ada.id.as_str()));
-        assert_eq!(mine["totals"], json!({ "requests": 4, "promptTokens": 16, "completionTokens": 60, "totalTokens": 76, "cost": "2.000102" }));
+        assert_eq!(mine["totals"], json!({ "requests": 4, "estimatedRequests": 0, "promptTokens": 16, "completionTokens": 60, "totalTokens": 76, "cost": "2.000102" }));
         let by_model: Vec<_> = mine["byModel"].as_array().unwrap().iter().map(|m| (m["modelName"].as_str().unwrap().to_owned(), m["requests"].as_u64().unwrap())).collect();
         assert_eq!(by_model, [("a".to_owned(), 3), ("b".to_owned(), 1)]);
 

@@ -24,6 +24,7 @@ fn record(key: Id, user: Id, model: Id, at: Timestamp, prompt: u64, completion: 
         latency_ms: 12,
         status: 200,
         streamed: false,
+        estimated: false,
         created_at: at,
     }
 }

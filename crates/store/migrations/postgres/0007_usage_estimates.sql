@@ -1,0 +1,3 @@
+-- Whether a usage row's tokens were counted by Purser (the model server sent no usage, or
+-- the client left before it did) rather than reported by the model server.
+ALTER TABLE usage_records ADD COLUMN estimated BOOLEAN NOT NULL DEFAULT FALSE;
