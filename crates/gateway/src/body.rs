@@ -7,7 +7,7 @@
 use bytes::{Bytes, BytesMut};
 
 use crate::error::GatewayError;
-use crate::json::{Members, key_is, skip_space};
+use crate::json::{Members, key_in, key_is, skip_space};
 
 /// A request body and what it says.
 pub struct RequestBody {
@@ -42,7 +42,7 @@ impl RequestBody {
         let mut members = Members::of(body, skip_space(body, 0));
         for member in members.by_ref() {
             let (key, span) = member.map_err(|()| not_an_object())?;
-            let Some(i) = FIELDS.iter().position(|name| key_is(key, name)) else { continue };
+            let Some(i) = key_in(key, &FIELDS) else { continue };
             if fields[i].replace(span).is_some() {
                 let message = format!("The request body has more than one {} field.", FIELDS[i]);
                 return Err(GatewayError::bad_request(message, Some(FIELDS[i])));

@@ -115,10 +115,12 @@ impl PeriodSpend {
         Usd::from_nanos(self.lock(now).nanos)
     }
 
-    fn add(&self, cost: Usd, now: Timestamp) {
+    /// Counts `cost` spent, and gives back `reserved` (under one lock).
+    fn add(&self, cost: Usd, reserved: Usd, now: Timestamp) {
         let mut state = self.lock(now);
         state.nanos = state.nanos.saturating_add(cost.nanos());
         state.unshared = state.unshared.saturating_add(cost.nanos());
+        state.reserved = state.reserved.saturating_sub(reserved.nanos()).max(0);
     }
 
     /// Takes in spend read from the database, which includes other replicas' requests:
@@ -252,7 +254,12 @@ impl Governor {
 
     /// Counts a finished request's cost and tokens.
     pub fn settle(&self, cost: Usd, tokens: u64, now: Timestamp) {
-        self.spend.add(cost, now);
+        self.settle_reserved(cost, Usd::ZERO, tokens, now);
+    }
+
+    /// Counts a finished request's cost and tokens, and gives back what it reserved.
+    fn settle_reserved(&self, cost: Usd, reserved: Usd, tokens: u64, now: Timestamp) {
+        self.spend.add(cost, reserved, now);
         if let Some(tpm) = &self.tpm {
             tpm.debit(tokens, now.as_millis());
         }
@@ -339,13 +346,17 @@ impl Permit {
     /// slots and reservations.
     pub fn settle(mut self, cost: Usd, tokens: u64, now: Timestamp) {
         for held in self.scopes.iter_mut().filter_map(Option::take) {
-            held.governor.settle(cost, tokens, now);
-            held.give_back(self.reserved);
+            let reserved = if held.reservation { self.reserved } else { Usd::ZERO };
+            held.governor.settle_reserved(cost, reserved, tokens, now);
+            if held.slot {
+                held.governor.leave();
+            }
         }
     }
 }
 
 impl Held {
+    /// Gives back what a request that is not settled held.
     fn give_back(&self, reserved: Usd) {
         if self.reservation {
             self.governor.spend.release(reserved);

@@ -86,14 +86,21 @@ impl<'a> Iterator for Members<'a> {
 /// Whether a key (as written, between its quotes) is `name`. A key with escapes is decoded
 /// first (`"mod\u0065l"` is `model` to the server that reads the body next).
 pub(crate) fn key_is(key: &[u8], name: &str) -> bool {
+    key_in(key, &[name]).is_some()
+}
+
+/// Which of `names` a key (as written, between its quotes) is, decoding a key with escapes
+/// first; the key is looked at once however many names there are.
+pub(crate) fn key_in(key: &[u8], names: &[&str]) -> Option<usize> {
     if !key.contains(&b'\\') {
-        return key == name.as_bytes();
+        return names.iter().position(|name| key == name.as_bytes());
     }
     let mut quoted = Vec::with_capacity(key.len() + 2);
     quoted.push(b'"');
     quoted.extend_from_slice(key);
     quoted.push(b'"');
-    serde_json::from_slice::<String>(&quoted).is_ok_and(|key| key == name)
+    let key = serde_json::from_slice::<String>(&quoted).ok()?;
+    names.iter().position(|name| key == *name)
 }
 
 /// JSON's whitespace.

@@ -11,6 +11,7 @@ mod error;
 mod estimate;
 mod governor;
 mod handlers;
+mod histogram;
 mod json;
 pub mod limits;
 pub mod meter;

@@ -1,13 +1,17 @@
 //! Gateway metrics. Handles for each model are looked up once, when the model is loaded,
-//! so the request path only bumps atomics.
+//! so the request path only bumps atomics; its histograms are kept per thread
+//! (`histogram.rs`).
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::exponential_buckets;
 use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, String)>;
 
+use crate::histogram::LocalHistogram;
+
+type Histogram = LocalHistogram;
 type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
 
 #[derive(Clone)]
@@ -35,7 +39,7 @@ pub(crate) struct ModelMetrics {
 
 /// 1 ms to about 65 s, doubling: the span of latencies worth telling apart.
 fn latency_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+    LocalHistogram::new(exponential_buckets(0.001, 2.0, 17))
 }
 
 impl GatewayMetrics {
@@ -47,9 +51,9 @@ impl GatewayMetrics {
             estimated: Family::default(),
             first_token: HistogramFamily::new_with_constructor(latency_histogram),
             upstream: HistogramFamily::new_with_constructor(latency_histogram),
-            duration: Histogram::new(exponential_buckets(0.001, 2.0, 18)),
+            duration: LocalHistogram::new(exponential_buckets(0.001, 2.0, 18)),
             // 5 µs to 30 ms in steps of 25%: fine enough to read a p99 off.
-            overhead: Histogram::new(exponential_buckets(0.000_005, 1.25, 40)),
+            overhead: LocalHistogram::new(exponential_buckets(0.000_005, 1.25, 40)),
         };
         registry.register(
             "purser_gateway_requests",
@@ -110,7 +114,7 @@ impl GatewayMetrics {
     }
 
     /// The upstream latency histogram of one deployment.
-    pub(crate) fn for_deployment(&self, model: &str, deployment: purser_domain::Id) -> Histogram {
+    pub(crate) fn for_deployment(&self, model: &str, deployment: purser_domain::Id) -> LocalHistogram {
         self.upstream.get_or_create(&vec![("model", model.to_owned()), ("deployment", deployment.to_string())]).clone()
     }
 

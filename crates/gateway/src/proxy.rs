@@ -13,7 +13,7 @@ use http_body_util::{BodyDataStream, BodyExt};
 use purser_domain::api_key::looks_like_secret;
 use purser_domain::model::{Capability, ProviderKind};
 use purser_domain::usage::UsageRecord;
-use purser_domain::{Timestamp, Usd};
+use purser_domain::{Id, Timestamp, Usd};
 use purser_serve::client::PooledBody;
 use rand::Rng;
 use serde_json::Value;
@@ -89,17 +89,9 @@ type Refusal = (GatewayError, Option<Arc<Route>>);
 /// when it is dropped (status 499, with whatever usage was seen). An answered request the
 /// model server sent no usage for is counted here (`estimate`), off the serving thread.
 struct Metering {
-    gateway: Arc<Gateway>,
-    key: Arc<KeyEntry>,
-    /// Held until the request is metered: its parallel-request slots and budget reservations.
-    permit: Permit,
-    route: Arc<Route>,
-    endpoint: Endpoint,
-    request_id: String,
+    /// What charging the request needs; taken when it is metered.
+    bill: Option<Bill>,
     started: Instant,
-    streamed: bool,
-    /// The limits of the deployment that answered, which are owed its tokens.
-    deployment: Option<Arc<DeploymentLimits>>,
     usage: Option<Usage>,
     /// Whether the model server answered (with a success), so that tokens were spent.
     answered: bool,
@@ -110,27 +102,29 @@ struct Metering {
     answer: BytesMut,
     /// Whether a streamed answer's first chunk has gone out (its time is observed once).
     first_chunk: bool,
-    done: bool,
 }
 
-/// What metering a finished request needs, taken from its [`Metering`] when it ends.
+/// What metering a request needs, held until it ends.
 struct Bill {
     gateway: Arc<Gateway>,
-    key: Arc<KeyEntry>,
+    /// The key's id, and the team and user it bills.
+    key: (Id, Option<Id>, Id),
+    /// Its parallel-request slots and budget reservations.
     permit: Permit,
     route: Arc<Route>,
     endpoint: Endpoint,
     request_id: String,
     streamed: bool,
+    /// The limits of the deployment that answered, which are owed its tokens.
     deployment: Option<Arc<DeploymentLimits>>,
-    status: u16,
-    elapsed: Duration,
 }
 
 impl Metering {
     fn first_chunk_out(&mut self) {
-        if !std::mem::replace(&mut self.first_chunk, true) {
-            self.route.metrics.first_token.observe(self.started.elapsed().as_secs_f64());
+        if !std::mem::replace(&mut self.first_chunk, true)
+            && let Some(bill) = &self.bill
+        {
+            bill.route.metrics.first_token.observe(self.started.elapsed().as_secs_f64());
         }
     }
 
@@ -149,38 +143,26 @@ impl Metering {
 
     /// Meters the request as ended at `ended`.
     fn finish_at(&mut self, status: u16, ended: Instant) {
-        if std::mem::replace(&mut self.done, true) {
-            return;
-        }
-        let bill = Bill {
-            gateway: Arc::clone(&self.gateway),
-            key: Arc::clone(&self.key),
-            permit: std::mem::take(&mut self.permit),
-            route: Arc::clone(&self.route),
-            endpoint: self.endpoint,
-            request_id: std::mem::take(&mut self.request_id),
-            streamed: self.streamed,
-            deployment: self.deployment.take(),
-            status,
-            elapsed: ended.saturating_duration_since(self.started),
-        };
+        let Some(bill) = self.bill.take() else { return };
+        let elapsed = ended.saturating_duration_since(self.started);
         match self.usage {
-            Some(usage) => bill.charge(usage, false),
+            Some(usage) => bill.charge(usage, false, status, elapsed),
             None if self.answered => {
                 let (request, answer) = (std::mem::take(&mut self.request), std::mem::take(&mut self.answer));
-                let (endpoint, streamed) = (self.endpoint, self.streamed);
+                let (endpoint, streamed) = (bill.endpoint, bill.streamed);
                 let count = move || estimate::usage(endpoint, &request, &answer, streamed);
                 match tokio::runtime::Handle::try_current() {
                     Ok(_) => {
-                        self.gateway.background.spawn(async move {
+                        let background = bill.gateway.background.clone();
+                        background.spawn(async move {
                             let usage = tokio::task::spawn_blocking(count).await.unwrap_or_default();
-                            bill.charge(usage, true);
+                            bill.charge(usage, true, status, elapsed);
                         });
                     }
-                    Err(_) => bill.charge(count(), true),
+                    Err(_) => bill.charge(count(), true, status, elapsed),
                 }
             }
-            None => bill.charge(Usage::default(), false),
+            None => bill.charge(Usage::default(), false, status, elapsed),
         }
     }
 }
@@ -193,7 +175,7 @@ impl Drop for Metering {
 
 impl Bill {
     /// Counts the request's cost and tokens against its limits and meters it.
-    fn charge(self, usage: Usage, estimated: bool) {
+    fn charge(self, usage: Usage, estimated: bool, status: u16, elapsed: Duration) {
         let cost = self.route.cost(usage.prompt_tokens, usage.completion_tokens);
         let services = &self.gateway.services;
         let now = services.now();
@@ -203,31 +185,31 @@ impl Bill {
             tpm.debit(tokens, now.as_millis());
         }
         let counters = &self.route.metrics;
-        if self.status == 200 {
+        if status == 200 {
             counters.ok.inc();
         } else {
-            self.gateway.metrics.count_status(&self.route.name, self.status);
+            self.gateway.metrics.count_status(&self.route.name, status);
         }
         if estimated {
             counters.estimated.inc();
         }
         counters.prompt_tokens.inc_by(usage.prompt_tokens);
         counters.completion_tokens.inc_by(usage.completion_tokens);
-        self.gateway.metrics.duration.observe(self.elapsed.as_secs_f64());
+        self.gateway.metrics.duration.observe(elapsed.as_secs_f64());
         self.gateway.meter.record(UsageRecord {
             id: services.ids().next_id_at(now),
             request_id: self.request_id,
-            key_id: self.key.id,
-            team_id: self.key.team_id,
-            user_id: self.key.user_id,
+            key_id: self.key.0,
+            team_id: self.key.1,
+            user_id: self.key.2,
             model_id: self.route.id,
             model_name: self.route.name.clone(),
             endpoint: self.endpoint.path().to_owned(),
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,
             cost,
-            latency_ms: u64::try_from(self.elapsed.as_millis()).unwrap_or(u64::MAX),
-            status: self.status,
+            latency_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            status,
             streamed: self.streamed,
             estimated,
             created_at: now,
@@ -374,23 +356,24 @@ impl Gateway {
         // Usage of a stream comes in a last chunk the client may not have asked for: ask
         // on its behalf, and remove that chunk on the way back.
         let ask_usage = streamed && !request.client_wants_usage;
-        let key_governor = key.governor.clone();
-        let mut metering = Metering {
+        let bill = Bill {
             gateway: Arc::clone(&self),
-            key,
+            key: (key.id, key.team_id, key.user_id),
             permit,
             route: Arc::clone(&route),
             endpoint,
             request_id,
-            started,
             streamed,
             deployment: None,
+        };
+        let mut metering = Metering {
+            bill: Some(bill),
+            started,
             usage: None,
             answered: false,
             request: request.bytes().clone(),
             answer: BytesMut::new(),
             first_chunk: false,
-            done: false,
         };
         let (reply, waited) = match route.kind {
             ProviderKind::Mock => {
@@ -401,7 +384,9 @@ impl Gateway {
             ProviderKind::OpenAiCompatible => {
                 match self.forward(endpoint, &route, &request, streamed, ask_usage, (started, now)).await {
                     Ok(forwarded) => {
-                        metering.deployment = forwarded.deployment;
+                        if let Some(bill) = &mut metering.bill {
+                            bill.deployment = forwarded.deployment;
+                        }
                         (forwarded.reply, forwarded.waited)
                     }
                     Err(e) => {
@@ -411,8 +396,10 @@ impl Gateway {
                 }
             }
         };
+        // A throttling model server's own rate-limit headers, passed on, explain its refusal.
+        let passes_server_limits = matches!(&reply, Reply::Whole { headers, .. } if !headers.is_empty());
         let (mut response, ready) = self.deliver(reply, metering, ask_usage);
-        if let Some(governor) = &key_governor {
+        if let Some(governor) = key.governor.as_deref().filter(|_| !passes_server_limits) {
             rate_limit_headers(governor, now.as_millis(), response.headers_mut());
         }
         self.metrics.overhead.observe(ready.saturating_duration_since(started).saturating_sub(waited).as_secs_f64());
@@ -563,12 +550,12 @@ impl Gateway {
                 }
                 let ready = Instant::now();
                 metering.finish_at(status.as_u16(), ready);
-                let mut response = Response::builder()
-                    .status(status)
-                    .header(header::CONTENT_TYPE, content_type)
-                    .body(Body::from(body))
-                    .unwrap_or_else(|_| Response::new(Body::empty()));
-                response.headers_mut().extend(headers);
+                let mut response = Response::new(Body::from(body));
+                *response.status_mut() = status;
+                let answer_headers = response.headers_mut();
+                *answer_headers = answer_header_map();
+                answer_headers.insert(header::CONTENT_TYPE, content_type);
+                answer_headers.extend(headers);
                 (response, ready)
             }
             Reply::Stream(chunks) => {
@@ -605,12 +592,12 @@ impl Gateway {
                         }
                     }
                 });
-                let response = Response::builder()
-                    .header(header::CONTENT_TYPE, "text/event-stream")
-                    .header(header::CACHE_CONTROL, "no-cache")
-                    .header("x-accel-buffering", "no")
-                    .body(Body::from_stream(body))
-                    .unwrap_or_else(|_| Response::new(Body::empty()));
+                let mut response = Response::new(Body::from_stream(body));
+                let stream_headers = response.headers_mut();
+                *stream_headers = answer_header_map();
+                stream_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+                stream_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                stream_headers.insert(X_ACCEL_BUFFERING, HeaderValue::from_static("no"));
                 (response, Instant::now())
             }
         }
@@ -633,8 +620,8 @@ impl Drop for Delivery {
         if tokio::runtime::Handle::try_current().is_err() {
             return; // (metering is dropped here: the request is metered as it stands)
         }
+        let Some(background) = metering.bill.as_ref().map(|bill| bill.gateway.background.clone()) else { return };
         let until = tokio::time::Instant::now() + self.drain_for;
-        let background = metering.gateway.background.clone();
         background.spawn(async move {
             while let Ok(Some(Ok(bytes))) = tokio::time::timeout_at(until, chunks.next()).await {
                 filter.push(&bytes);
@@ -668,6 +655,13 @@ enum Failure {
     },
 }
 
+const X_ACCEL_BUFFERING: header::HeaderName = header::HeaderName::from_static("x-accel-buffering");
+
+/// An answer's headers, with room made at once for the rate-limit headers that follow.
+fn answer_header_map() -> HeaderMap {
+    HeaderMap::with_capacity(8)
+}
+
 /// How long a throttling model server asked to be left alone: its `Retry-After` (seconds,
 /// or an HTTP date), else one second; never more than a minute.
 fn retry_after(headers: &HeaderMap, now: Timestamp) -> Duration {
@@ -695,24 +689,41 @@ fn throttling_headers(from: &HeaderMap) -> HeaderMap {
 
 /// The key's own limits as OpenAI reports its own: `x-ratelimit-limit-requests`,
 /// `-remaining-requests`, `-reset-requests` and the same for `-tokens` (per minute).
+///
+/// They go on every answer of a key with limits, so they are made cheaply: the limits'
+/// values once per bucket, the others written into one buffer shared by all four.
 fn rate_limit_headers(governor: &Governor, now_ms: i64, headers: &mut HeaderMap) {
     let buckets = [(governor.rpm_bucket(), &RATE_HEADERS[0]), (governor.tpm_bucket(), &RATE_HEADERS[1])];
-    for (bucket, [limit, remaining, reset]) in buckets {
+    // Every value is written into one buffer, which each header then shares.
+    let mut text = ResetText::default();
+    let mut ends = [0; 6];
+    for (i, (bucket, _)) in buckets.iter().enumerate() {
         let Some(bucket) = bucket else { continue };
-        // A throttling model server's own figures, passed on, explain its refusal better.
-        if headers.contains_key(limit) {
+        let (left, full_in_ms) = bucket.status(now_ms);
+        text.number(u64::from(bucket.limit()));
+        ends[3 * i] = text.len;
+        text.number(left);
+        ends[3 * i + 1] = text.len;
+        text.push(reset_text(full_in_ms).as_bytes());
+        ends[3 * i + 2] = text.len;
+    }
+    let shared = Bytes::copy_from_slice(text.as_bytes());
+    headers.reserve(6);
+    let mut from = 0;
+    for (i, (bucket, names)) in buckets.into_iter().enumerate() {
+        if bucket.is_none() {
             continue;
         }
-        let (left, full_in_ms) = bucket.status(now_ms);
-        headers.insert(limit.clone(), HeaderValue::from(bucket.limit()));
-        headers.insert(remaining.clone(), HeaderValue::from(left));
-        if let Ok(value) = HeaderValue::from_str(&reset_text(full_in_ms)) {
-            headers.insert(reset.clone(), value);
+        for (name, to) in names.iter().zip(&ends[3 * i..3 * i + 3]) {
+            if let Ok(value) = HeaderValue::from_maybe_shared(shared.slice(from..*to)) {
+                headers.append(name.clone(), value);
+            }
+            from = *to;
         }
     }
 }
 
-const RATE_HEADERS: [[header::HeaderName; 3]; 2] = [
+static RATE_HEADERS: [[header::HeaderName; 3]; 2] = [
     [
         header::HeaderName::from_static("x-ratelimit-limit-requests"),
         header::HeaderName::from_static("x-ratelimit-remaining-requests"),
@@ -725,18 +736,73 @@ const RATE_HEADERS: [[header::HeaderName; 3]; 2] = [
     ],
 ];
 
-/// A wait as OpenAI writes it in `x-ratelimit-reset-*`: `20ms`, `1.5s`, `6m0s`.
-fn reset_text(ms: u64) -> String {
+/// A wait as OpenAI writes it in `x-ratelimit-reset-*`: `20ms`, `1.5s`, `6m0s`. (Written
+/// by hand: it goes on every answer, and `format!` cost more than the rest of the header.)
+fn reset_text(ms: u64) -> ResetText {
+    let mut text = ResetText::default();
     match ms {
-        0..1000 => format!("{ms}ms"),
+        0..1000 => {
+            text.number(ms);
+            text.push(b"ms");
+        }
         1000..60_000 => {
-            let text = format!("{:.3}", ms as f64 / 1000.0);
-            format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
+            text.number(ms / 1000);
+            let millis = ms % 1000;
+            if millis > 0 {
+                text.push(b".");
+                let digits = [b'0' + (millis / 100) as u8, b'0' + (millis / 10 % 10) as u8, b'0' + (millis % 10) as u8];
+                let kept = digits.iter().rposition(|d| *d != b'0').map_or(0, |i| i + 1);
+                text.push(&digits[..kept]);
+            }
+            text.push(b"s");
         }
         _ => {
             let secs = ms.div_ceil(1000);
-            format!("{}m{}s", secs / 60, secs % 60)
+            text.number(secs / 60);
+            text.push(b"m");
+            text.number(secs % 60);
+            text.push(b"s");
         }
+    }
+    text
+}
+
+/// A short text on the stack.
+struct ResetText {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Default for ResetText {
+    fn default() -> Self {
+        Self { bytes: [0; 64], len: 0 }
+    }
+}
+
+impl ResetText {
+    fn push(&mut self, part: &[u8]) {
+        let end = (self.len + part.len()).min(self.bytes.len());
+        self.bytes[self.len..end].copy_from_slice(&part[..end - self.len]);
+        self.len = end;
+    }
+
+    fn number(&mut self, n: u64) {
+        let mut digits = [0_u8; 20];
+        let mut at = digits.len();
+        let mut n = n;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.push(&digits[at..]);
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
@@ -790,5 +856,28 @@ fn mock_reply(endpoint: Endpoint, route: &Route, request: &Value, streamed: bool
         }
         Endpoint::Completions => json(purser_mock_upstream::completion(request, model, MOCK_ANSWER, created)),
         Endpoint::Embeddings => json(purser_mock_upstream::embeddings(request, model)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reset_text;
+
+    #[test]
+    fn waits_are_written_as_openai_writes_them() {
+        for (ms, text) in [
+            (0, "0ms"),
+            (20, "20ms"),
+            (999, "999ms"),
+            (1000, "1s"),
+            (1500, "1.5s"),
+            (6020, "6.02s"),
+            (59_999, "59.999s"),
+            (60_000, "1m0s"),
+            (360_000, "6m0s"),
+            (61_001, "1m2s"),
+        ] {
+            assert_eq!(reset_text(ms).as_bytes(), text.as_bytes(), "{ms}");
+        }
     }
 }

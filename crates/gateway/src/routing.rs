@@ -10,8 +10,7 @@ use std::time::Duration;
 use purser_domain::Id;
 use rand::Rng;
 
-use prometheus_client::metrics::histogram::Histogram;
-
+use crate::histogram::LocalHistogram;
 use crate::limits::Bucket;
 use crate::upstream::Target;
 
@@ -133,17 +132,17 @@ pub struct Deployment {
     pub breaker: Arc<Breaker>,
     pub limits: Arc<DeploymentLimits>,
     /// Time to the model server's response head.
-    pub latency: Histogram,
+    pub(crate) latency: LocalHistogram,
 }
 
 impl Deployment {
     /// Builds a deployment, keeping the breaker (always) and limit counters (while the
     /// limits are unchanged) of `previous`, its earlier version.
-    pub fn new(
+    pub(crate) fn new(
         d: &purser_domain::model::Deployment,
         target: Target,
         previous: Option<&Deployment>,
-        latency: Histogram,
+        latency: LocalHistogram,
         now_ms: i64,
     ) -> Self {
         let limits = match previous {
@@ -299,7 +298,7 @@ mod tests {
             created_at: Timestamp::from_millis(0),
             updated_at: Timestamp::from_millis(0),
         };
-        let latency = Histogram::new([1.0]);
+        let latency = LocalHistogram::new([1.0]);
         Deployment::new(&d, Target::new(&d.upstream_url, None, None).unwrap(), None, latency, 0)
     }
 
