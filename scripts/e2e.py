@@ -369,6 +369,10 @@ def main():
         check("logout ends the session at once", status == 401, str(after))
         status, spec = api(base, "GET", "/api/openapi.json")
         check("OpenAPI document is served", status == 200 and "/v1/chat/completions" in spec["paths"])
+        with urllib.request.urlopen(urllib.request.Request(base + "/metrics", headers={"accept": "text/plain"})) as r:
+            exposition = r.read()
+        promtool = subprocess.run(["promtool", "check", "metrics"], input=exposition, capture_output=True)
+        check("promtool accepts /metrics", promtool.returncode == 0, (promtool.stdout + promtool.stderr).decode())
         with open(os.path.join(data_dir, "purser.log")) as f:
             logged = f.read()
         check("the log has no colour codes when it is not a terminal", "\x1b[" not in logged and "finished processing request" in logged)

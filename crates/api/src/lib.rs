@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod limits;
 mod routes;
+mod spec;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -156,6 +157,7 @@ fn routes() -> OpenApiRouter<AppState> {
 pub fn openapi() -> OpenApiDoc {
     let mut doc = routes().split_for_parts().1;
     doc.merge(purser_gateway::router().split_for_parts().1);
+    spec::complete(&mut doc);
     doc
 }
 
@@ -206,11 +208,10 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// their own request ids) and have the gateway as their only state, because they carry
 /// every model request and each microsecond there counts.
 pub fn app(state: AppState, config: &HttpConfig) -> Router {
-    let (management, mut openapi) = routes().split_for_parts();
-    let (gateway, gateway_doc) = purser_gateway::router().split_for_parts();
-    openapi.merge(gateway_doc);
+    let (management, _) = routes().split_for_parts();
+    let (gateway, _) = purser_gateway::router().split_for_parts();
     management
-        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi()))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(Arc::clone(&state.metrics), track))
         .layer(

@@ -83,6 +83,7 @@ struct OpenAiError {
 /// Models this API key may use.
 #[utoipa::path(
     get, path = "/v1/models", tag = "gateway",
+    operation_id = "list_key_models",
     security(("apiKey" = [])),
     responses(
         (status = 200, description = "The key's models", body = ModelList),
@@ -105,6 +106,7 @@ async fn list_models(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) ->
 /// One model this API key may use.
 #[utoipa::path(
     get, path = "/v1/models/{model}", tag = "gateway",
+    operation_id = "retrieve_key_model",
     security(("apiKey" = [])),
     params(("model" = String, Path, description = "The model's name, as sent in `model`")),
     responses(

@@ -41,6 +41,8 @@ enum Command {
     },
     /// Bring the database schema up to date, then exit.
     Migrate,
+    /// Print the OpenAPI document of the HTTP API (as served at /api/openapi.json).
+    Openapi,
     /// Platform administration.
     Admin {
         #[command(subcommand)]
@@ -75,6 +77,11 @@ fn init_logging(config: &Config) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if matches!(cli.command, Command::Openapi) {
+        // Needs no configuration, database or data directory.
+        println!("{}", purser_api::openapi().to_pretty_json()?);
+        return Ok(());
+    }
     let listen = match &cli.command {
         Command::Serve { listen } => *listen,
         _ => None,
@@ -96,6 +103,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             purser.serve(listener, purser::shutdown_signal()).await
         }
+        Command::Openapi => Ok(()), // answered above, before the configuration is read
         Command::Migrate => {
             let store = purser::open_store(&config).await?;
             println!(

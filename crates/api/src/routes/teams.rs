@@ -173,6 +173,7 @@ async fn set_permissions(
 /// granted `manageTeamMembers`; appointing a manager takes `manageTeams`).
 #[utoipa::path(
     post, path = "/api/v1/organizations/{org}/teams/{team}/members", tag = "organizations",
+    operation_id = "add_team_member",
     security(("bearer" = [])),
     params(("org" = String, Path, description = "Organization id"), ("team" = String, Path, description = "Team id")),
     request_body = AddTeamMemberRequest,
@@ -197,6 +198,7 @@ async fn add_member(
 /// The team's members, managers first.
 #[utoipa::path(
     get, path = "/api/v1/organizations/{org}/teams/{team}/members", tag = "organizations",
+    operation_id = "list_team_members",
     security(("bearer" = [])),
     params(("org" = String, Path, description = "Organization id"), ("team" = String, Path, description = "Team id"), PageParams),
     responses(
@@ -217,6 +219,7 @@ async fn list_members(
 /// Set or clear a member's manager flag (`manageTeams`).
 #[utoipa::path(
     patch, path = "/api/v1/organizations/{org}/teams/{team}/members/{user}", tag = "organizations",
+    operation_id = "update_team_member",
     security(("bearer" = [])),
     params(("org" = String, Path, description = "Organization id"), ("team" = String, Path, description = "Team id"), ("user" = String, Path, description = "User id")),
     request_body = UpdateTeamMemberRequest,
@@ -238,6 +241,7 @@ async fn update_member(
 /// Take someone off the team.
 #[utoipa::path(
     delete, path = "/api/v1/organizations/{org}/teams/{team}/members/{user}", tag = "organizations",
+    operation_id = "remove_team_member",
     security(("bearer" = [])),
     params(("org" = String, Path, description = "Organization id"), ("team" = String, Path, description = "Team id"), ("user" = String, Path, description = "User id")),
     responses(
