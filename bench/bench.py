@@ -109,6 +109,21 @@ def cpu_seconds(pid):
     return total / TICK
 
 
+def settle(pid, timeout=300):
+    """Waits until a process is (nearly) idle. When wrk stops it cuts off the requests in
+    flight; Purser meters them in the background, and the first one it counts itself loads
+    the tokenizer's vocabulary (0.2 s of CPU, far more under valgrind): that must not land
+    in a measured run."""
+    deadline = time.time() + timeout
+    last = cpu_seconds(pid)
+    while time.time() < deadline:
+        time.sleep(1)
+        now = cpu_seconds(pid)
+        if now - last < 0.2:
+            return
+        last = now
+
+
 def postgres_cpu_seconds():
     """CPU time of every PostgreSQL server process on this machine."""
     total = 0
@@ -191,6 +206,8 @@ def measure(name, url, pid, key, seconds, rounds, model="bench", direct_url=None
     With `database_cpu`, each run also charges the PostgreSQL server's CPU (writing usage)
     per request; it shares the machine, but is not in the gateway's own figure."""
     wrk(url, 32, 2, key, model)  # warm up: connections, caches, allocator
+    if pid:
+        settle(pid)
     base = url.rsplit("/v1/", 1)[0]
     runs = {1: [], 32: []}
     for _ in range(rounds):

@@ -69,7 +69,7 @@ def main():
         procs.append(proc)
         url = base + "/v1/chat/completions"
         bench.wrk(url, args.connections, 3, key)  # warm-up: connections, caches, pools
-        time.sleep(1)
+        bench.settle(proc.pid)
         subprocess.run(["callgrind_control", "--zero", str(proc.pid)], capture_output=True, check=True)
         before = proxied(base)
         load = bench.wrk(url, args.connections, args.seconds, key)

@@ -68,6 +68,7 @@ def main():
                         {"bench": nginx_port}, database and pg.database_url(args.postgres, database))
                     url = base + "/v1/chat/completions"
                     bench.wrk(url, 32, 2, key)  # warm up
+                    bench.settle(proc.pid)
                     for _ in range(args.pairs):
                         direct = bench.wrk(direct_url, args.connections, args.seconds)
                         before = bench.cpu_seconds(proc.pid), bench.postgres_cpu_seconds()

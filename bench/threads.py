@@ -51,6 +51,7 @@ def main():
         purser, base, key = bench.start_purser({"bench": nginx_port})
         url = base + "/v1/chat/completions"
         bench.wrk(url, args.connections, 2, key=key)  # warm-up
+        bench.settle(purser.pid)
         cpu_before, switches_before = per_thread(purser.pid)
         run = bench.wrk(url, args.connections, args.seconds, key=key)
         cpu_after, switches_after = per_thread(purser.pid)

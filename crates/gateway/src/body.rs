@@ -22,10 +22,16 @@ pub struct RequestBody {
     /// `max_completion_tokens`, else `max_tokens`, when given as a plain integer (anything
     /// else is left for the model server to judge).
     pub max_output_tokens: Option<u64>,
+    /// How many answers the model server makes: the larger of `n` and `best_of` (at least
+    /// one; at most 128, as OpenAI allows).
+    pub choices: u64,
 }
 
 /// The top-level fields the gateway reads.
-const FIELDS: [&str; 5] = ["model", "stream", "stream_options", "max_tokens", "max_completion_tokens"];
+const FIELDS: [&str; 7] = ["model", "stream", "stream_options", "max_tokens", "max_completion_tokens", "n", "best_of"];
+
+/// The most answers one request may ask for.
+const MAX_CHOICES: u64 = 128;
 
 impl RequestBody {
     /// Reads the fields the gateway needs. Only the body's top level is read as JSON; the
@@ -51,9 +57,10 @@ impl RequestBody {
         if members.end().is_none_or(|end| skip_space(body, end) != body.len()) {
             return Err(not_an_object());
         }
-        let [model, stream, stream_options, max_tokens, max_completion_tokens] = fields;
+        let [model, stream, stream_options, max_tokens, max_completion_tokens, n, best_of] = fields;
         let integer = |span: Option<(usize, usize)>| span.and_then(|(start, end)| crate::sse::count(&body[start..end]));
         let max_output_tokens = integer(max_completion_tokens).or(integer(max_tokens));
+        let choices = integer(n).max(integer(best_of)).unwrap_or(1).clamp(1, MAX_CHOICES);
         let model_span =
             model.ok_or_else(|| GatewayError::bad_request("You must provide a model parameter.", Some("model")))?;
         let model: String = serde_json::from_slice(&body[model_span.0..model_span.1])
@@ -82,6 +89,7 @@ impl RequestBody {
             stream_options: stream_options.is_some(),
             client_wants_usage,
             max_output_tokens,
+            choices,
             bytes,
         })
     }
@@ -205,6 +213,20 @@ mod tests {
             assert_eq!(parse(odd).max_output_tokens, None, "{odd}");
         }
         assert!(RequestBody::parse(Bytes::from(r#"{"model":"m","max_tokens":1,"max_tokens":9}"#)).is_err());
+    }
+
+    #[test]
+    fn the_number_of_answers_asked_for_is_read() {
+        for (body, choices) in [
+            (r#"{"model":"m"}"#, 1),
+            (r#"{"model":"m","n":4}"#, 4),
+            (r#"{"model":"m","n":2,"best_of":5}"#, 5),
+            (r#"{"model":"m","n":0}"#, 1),
+            (r#"{"model":"m","n":"4"}"#, 1),
+            (r#"{"model":"m","n":100000}"#, 128),
+        ] {
+            assert_eq!(parse(body).choices, choices, "{body}");
+        }
     }
 
     #[test]

@@ -37,6 +37,16 @@ fn content_tokens(content: &Value) -> u64 {
     }
 }
 
+/// A completion's `prompt` or an embedding's `input`: text, token ids (each one token), or
+/// lists of either.
+fn input_tokens(input: &Value) -> u64 {
+    match input {
+        Value::Array(items) => items.iter().map(input_tokens).sum(),
+        Value::Number(_) => 1,
+        text => content_tokens(text),
+    }
+}
+
 /// The text of function calls (names and JSON arguments), in a message or a delta.
 fn tool_call_tokens(message: &Value) -> u64 {
     let calls = message.get("tool_calls").and_then(Value::as_array).into_iter().flatten();
@@ -69,20 +79,8 @@ pub fn prompt_tokens(endpoint: Endpoint, body: &[u8]) -> u64 {
             let tools = request.get("tools").map_or(0, |tools| tokens(&tools.to_string()));
             in_messages + tools + REPLY_PRIMING
         }
-        Endpoint::Completions => request.get("prompt").map_or(0, content_tokens),
-        Endpoint::Embeddings => match request.get("input") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|item| match item {
-                    // Token ids: they are the tokens.
-                    Value::Array(ids) => ids.len() as u64,
-                    Value::Number(_) => 1,
-                    text => content_tokens(text),
-                })
-                .sum(),
-            Some(text) => content_tokens(text),
-            None => 0,
-        },
+        Endpoint::Completions => request.get("prompt").map_or(0, input_tokens),
+        Endpoint::Embeddings => request.get("input").map_or(0, input_tokens),
     };
     counted.max(1)
 }
@@ -169,6 +167,10 @@ mod tests {
         assert_eq!(prompt_tokens(Endpoint::Completions, completion.to_string().as_bytes()), 3);
         let ids = json!({ "input": [[1, 2, 3], [4]] });
         assert_eq!(prompt_tokens(Endpoint::Embeddings, ids.to_string().as_bytes()), 4);
+        for prompt in [json!([7, 8, 9]), json!([[7, 8], [9]])] {
+            let body = json!({ "prompt": prompt }).to_string();
+            assert_eq!(prompt_tokens(Endpoint::Completions, body.as_bytes()), 3, "{prompt}: token ids are the tokens");
+        }
         assert_eq!(prompt_tokens(Endpoint::Embeddings, b"not json"), 0);
         let answer = json!({ "choices": [{ "message": { "role": "assistant", "content": "hello world",
             "tool_calls": [{ "function": { "name": "lookup", "arguments": "{\"q\":1}" } }] } }] });

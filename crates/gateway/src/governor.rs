@@ -16,7 +16,7 @@ use purser_domain::org::BudgetPeriod;
 use purser_domain::{Timestamp, Usd};
 
 use crate::error::GatewayError;
-use crate::limits::Bucket;
+use crate::limits::{Bucket, Level};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LimitSpec {
@@ -252,11 +252,6 @@ impl Governor {
         s.rpm.is_some() || s.tpm.is_some() || s.budget.is_some() || s.max_parallel.is_some()
     }
 
-    /// Counts a finished request's cost and tokens.
-    pub fn settle(&self, cost: Usd, tokens: u64, now: Timestamp) {
-        self.settle_reserved(cost, Usd::ZERO, tokens, now);
-    }
-
     /// Counts a finished request's cost and tokens, and gives back what it reserved.
     fn settle_reserved(&self, cost: Usd, reserved: Usd, tokens: u64, now: Timestamp) {
         self.spend.add(cost, reserved, now);
@@ -332,6 +327,9 @@ pub struct Permit {
     scopes: [Option<Held>; 3],
     /// The worst-case cost reserved under each budget held.
     reserved: Usd,
+    /// Where the key's requests- and tokens-per-minute stood once this request was let in
+    /// (read under the locks admission takes anyway), for its `x-ratelimit-*` headers.
+    pub key_levels: [Option<Level>; 2],
 }
 
 #[derive(Debug)]
@@ -381,7 +379,7 @@ impl Drop for Permit {
 /// minute (taken now, given back if a later check refuses).
 pub fn admit(scopes: &[(Scope<'_>, &Arc<Governor>)], worst: Usd, now: Timestamp) -> Result<Permit, GatewayError> {
     let ms = now.as_millis();
-    let mut permit = Permit { scopes: [None, None, None], reserved: worst };
+    let mut permit = Permit { scopes: [None, None, None], reserved: worst, key_levels: [None; 2] };
     for (i, (scope, g)) in scopes.iter().enumerate() {
         // Held from here on: a refusal below drops the permit, which gives this back.
         let reservation = g.reserve(worst, now).map_err(|why| scope.refused_by_budget(why))?;
@@ -389,8 +387,12 @@ pub fn admit(scopes: &[(Scope<'_>, &Arc<Governor>)], worst: Usd, now: Timestamp)
     }
     for (scope, g) in scopes {
         if let Some(tpm) = &g.tpm {
-            tpm.check(ms)
+            let level = tpm
+                .check(ms)
                 .map_err(|wait| GatewayError::rate_limited(scope.whose(), "tokens per minute", tpm.limit(), wait))?;
+            if matches!(scope, Scope::Key) {
+                permit.key_levels[1] = Some(level);
+            }
         }
     }
     let mut taken_rpm: [Option<&Bucket>; 3] = [None; 3];
@@ -409,9 +411,13 @@ pub fn admit(scopes: &[(Scope<'_>, &Arc<Governor>)], worst: Usd, now: Timestamp)
             held.slot = g.spec.max_parallel.is_some();
         }
         if let Some(rpm) = &g.rpm {
-            if let Err(wait) = rpm.take(1, ms) {
-                let error = GatewayError::rate_limited(scope.whose(), "requests per minute", rpm.limit(), wait);
-                return Err(refuse(&taken_rpm, error));
+            match rpm.take(1, ms) {
+                Ok(level) if matches!(scope, Scope::Key) => permit.key_levels[0] = Some(level),
+                Ok(_) => {}
+                Err(wait) => {
+                    let error = GatewayError::rate_limited(scope.whose(), "requests per minute", rpm.limit(), wait);
+                    return Err(refuse(&taken_rpm, error));
+                }
             }
             taken_rpm[i] = Some(rpm);
         }
@@ -470,8 +476,7 @@ mod tests {
         };
         let start = BudgetPeriod::Daily.start(NOW);
         let user = Arc::new(Governor::new(spec, Usd::from_nanos(60), start, None, NOW));
-        admit(&[(Scope::User, &user)], Usd::ZERO, NOW).unwrap();
-        user.settle(Usd::from_nanos(50), 0, NOW);
+        admit(&[(Scope::User, &user)], Usd::ZERO, NOW).unwrap().settle(Usd::from_nanos(50), 0, NOW);
         assert_eq!(admit(&[(Scope::User, &user)], Usd::ZERO, NOW).unwrap_err().code, "insufficient_quota");
         let tomorrow = NOW.plus_secs(86_400);
         assert_eq!(user.spend(tomorrow), Usd::ZERO);

@@ -24,9 +24,9 @@ struct Shared {
 
 /// One thread's observations: written by that thread only, read by scrapes.
 struct Counts {
-    /// Per bucket, not cumulative.
+    /// Per bucket, not cumulative; their total is the count (so a scrape that races an
+    /// observation never shows a count off its `+Inf` bucket).
     buckets: Box<[AtomicU64]>,
-    count: AtomicU64,
     /// The sum's `f64` bits.
     sum: AtomicU64,
 }
@@ -46,12 +46,10 @@ impl LocalHistogram {
         let shared = &*self.0;
         let counts = shared.threads.get_or(|| Counts {
             buckets: shared.bounds.iter().map(|_| AtomicU64::new(0)).collect(),
-            count: AtomicU64::new(0),
             sum: AtomicU64::new(0.0_f64.to_bits()),
         });
         let bucket = shared.bounds.iter().position(|bound| value <= *bound).unwrap_or(shared.bounds.len() - 1);
         add(&counts.buckets[bucket], 1);
-        add(&counts.count, 1);
         let sum = f64::from_bits(counts.sum.load(Ordering::Relaxed)) + value;
         counts.sum.store(sum.to_bits(), Ordering::Relaxed);
     }
@@ -60,14 +58,14 @@ impl LocalHistogram {
     fn totals(&self) -> (f64, u64, Vec<(f64, u64)>) {
         let shared = &*self.0;
         let mut buckets: Vec<(f64, u64)> = shared.bounds.iter().map(|bound| (*bound, 0)).collect();
-        let (mut sum, mut count) = (0.0, 0);
+        let mut sum = 0.0;
         for counts in shared.threads.iter() {
             for (total, n) in buckets.iter_mut().zip(counts.buckets.iter()) {
                 total.1 += n.load(Ordering::Relaxed);
             }
-            count += counts.count.load(Ordering::Relaxed);
             sum += f64::from_bits(counts.sum.load(Ordering::Relaxed));
         }
+        let count = buckets.iter().map(|(_, n)| n).sum();
         (sum, count, buckets)
     }
 }

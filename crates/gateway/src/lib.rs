@@ -71,6 +71,8 @@ pub struct GatewayConfig {
     /// The longest answer assumed, in tokens, for a request that sets no `max_tokens` to a
     /// model with no context length: what a request reserves of its budgets.
     pub default_max_output_tokens: u64,
+    /// Whether answers carry the key's own `x-ratelimit-*` headers (when it has limits).
+    pub rate_limit_headers: bool,
 }
 
 impl Default for GatewayConfig {
@@ -91,6 +93,7 @@ impl Default for GatewayConfig {
             shared: None,
             usage_wait_after_disconnect: Duration::from_secs(5),
             default_max_output_tokens: 8192,
+            rate_limit_headers: true,
         }
     }
 }
@@ -113,6 +116,9 @@ pub struct Gateway {
     /// Metering that outlives its request (a stream read on after its client left, tokens
     /// being counted); shutdown waits for it.
     background: tokio_util::task::TaskTracker,
+    /// The runtime the gateway was started on, which that metering runs on: a serving
+    /// thread's runtime stops with the server, before shutdown waits for it.
+    runtime: tokio::runtime::Handle,
 }
 
 impl Gateway {
@@ -146,6 +152,7 @@ impl Gateway {
             reload: Mutex::new(()),
             change_floor: std::sync::atomic::AtomicI64::new(0),
             background: tokio_util::task::TaskTracker::new(),
+            runtime: tokio::runtime::Handle::current(),
         });
         // Read the log's position before loading, so nothing logged during the load is missed.
         let floor = services.last_change().await?;
@@ -251,6 +258,11 @@ impl Gateway {
             tracing::warn!(tasks = idle.len(), "metering still running in the background after {wait:?}");
         }
         idle.reopen();
+    }
+
+    /// Runs metering that outlives its request, where shutdown waits for it.
+    pub(crate) fn in_background(&self, work: impl Future<Output = ()> + Send + 'static) {
+        self.background.spawn_on(work, &self.runtime);
     }
 
     /// Writes all pending usage and stops metering. Call after the server has drained.

@@ -11,6 +11,16 @@ use std::sync::Mutex;
 
 const SCALE: i64 = 60_000;
 
+/// Where a bucket stands, as a client is told it in `x-ratelimit-*` headers: the limit,
+/// what is left for this replica in whole units, and the milliseconds until the bucket is
+/// full again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Level {
+    pub limit: u32,
+    pub left: u64,
+    pub full_in_ms: u64,
+}
+
 #[derive(Debug)]
 pub struct Bucket {
     limit: u32,
@@ -73,9 +83,9 @@ impl Bucket {
         u64::try_from((missing_scaled + per_ms - 1) / per_ms).unwrap_or(u64::MAX)
     }
 
-    /// Takes `amount` units if all of them are there; otherwise says how many milliseconds
-    /// until they will be.
-    pub fn take(&self, amount: u64, now_ms: i64) -> Result<(), u64> {
+    /// Takes `amount` units if all of them are there, and says what is left; otherwise
+    /// says how many milliseconds until they will be.
+    pub fn take(&self, amount: u64, now_ms: i64) -> Result<Level, u64> {
         let mut state = self.lock();
         self.refill(&mut state, now_ms);
         let need = i64::try_from(amount).unwrap_or(i64::MAX).saturating_mul(SCALE);
@@ -83,7 +93,7 @@ impl Bucket {
         if available >= need {
             state.level -= need;
             state.unshared += need / SCALE;
-            Ok(())
+            Ok(self.standing(&state))
         } else {
             Err(self.wait_ms(need - available))
         }
@@ -98,22 +108,27 @@ impl Bucket {
         if available >= need { Ok(()) } else { Err(self.wait_ms(need - available)) }
     }
 
-    /// Succeeds while anything is left (for limits whose cost is known only afterwards).
-    pub fn check(&self, now_ms: i64) -> Result<(), u64> {
+    /// Succeeds while anything is left (for limits whose cost is known only afterwards),
+    /// saying what is.
+    pub fn check(&self, now_ms: i64) -> Result<Level, u64> {
         let mut state = self.lock();
         self.refill(&mut state, now_ms);
         let available = state.available();
-        if available > 0 { Ok(()) } else { Err(self.wait_ms(1 - available)) }
+        if available > 0 { Ok(self.standing(&state)) } else { Err(self.wait_ms(1 - available)) }
     }
 
-    /// What is left for this replica, in whole units, and the milliseconds until the
-    /// bucket is full again: what a client is told in `x-ratelimit-*` headers.
-    pub fn status(&self, now_ms: i64) -> (u64, u64) {
-        let mut state = self.lock();
-        self.refill(&mut state, now_ms);
+    fn standing(&self, state: &State) -> Level {
         let left = u64::try_from(state.available().max(0) / SCALE).unwrap_or(0);
         let missing = i64::from(self.limit).saturating_mul(SCALE).saturating_sub(state.level).max(0);
-        (left, self.wait_ms(missing))
+        Level { limit: self.limit, left, full_in_ms: self.wait_ms(missing) }
+    }
+
+    /// What is left now (see [`Level`]).
+    #[cfg(test)]
+    fn status(&self, now_ms: i64) -> Level {
+        let mut state = self.lock();
+        self.refill(&mut state, now_ms);
+        self.standing(&state)
     }
 
     /// Gives back what [`Bucket::take`] took for a request that was then refused elsewhere.
@@ -195,14 +210,16 @@ mod tests {
     #[test]
     fn status_says_what_is_left_and_when_it_is_full() {
         let b = Bucket::new(60, 0);
-        assert_eq!(b.status(0), (60, 0));
-        for _ in 0..3 {
+        let standing = |left, full_in_ms| Level { limit: 60, left, full_in_ms };
+        assert_eq!(b.status(0), standing(60, 0));
+        for _ in 0..2 {
             b.take(1, 0).unwrap();
         }
-        assert_eq!(b.status(0), (57, 3000), "one a second comes back");
-        assert_eq!(b.status(1500), (58, 1500));
+        assert_eq!(b.take(1, 0), Ok(standing(57, 3000)), "one a second comes back");
+        assert_eq!(b.status(1500), standing(58, 1500));
+        assert_eq!(b.check(1500), Ok(standing(58, 1500)));
         b.debit(100, 1500);
-        assert_eq!(b.status(1500).0, 0, "in debt, nothing is left");
+        assert_eq!(b.status(1500).left, 0, "in debt, nothing is left");
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::body::RequestBody;
 use crate::error::GatewayError;
 use crate::estimate;
 use crate::governor::{self, Governor, Permit, Scope};
+use crate::limits::Level;
 use crate::routing::{self, DeploymentLimits};
 use crate::sse::{SseFilter, Usage, usage_of_body};
 use crate::tables::{KeyEntry, Route, TeamEntry};
@@ -82,12 +83,17 @@ struct Admitted {
     request: RequestBody,
 }
 
+/// How much of a streamed answer is kept for counting its tokens should no usage come (each
+/// stream in flight holds this much at most besides what passes through).
+const KEPT_ANSWER_BYTES: usize = 4 << 20;
+
 /// A refusal, with the model it concerned when that model is in the catalog.
 type Refusal = (GatewayError, Option<Arc<Route>>);
 
 /// Meters a request exactly once: when it is finished, or, if the client goes away first,
 /// when it is dropped (status 499, with whatever usage was seen). An answered request the
-/// model server sent no usage for is counted here (`estimate`), off the serving thread.
+/// model server sent no usage for is counted here (`estimate`), off the serving thread, and
+/// so is one whose client left after it reached a model server: its prompt was read.
 struct Metering {
     /// What charging the request needs; taken when it is metered.
     bill: Option<Bill>,
@@ -95,11 +101,15 @@ struct Metering {
     usage: Option<Usage>,
     /// Whether the model server answered (with a success), so that tokens were spent.
     answered: bool,
+    /// Whether the request was sent to a model server.
+    sent: bool,
     /// The request as the client sent it, to count its prompt if no usage comes.
     request: Bytes,
     /// What came of a streamed answer (or a whole one without usage), to count if no
-    /// usage comes.
+    /// usage comes: its first [`KEPT_ANSWER_BYTES`].
     answer: BytesMut,
+    /// How many bytes of a streamed answer came in all.
+    answer_bytes: usize,
     /// Whether a streamed answer's first chunk has gone out (its time is observed once).
     first_chunk: bool,
 }
@@ -128,12 +138,14 @@ impl Metering {
         }
     }
 
-    /// Takes in a piece of a streamed answer: its usage if it carries it, else the text,
-    /// for counting.
+    /// Takes in a piece of a streamed answer: its usage if it carries it, else (up to a
+    /// bound) the text, for counting.
     fn received(&mut self, chunk: &[u8], filter: &SseFilter) {
         self.usage = filter.usage();
         if self.usage.is_none() {
-            self.answer.extend_from_slice(chunk);
+            self.answer_bytes += chunk.len();
+            let room = KEPT_ANSWER_BYTES.saturating_sub(self.answer.len());
+            self.answer.extend_from_slice(&chunk[..chunk.len().min(room)]);
         }
     }
 
@@ -147,20 +159,25 @@ impl Metering {
         let elapsed = ended.saturating_duration_since(self.started);
         match self.usage {
             Some(usage) => bill.charge(usage, false, status, elapsed),
-            None if self.answered => {
+            // A client that leaves before the answer still owes the prompt the model read.
+            None if self.answered || (self.sent && status == 499) => {
                 let (request, answer) = (std::mem::take(&mut self.request), std::mem::take(&mut self.answer));
                 let (endpoint, streamed) = (bill.endpoint, bill.streamed);
-                let count = move || estimate::usage(endpoint, &request, &answer, streamed);
-                match tokio::runtime::Handle::try_current() {
-                    Ok(_) => {
-                        let background = bill.gateway.background.clone();
-                        background.spawn(async move {
-                            let usage = tokio::task::spawn_blocking(count).await.unwrap_or_default();
-                            bill.charge(usage, true, status, elapsed);
-                        });
+                let answer_bytes = self.answer_bytes.max(answer.len());
+                let count = move || {
+                    let mut usage = estimate::usage(endpoint, &request, &answer, streamed);
+                    // Past what was kept, the rest of a long answer is taken to be alike.
+                    if answer_bytes > answer.len() {
+                        let scaled = usage.completion_tokens as f64 * answer_bytes as f64 / answer.len() as f64;
+                        usage.completion_tokens = scaled.ceil() as u64;
                     }
-                    Err(_) => bill.charge(count(), true, status, elapsed),
-                }
+                    usage
+                };
+                let gateway = Arc::clone(&bill.gateway);
+                gateway.in_background(async move {
+                    let usage = tokio::task::spawn_blocking(count).await.unwrap_or_default();
+                    bill.charge(usage, true, status, elapsed);
+                });
             }
             None => bill.charge(Usage::default(), false, status, elapsed),
         }
@@ -255,9 +272,9 @@ impl Gateway {
     }
 
     /// The most a request can cost: its prompt is at most as many tokens as its body has
-    /// bytes, and its answer at most `max_completion_tokens` (or `max_tokens`), else the
-    /// model's context length, else `default_max_output_tokens`; neither more than the
-    /// context length.
+    /// bytes, and each of its answers (`n`, `best_of`) at most `max_completion_tokens` (or
+    /// `max_tokens`), else the model's context length, else `default_max_output_tokens`;
+    /// neither more than the context length.
     fn worst_case_cost(&self, route: &Route, endpoint: Endpoint, request: &RequestBody) -> Usd {
         let context = route.context_length.map_or(u64::MAX, u64::from);
         let prompt = (request.bytes().len() as u64).min(context);
@@ -268,7 +285,7 @@ impl Gateway {
                 .or(route.context_length.map(u64::from))
                 .unwrap_or(self.config.default_max_output_tokens),
         };
-        route.cost(prompt, output.min(context))
+        route.cost(prompt, output.min(context).saturating_mul(request.choices))
     }
 
     /// Admits the request under the limits of its key, the key's team and the key's user,
@@ -356,6 +373,7 @@ impl Gateway {
         // Usage of a stream comes in a last chunk the client may not have asked for: ask
         // on its behalf, and remove that chunk on the way back.
         let ask_usage = streamed && !request.client_wants_usage;
+        let key_levels = permit.key_levels;
         let bill = Bill {
             gateway: Arc::clone(&self),
             key: (key.id, key.team_id, key.user_id),
@@ -371,8 +389,10 @@ impl Gateway {
             started,
             usage: None,
             answered: false,
+            sent: false,
             request: request.bytes().clone(),
             answer: BytesMut::new(),
+            answer_bytes: 0,
             first_chunk: false,
         };
         let (reply, waited) = match route.kind {
@@ -382,7 +402,8 @@ impl Gateway {
                 (mock_reply(endpoint, &route, &value, streamed, now.as_secs()), Duration::ZERO)
             }
             ProviderKind::OpenAiCompatible => {
-                match self.forward(endpoint, &route, &request, streamed, ask_usage, (started, now)).await {
+                let sent = &mut metering.sent;
+                match self.forward(endpoint, &route, &request, (streamed, ask_usage), (started, now), sent).await {
                     Ok(forwarded) => {
                         if let Some(bill) = &mut metering.bill {
                             bill.deployment = forwarded.deployment;
@@ -399,8 +420,8 @@ impl Gateway {
         // A throttling model server's own rate-limit headers, passed on, explain its refusal.
         let passes_server_limits = matches!(&reply, Reply::Whole { headers, .. } if !headers.is_empty());
         let (mut response, ready) = self.deliver(reply, metering, ask_usage);
-        if let Some(governor) = key.governor.as_deref().filter(|_| !passes_server_limits) {
-            rate_limit_headers(governor, now.as_millis(), response.headers_mut());
+        if self.config.rate_limit_headers && !passes_server_limits {
+            rate_limit_headers(key_levels, response.headers_mut());
         }
         self.metrics.overhead.observe(ready.saturating_duration_since(started).saturating_sub(waited).as_secs_f64());
         Ok(response)
@@ -414,9 +435,9 @@ impl Gateway {
         endpoint: Endpoint,
         route: &Route,
         request: &RequestBody,
-        streamed: bool,
-        ask_usage: bool,
+        (streamed, ask_usage): (bool, bool),
         (started, now): (Instant, Timestamp),
+        sent: &mut bool,
     ) -> Result<Forwarded, GatewayError> {
         let deadline = tokio::time::Instant::from_std(started + self.config.total_timeout);
         let policy = self.config.breaker;
@@ -448,6 +469,7 @@ impl Gateway {
             let deployment = chosen.deployment;
             let body = request.for_upstream(&deployment.upstream_model, ask_usage);
             let called = Instant::now();
+            *sent = true;
             let head_by = called
                 .checked_add(self.config.first_byte_timeout)
                 .map_or(deadline, |at| deadline.min(tokio::time::Instant::from_std(at)));
@@ -617,12 +639,10 @@ struct Delivery {
 impl Drop for Delivery {
     fn drop(&mut self) {
         let Some((mut chunks, mut filter, mut metering)) = self.inner.take() else { return };
-        if tokio::runtime::Handle::try_current().is_err() {
-            return; // (metering is dropped here: the request is metered as it stands)
-        }
-        let Some(background) = metering.bill.as_ref().map(|bill| bill.gateway.background.clone()) else { return };
-        let until = tokio::time::Instant::now() + self.drain_for;
-        background.spawn(async move {
+        let Some(gateway) = metering.bill.as_ref().map(|bill| Arc::clone(&bill.gateway)) else { return };
+        let drain_for = self.drain_for;
+        gateway.in_background(async move {
+            let until = tokio::time::Instant::now() + drain_for;
             while let Ok(Some(Ok(bytes))) = tokio::time::timeout_at(until, chunks.next()).await {
                 filter.push(&bytes);
                 metering.received(&bytes, &filter);
@@ -687,38 +707,38 @@ fn throttling_headers(from: &HeaderMap) -> HeaderMap {
     headers
 }
 
-/// The key's own limits as OpenAI reports its own: `x-ratelimit-limit-requests`,
-/// `-remaining-requests`, `-reset-requests` and the same for `-tokens` (per minute).
+/// The key's own limits, as they stood when the request was let in, as OpenAI reports its
+/// own: `x-ratelimit-limit-requests`, `-remaining-requests`, `-reset-requests` and the same
+/// for `-tokens` (per minute).
 ///
-/// They go on every answer of a key with limits, so they are made cheaply: the limits'
-/// values once per bucket, the others written into one buffer shared by all four.
-fn rate_limit_headers(governor: &Governor, now_ms: i64, headers: &mut HeaderMap) {
-    let buckets = [(governor.rpm_bucket(), &RATE_HEADERS[0]), (governor.tpm_bucket(), &RATE_HEADERS[1])];
-    // Every value is written into one buffer, which each header then shares.
-    let mut text = ResetText::default();
+/// They go on every answer of a key with limits, so they are made cheaply: every value is
+/// written into one buffer on the stack, which moves into one allocation all six share.
+fn rate_limit_headers(levels: [Option<Level>; 2], headers: &mut HeaderMap) {
+    let mut text = HeaderText::default();
     let mut ends = [0; 6];
-    for (i, (bucket, _)) in buckets.iter().enumerate() {
-        let Some(bucket) = bucket else { continue };
-        let (left, full_in_ms) = bucket.status(now_ms);
-        text.number(u64::from(bucket.limit()));
-        ends[3 * i] = text.len;
-        text.number(left);
-        ends[3 * i + 1] = text.len;
-        text.push(reset_text(full_in_ms).as_bytes());
-        ends[3 * i + 2] = text.len;
+    for (level, ends) in levels.iter().zip(ends.chunks_exact_mut(3)) {
+        let Some(level) = level else { continue };
+        text.number(u64::from(level.limit));
+        ends[0] = text.len;
+        text.number(level.left);
+        ends[1] = text.len;
+        text.wait(level.full_in_ms);
+        ends[2] = text.len;
     }
-    let shared = Bytes::copy_from_slice(text.as_bytes());
-    headers.reserve(6);
+    if text.len == 0 {
+        return;
+    }
+    let shared = Bytes::from_owner(text);
     let mut from = 0;
-    for (i, (bucket, names)) in buckets.into_iter().enumerate() {
-        if bucket.is_none() {
+    for ((names, level), ends) in RATE_HEADERS.iter().zip(levels).zip(ends.chunks_exact(3)) {
+        if level.is_none() {
             continue;
         }
-        for (name, to) in names.iter().zip(&ends[3 * i..3 * i + 3]) {
-            if let Ok(value) = HeaderValue::from_maybe_shared(shared.slice(from..*to)) {
+        for (name, &to) in names.iter().zip(ends) {
+            if let Ok(value) = HeaderValue::from_maybe_shared(shared.slice(from..to)) {
                 headers.append(name.clone(), value);
             }
-            from = *to;
+            from = to;
         }
     }
 }
@@ -736,73 +756,76 @@ static RATE_HEADERS: [[header::HeaderName; 3]; 2] = [
     ],
 ];
 
-/// A wait as OpenAI writes it in `x-ratelimit-reset-*`: `20ms`, `1.5s`, `6m0s`. (Written
-/// by hand: it goes on every answer, and `format!` cost more than the rest of the header.)
-fn reset_text(ms: u64) -> ResetText {
-    let mut text = ResetText::default();
-    match ms {
-        0..1000 => {
-            text.number(ms);
-            text.push(b"ms");
-        }
-        1000..60_000 => {
-            text.number(ms / 1000);
-            let millis = ms % 1000;
-            if millis > 0 {
-                text.push(b".");
-                let digits = [b'0' + (millis / 100) as u8, b'0' + (millis / 10 % 10) as u8, b'0' + (millis % 10) as u8];
-                let kept = digits.iter().rposition(|d| *d != b'0').map_or(0, |i| i + 1);
-                text.push(&digits[..kept]);
-            }
-            text.push(b"s");
-        }
-        _ => {
-            let secs = ms.div_ceil(1000);
-            text.number(secs / 60);
-            text.push(b"m");
-            text.number(secs % 60);
-            text.push(b"s");
-        }
-    }
-    text
-}
-
-/// A short text on the stack.
-struct ResetText {
-    bytes: [u8; 64],
+/// Header values written by hand into a buffer on the stack: they go on every answer, and
+/// `format!` cost more than the rest of the headers.
+struct HeaderText {
+    /// Room for two limits (10 digits each), what is left of them (20) and their waits (20).
+    bytes: [u8; 128],
     len: usize,
 }
 
-impl Default for ResetText {
+impl Default for HeaderText {
     fn default() -> Self {
-        Self { bytes: [0; 64], len: 0 }
+        Self { bytes: [0; 128], len: 0 }
     }
 }
 
-impl ResetText {
-    fn push(&mut self, part: &[u8]) {
-        let end = (self.len + part.len()).min(self.bytes.len());
-        self.bytes[self.len..end].copy_from_slice(&part[..end - self.len]);
-        self.len = end;
+impl AsRef<[u8]> for HeaderText {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl HeaderText {
+    fn byte(&mut self, byte: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = byte;
+            self.len += 1;
+        }
     }
 
+    /// Writes the digits in place, last first.
     fn number(&mut self, n: u64) {
-        let mut digits = [0_u8; 20];
-        let mut at = digits.len();
+        let digits = n.checked_ilog10().map_or(1, |d| d as usize + 1);
+        let Some(slots) = self.bytes.get_mut(self.len..self.len + digits) else { return };
         let mut n = n;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
+        for slot in slots.iter_mut().rev() {
+            *slot = b'0' + (n % 10) as u8;
             n /= 10;
-            if n == 0 {
-                break;
+        }
+        self.len += digits;
+    }
+
+    /// A wait as OpenAI writes it in `x-ratelimit-reset-*`: `20ms`, `1.5s`, `6m0s`.
+    fn wait(&mut self, ms: u64) {
+        match ms {
+            0..1000 => {
+                self.number(ms);
+                self.byte(b'm');
+                self.byte(b's');
+            }
+            1000..60_000 => {
+                self.number(ms / 1000);
+                // Milliseconds as a decimal fraction without trailing zeros.
+                let (mut rest, mut scale) = (ms % 1000, 100);
+                if rest > 0 {
+                    self.byte(b'.');
+                }
+                while rest > 0 {
+                    self.byte(b'0' + (rest / scale) as u8);
+                    rest %= scale;
+                    scale /= 10;
+                }
+                self.byte(b's');
+            }
+            _ => {
+                let secs = ms.div_ceil(1000);
+                self.number(secs / 60);
+                self.byte(b'm');
+                self.number(secs % 60);
+                self.byte(b's');
             }
         }
-        self.push(&digits[at..]);
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
     }
 }
 
@@ -861,7 +884,13 @@ fn mock_reply(endpoint: Endpoint, route: &Route, request: &Value, streamed: bool
 
 #[cfg(test)]
 mod tests {
-    use super::reset_text;
+    use super::{HeaderText, answer_header_map};
+
+    #[test]
+    fn answers_have_room_for_their_headers_from_the_start() {
+        // A stream's three headers and the six rate-limit headers: no growing on the way.
+        assert!(answer_header_map().capacity() >= 9);
+    }
 
     #[test]
     fn waits_are_written_as_openai_writes_them() {
@@ -876,8 +905,28 @@ mod tests {
             (60_000, "1m0s"),
             (360_000, "6m0s"),
             (61_001, "1m2s"),
+            (u64::MAX, "307445734561825m52s"),
         ] {
-            assert_eq!(reset_text(ms).as_bytes(), text.as_bytes(), "{ms}");
+            let mut written = HeaderText::default();
+            written.wait(ms);
+            assert_eq!(written.as_ref(), text.as_bytes(), "{ms}");
         }
+    }
+
+    #[test]
+    fn numbers_are_written_whole_or_not_at_all() {
+        let mut text = HeaderText::default();
+        for n in [0, 7, 10, 999, 1000, u64::MAX] {
+            text.number(n);
+        }
+        assert_eq!(
+            text.as_ref(),
+            b"07109991000".iter().chain(u64::MAX.to_string().as_bytes()).copied().collect::<Vec<_>>()
+        );
+        let mut full = HeaderText::default();
+        for _ in 0..7 {
+            full.number(u64::MAX);
+        }
+        assert_eq!(full.len, 120, "six fit in 128 bytes, the seventh is left out whole");
     }
 }

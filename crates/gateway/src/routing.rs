@@ -117,7 +117,7 @@ impl DeploymentLimits {
     /// Milliseconds until this deployment has room, or 0 if it has room now.
     fn wait_ms(&self, now_ms: i64) -> u64 {
         let rpm = self.rpm.as_ref().map_or(Ok(()), |b| b.peek(1, now_ms));
-        let tpm = self.tpm.as_ref().map_or(Ok(()), |b| b.check(now_ms));
+        let tpm = self.tpm.as_ref().map_or(Ok(()), |b| b.check(now_ms).map(drop));
         rpm.err().unwrap_or(0).max(tpm.err().unwrap_or(0))
     }
 }

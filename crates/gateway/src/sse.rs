@@ -111,18 +111,26 @@ pub(crate) fn count(token: &[u8]) -> Option<u64> {
 /// Splits a byte stream into events and passes them on, whole.
 pub struct SseFilter {
     pending: BytesMut,
+    /// How far `pending` has been searched for the end of an event.
+    searched: usize,
     /// Drop the final chunk that carries only usage (the client did not ask for it).
     strip_usage_chunk: bool,
     usage: Option<Usage>,
 }
 
-fn event_end(buf: &[u8]) -> Option<usize> {
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+/// Where the first event in `buf` ends (after its blank line), looking at line ends from
+/// `from` on: one pass, whatever the mix of `\n` and `\r\n`.
+fn event_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(i) = memchr::memchr(b'\n', buf.get(at..)?) {
+        at += i + 1;
+        match &buf[at..] {
+            [b'\n', ..] => return Some(at + 1),
+            [b'\r', b'\n', ..] => return Some(at + 2),
+            _ => {}
+        }
     }
+    None
 }
 
 /// The `data:` payload of one event (multi-line data joined with newlines).
@@ -144,7 +152,7 @@ fn data_of(event: &[u8]) -> Vec<u8> {
 /// out).
 pub(crate) fn data_payloads(mut stream: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
     std::iter::from_fn(move || {
-        let end = event_end(stream)?;
+        let end = event_end(stream, 0)?;
         let (event, rest) = stream.split_at(end);
         stream = rest;
         Some(data_of(event))
@@ -153,7 +161,7 @@ pub(crate) fn data_payloads(mut stream: &[u8]) -> impl Iterator<Item = Vec<u8>> 
 
 impl SseFilter {
     pub fn new(strip_usage_chunk: bool) -> Self {
-        Self { pending: BytesMut::new(), strip_usage_chunk, usage: None }
+        Self { pending: BytesMut::new(), searched: 0, strip_usage_chunk, usage: None }
     }
 
     pub fn usage(&self) -> Option<Usage> {
@@ -165,12 +173,16 @@ impl SseFilter {
     pub fn push(&mut self, chunk: &[u8]) -> Bytes {
         self.pending.extend_from_slice(chunk);
         let mut out = BytesMut::new();
-        while let Some(end) = event_end(&self.pending) {
+        while let Some(end) = event_end(&self.pending, self.searched) {
+            self.searched = 0;
             let event = self.pending.split_to(end);
             if self.keep(&event) {
                 out.extend_from_slice(&event);
             }
         }
+        // A long event arriving in many pieces is searched once: the next piece resumes
+        // at the last line end that could not yet be judged.
+        self.searched = self.pending.len().saturating_sub(2);
         out.freeze()
     }
 
@@ -227,6 +239,24 @@ mod tests {
         assert_eq!(String::from_utf8(out.to_vec()).unwrap(), expected);
         assert!(expected.ends_with("data: [DONE]\n\n"));
         assert_eq!(filter.usage().map(|u| u.completion_tokens), Some(2));
+    }
+
+    #[test]
+    fn events_end_at_blank_lines_of_either_kind_in_any_pieces() {
+        let whole: &[u8] = b"data: 1\r\n\r\ndata: 2\n\ndata: 3\n\r\ndata: 4\r\n\ndata: 5\r\nrest";
+        for size in [1, 2, 3, whole.len()] {
+            let mut filter = SseFilter::new(false);
+            let mut out = Vec::new();
+            let mut events = 0;
+            for piece in whole.chunks(size) {
+                let sent = filter.push(piece);
+                events += sent.iter().filter(|b| **b == b':').count();
+                out.extend_from_slice(&sent);
+            }
+            assert_eq!(events, 4, "size {size}: the last event has no blank line yet");
+            out.extend_from_slice(&filter.finish());
+            assert_eq!(out, whole, "size {size}");
+        }
     }
 
     #[test]

@@ -193,6 +193,9 @@ pub struct GatewaySettings {
     /// The longest answer assumed (in tokens) for a request that sets no `max_tokens`, to
     /// a model without a context length: what it reserves of its budgets.
     pub default_max_output_tokens: u64,
+    /// Whether answers to a key with limits carry its `x-ratelimit-*` headers, as OpenAI's
+    /// carry an organization's.
+    pub rate_limit_headers: bool,
 }
 
 fn millis(d: Duration) -> u64 {
@@ -219,6 +222,7 @@ impl Default for GatewaySettings {
             shared_sync_ms: 100,
             usage_wait_after_disconnect_ms: millis(d.usage_wait_after_disconnect),
             default_max_output_tokens: d.default_max_output_tokens,
+            rate_limit_headers: d.rate_limit_headers,
         }
     }
 }
@@ -255,6 +259,7 @@ impl GatewaySettings {
             shared,
             usage_wait_after_disconnect: Duration::from_millis(self.usage_wait_after_disconnect_ms),
             default_max_output_tokens: self.default_max_output_tokens,
+            rate_limit_headers: self.rate_limit_headers,
             ..d
         }
     }

@@ -109,3 +109,23 @@ async fn a_stream_left_without_usage_in_time_is_counted_from_what_came() {
     let completion = row["completionTokens"].as_u64().unwrap();
     assert!((1..12).contains(&completion), "what arrived before the client left, not zero, not all: {row}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_before_the_answer_owes_the_prompt_the_server_read() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let upstream = MockUpstream::start(MockConfig::default()).await;
+    let (user, key) = served(&app, &upstream, "slow-2000").await;
+    let impatient = reqwest::Client::builder().timeout(std::time::Duration::from_millis(300)).build().unwrap();
+    let left = impatient
+        .post(format!("{}/v1/chat/completions", app.base))
+        .bearer_auth(&key)
+        .json(&chat_body("served"))
+        .send()
+        .await;
+    assert!(left.is_err_and(|e| e.is_timeout()), "the client gave up first");
+    let rows = records(&app, &user, 1).await;
+    let row = &rows[0];
+    assert_eq!((row["status"].as_u64(), row["estimated"].as_bool()), (Some(499), Some(true)), "{row}");
+    assert_eq!((row["promptTokens"].as_u64(), row["completionTokens"].as_u64()), (Some(11), Some(0)), "{row}");
+    assert_ne!(row["cost"], "0", "{row}");
+}

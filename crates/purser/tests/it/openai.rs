@@ -10,7 +10,7 @@ use purser_mock_upstream::server::{MockConfig, MockUpstream};
 use purser_store::Backend;
 use serde_json::{Value, json};
 
-use crate::harness::{Options, T0, TestApp, chat_body, metric};
+use crate::harness::{Options, Reply, T0, TestApp, chat_body, metric};
 
 /// A key for `models`, each a served model named as given whose upstream model is the
 /// second string (the mock server's behaviour), on `upstream`.
@@ -118,19 +118,28 @@ async fn a_throttling_model_server_is_left_alone_for_its_retry_after_and_others_
     }
     assert_eq!(busy.state.requests(), 8);
 
-    // Answers carry the key's own limits, as OpenAI's carry the organization's.
+    // Answers carry the key's own limits as they stood when the request was let in, as
+    // OpenAI's carry the organization's.
     clock.advance_secs(120);
-    let answered = app.chat(&key, chat_body("shared")).await;
-    assert_eq!(answered.status.as_u16(), 200);
-    let header = |name: &str| answered.headers[name].to_str().unwrap().to_owned();
+    let first = app.chat(&key, chat_body("shared")).await;
+    assert_eq!(first.status.as_u16(), 200);
+    let header = |answer: &Reply, name: &str| answer.headers[name].to_str().unwrap().to_owned();
     assert_eq!(
-        (header("x-ratelimit-limit-requests"), header("x-ratelimit-remaining-requests")),
+        (header(&first, "x-ratelimit-limit-requests"), header(&first, "x-ratelimit-remaining-requests")),
         ("10".into(), "9".into())
     );
-    assert_eq!(header("x-ratelimit-reset-requests"), "6s", "one request of ten a minute comes back in 6 s");
-    assert_eq!(header("x-ratelimit-limit-tokens"), "1000");
-    assert_eq!(header("x-ratelimit-remaining-tokens"), (1000 - 15).to_string(), "the answer's own tokens are counted");
-    assert_eq!(header("x-ratelimit-reset-tokens"), "900ms", "15 tokens of 1000 a minute come back in 0.9 s");
+    assert_eq!(header(&first, "x-ratelimit-reset-requests"), "6s", "one request of ten a minute comes back in 6 s");
+    assert_eq!(header(&first, "x-ratelimit-limit-tokens"), "1000");
+    assert_eq!(header(&first, "x-ratelimit-remaining-tokens"), "1000", "nothing was spent yet");
+    let second = app.chat(&key, chat_body("shared")).await;
+    assert_eq!(header(&second, "x-ratelimit-remaining-requests"), "8");
+    assert_eq!(header(&second, "x-ratelimit-reset-requests"), "12s");
+    assert_eq!(
+        header(&second, "x-ratelimit-remaining-tokens"),
+        (1000 - 15).to_string(),
+        "the first answer's tokens count"
+    );
+    assert_eq!(header(&second, "x-ratelimit-reset-tokens"), "900ms", "15 tokens of 1000 a minute come back in 0.9 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,4 +202,20 @@ async fn metrics_count_refusals_and_time_answers_in_either_format() {
         (200, Some("application/openmetrics-text; version=1.0.0; charset=utf-8"))
     );
     assert!(text.ends_with("# EOF\n") && text.contains("# TYPE purser_gateway_refused counter"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keys_rate_limit_headers_can_be_left_out() {
+    let app = TestApp::start_with(Backend::Sqlite, Options::tweak(|c| c.gateway.rate_limit_headers = false)).await;
+    let upstream = MockUpstream::start(MockConfig::default()).await;
+    let key = served_key(&app, &upstream, &[("limited", "m")], json!({ "rpmLimit": 10, "tpmLimit": 1000 })).await;
+    let answered = app.chat(&key, chat_body("limited")).await;
+    assert_eq!(answered.status.as_u16(), 200, "{}", answered.body);
+    let names: Vec<&str> = answered.headers.keys().map(|name| name.as_str()).collect();
+    assert!(!names.iter().any(|name| name.starts_with("x-ratelimit-")), "{names:?}");
+    // The limits themselves still hold.
+    for _ in 0..9 {
+        assert_eq!(app.chat(&key, chat_body("limited")).await.status.as_u16(), 200);
+    }
+    assert_eq!(app.chat(&key, chat_body("limited")).await.status.as_u16(), 429);
 }
