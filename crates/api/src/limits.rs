@@ -91,14 +91,19 @@ impl Limits {
     /// comment), waiting first if the account is under a failure streak.
     pub async fn before_sign_in(&self, ip: &str, account: &str) -> Result<SignInAttempt, ApiError> {
         let rate = self.check(&[("login:ip", self.rules.login_per_ip, ip)]).await?;
+        // The address comes first: it never holds a `|`, so no account text can make one
+        // pair's key another's.
         let attempt = SignInAttempt {
             rate,
-            pair: format!("login:failed:{account}:{ip}"),
+            pair: format!("login:failed-from:{ip}|{account}"),
             account: format!("login:failed:{account}"),
         };
-        let pair = self.peek(&attempt.pair, self.rules.login_failures_per_account_and_ip).await;
-        if let Some(pair) = pair.filter(|d| !d.allowed) {
-            return Err(refusal(&pair));
+        // Counted as a failure before the password is checked, so that concurrent guesses
+        // cannot all pass a count not yet raised; a success takes it back.
+        match self.limiter.hit(&attempt.pair, self.rules.login_failures_per_account_and_ip).await {
+            Ok(pair) if !pair.allowed => return Err(refusal(&pair)),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "rate limiter unavailable; letting the request through"),
         }
         let rule = self.rules.login_failures_per_account;
         if let Some(account) = self.peek(&attempt.account, rule).await {
@@ -114,15 +119,19 @@ impl Limits {
         Ok(attempt)
     }
 
-    /// Counts a failed sign-in against its account, from its address and from anywhere.
+    /// Counts a failed sign-in against its account from anywhere (from its address, it
+    /// was counted before).
     pub async fn sign_in_failed(&self, attempt: &SignInAttempt) {
-        for (key, rule) in [
-            (&attempt.pair, self.rules.login_failures_per_account_and_ip),
-            (&attempt.account, self.rules.login_failures_per_account),
-        ] {
-            if let Err(e) = self.limiter.hit(key, rule).await {
-                tracing::warn!(error = %e, "rate limiter unavailable; a failed sign-in went uncounted");
-            }
+        if let Err(e) = self.limiter.hit(&attempt.account, self.rules.login_failures_per_account).await {
+            tracing::warn!(error = %e, "rate limiter unavailable; a failed sign-in went uncounted");
+        }
+    }
+
+    /// Takes back what the attempt counted: an attempt that was not a wrong password (a
+    /// success, a disabled account, an invalid request) counts for nothing.
+    pub async fn sign_in_not_failed(&self, attempt: &SignInAttempt) {
+        if let Err(e) = self.limiter.undo(&attempt.pair).await {
+            tracing::warn!(error = %e, "rate limiter unavailable; a sign-in stays counted as failed");
         }
     }
 

@@ -55,7 +55,10 @@ impl FromStr for PlatformRole {
     }
 }
 
-/// Proof that the policy allowed an action. Only this module makes one.
+/// Proof that the policy allowed an action. Only this module's checks make one, and
+/// [`Authorized::public`] for the routes open to everyone: a use case reading its input
+/// with a proof it got from `public()` is one anybody may call, which review can see at
+/// each call (one place: `JsonBody::read_public` in the API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Authorized(());
 

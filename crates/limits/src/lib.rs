@@ -42,6 +42,10 @@ pub trait RateLimiter: Send + Sync + 'static {
     /// Says how `key` stands against `rule` without counting a hit: `allowed` while there
     /// is room for one more.
     fn peek<'a>(&'a self, key: &'a str, rule: Rule) -> BoxFuture<'a, Result<Decision, LimitError>>;
+
+    /// Takes back one hit of `key` in its current window (for an attempt counted before it
+    /// was known to count for nothing); nothing when the window has ended.
+    fn undo<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), LimitError>>;
 }
 
 fn decide(count: u64, rule: Rule, reset_after: Duration) -> Decision {
@@ -100,6 +104,17 @@ impl RateLimiter for MemoryLimiter {
             Ok(Decision { used: count, ..decide(count + 1, rule, reset_after) })
         })
     }
+
+    fn undo<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), LimitError>> {
+        Box::pin(async move {
+            let now = self.clock.now().as_millis();
+            let mut windows = self.windows.lock().expect("limiter poisoned");
+            if let Some((_, count)) = windows.get_mut(key).filter(|(end, _)| *end > now) {
+                *count = count.saturating_sub(1);
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Counts in Redis: `INCR` the window's key and give it the window's lifetime on the first
@@ -109,6 +124,7 @@ pub struct RedisLimiter {
     prefix: String,
     script: redis::Script,
     peek: redis::Script,
+    undo: redis::Script,
 }
 
 const HIT: &str = r"
@@ -124,6 +140,13 @@ local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 return {count, redis.call('PTTL', KEYS[1])}
 ";
 
+// Only a live window is decremented: an expired key is gone, and one never goes below zero.
+const UNDO: &str = r"
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+";
+
 impl RedisLimiter {
     /// Connects to `redis://...`; keys are `<prefix>rl:<key>`.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, LimitError> {
@@ -134,6 +157,7 @@ impl RedisLimiter {
             prefix: prefix.to_owned(),
             script: redis::Script::new(HIT),
             peek: redis::Script::new(PEEK),
+            undo: redis::Script::new(UNDO),
         })
     }
 }
@@ -165,6 +189,19 @@ impl RateLimiter for RedisLimiter {
                 .map_err(|e| LimitError(e.to_string()))?;
             let reset_after = u64::try_from(ttl).map_or(rule.window, Duration::from_millis);
             Ok(Decision { used: count, ..decide(count + 1, rule, reset_after) })
+        })
+    }
+
+    fn undo<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), LimitError>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let _: i64 = self
+                .undo
+                .key(format!("{}rl:{key}", self.prefix))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(|e| LimitError(e.to_string()))?;
+            Ok(())
         })
     }
 }
@@ -211,6 +248,22 @@ mod tests {
         assert_eq!(full.reset_after, Duration::from_secs(60));
     }
 
+    #[tokio::test]
+    async fn undoing_takes_back_one_hit_of_a_live_window_only() {
+        let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_000_000)));
+        let limiter = MemoryLimiter::new(clock.clone());
+        limiter.undo("k").await.unwrap();
+        for _ in 0..3 {
+            limiter.hit("k", RULE).await.unwrap();
+        }
+        limiter.undo("k").await.unwrap();
+        assert_eq!(limiter.peek("k", RULE).await.unwrap().used, 2);
+        assert!(limiter.hit("k", RULE).await.unwrap().allowed, "the room given back is used");
+        clock.advance_secs(60);
+        limiter.undo("k").await.unwrap();
+        assert_eq!(limiter.hit("k", RULE).await.unwrap().remaining, 2, "a new window is not touched");
+    }
+
     fn redis_url() -> String {
         std::env::var("PURSER_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
     }
@@ -236,5 +289,10 @@ mod tests {
             one.peek("never:hit", RULE).await.unwrap();
         }
         assert_eq!(one.hit("never:hit", RULE).await.unwrap().remaining, 2, "peeks counted nothing");
+        two.undo("never:hit").await.unwrap();
+        assert_eq!(one.peek("never:hit", RULE).await.unwrap().used, 0, "an undo is shared too");
+        two.undo("never:hit").await.unwrap();
+        two.undo("gone").await.unwrap();
+        assert_eq!(one.peek("never:hit", RULE).await.unwrap().used, 0, "never below zero");
     }
 }

@@ -48,7 +48,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
             create_private_file(&config.data_dir.join("purser.db"))?;
         }
     }
-    keep_private(&config.data_dir)?;
+    keep_private(&config.data_dir);
     let pool = PoolConfig { max_connections: config.database.max_connections.unwrap_or(10), ..PoolConfig::default() };
     let store = Store::connect(&url, &pool)
         .await
@@ -79,51 +79,48 @@ fn create_private_file(path: &Path) -> anyhow::Result<()> {
     options.open(path).map(drop).with_context(|| format!("cannot create {}", path.display()))
 }
 
-/// Keeps the data directory private on every start: it and every directory in it 0700,
-/// every file 0600. Files Purser creates are made so; this also mends an install made
-/// before they were (its database and mail outbox were readable by anyone).
-pub fn keep_private(dir: &Path) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        if !dir.is_dir() {
-            return Ok(());
-        }
-        let mut pending = vec![dir.to_owned()];
-        while let Some(dir) = pending.pop() {
-            set_mode(&dir, 0o700)?;
-            for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
-                let entry = entry?;
-                let kind = entry.file_type()?;
-                if kind.is_dir() {
-                    pending.push(entry.path());
-                } else if kind.is_file() {
-                    set_mode(&entry.path(), 0o600)?;
-                }
-            }
-        }
+/// What Purser keeps in its data directory (relative to it): directories, then files.
+const OWN_DIRECTORIES: [&str; 2] = ["", "mail"];
+const OWN_FILES: [&str; 5] = ["purser.db", "purser.db-wal", "purser.db-shm", "master.key", "mail/outbox.jsonl"];
+
+/// Keeps the data directory private on every start: it and Purser's own directories in it
+/// 0700 (which alone keeps other users out of everything inside), Purser's own files
+/// 0600. Files Purser creates are made so; this mends an install made before they were
+/// (its database and mail outbox were readable by anyone). Nothing else in the directory
+/// is touched, and what cannot be changed is a warning, not a failure to start.
+pub fn keep_private(dir: &Path) {
+    let directories = OWN_DIRECTORIES.iter().map(|path| (path, 0o700));
+    for (path, mode) in directories.chain(OWN_FILES.iter().map(|path| (path, 0o600))) {
+        keep_path_private(&dir.join(path), mode);
     }
-    Ok(())
 }
 
 /// Makes one file (if it exists) readable by Purser's user only.
-fn keep_file_private(path: &Path) -> anyhow::Result<()> {
+fn keep_path_private(path: &Path, mode: u32) {
     #[cfg(unix)]
-    if path.is_file() {
-        set_mode(path, 0o600)?;
+    if let Err(e) = set_mode(path, mode) {
+        tracing::warn!(path = %path.display(), error = %e, "cannot make this private: other users may read it");
     }
-    Ok(())
+    #[cfg(not(unix))]
+    let _ = (path, mode);
 }
 
-/// Gives `path` the permission bits `mode`, leaving symbolic links alone.
+/// Gives `path` the permission bits `mode`, if it exists and is not a symbolic link. The
+/// file is opened without following links and changed through that handle, so a link
+/// put in its place meanwhile changes nothing.
 #[cfg(unix)]
-fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let metadata = std::fs::symlink_metadata(path)?;
-    if metadata.file_type().is_symlink() || metadata.permissions().mode() & 0o777 == mode {
-        return Ok(());
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let opened = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ELOOP) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if file.metadata()?.permissions().mode() & 0o777 != mode {
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .with_context(|| format!("cannot make {} private", path.display()))
+    Ok(())
 }
 
 /// The configured master key, or the one in `<data_dir>/master.key`, created on first use.
@@ -201,7 +198,7 @@ fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
         Some(url) => Arc::new(SmtpMailer::new(url.expose(), &config.mail.from)?),
         None => {
             // Configured outside the data directory, an older outbox is mended here.
-            keep_file_private(&config.outbox())?;
+            keep_path_private(&config.outbox(), 0o600);
             tracing::info!(outbox = %config.outbox().display(), "no mail.smtp_url: mail is written to the outbox file");
             Arc::new(FileMailer::new(config.outbox()))
         }

@@ -26,9 +26,28 @@ fn invalid_token() -> Error {
     Error::invalid_field("token", "is not valid: it is unknown, used or expired")
 }
 
+/// Whose account a verification mail asks to add an address to.
+pub(crate) enum AccountNamed<'a> {
+    New,
+    Existing { name: &'a str, email: &'a str },
+}
+
+impl<'a> AccountNamed<'a> {
+    fn of(user: &'a User) -> Self {
+        Self::Existing { name: &user.name, email: &user.email }
+    }
+}
+
 impl Services {
+    /// The caller's account, as it is now.
+    async fn account_of(&self, user_id: Id) -> Result<User> {
+        let mut conn = self.store.conn().await?;
+        let found = users::by_id(&mut conn, user_id).await?;
+        found.ok_or_else(|| Error::not_found("user_not_found", "user"))
+    }
+
     /// Stores a new single-use token and returns it (the caller mails it).
-    async fn new_email_token(
+    pub(crate) async fn new_email_token(
         &self,
         conn: &mut AnyConnection,
         purpose: TokenPurpose,
@@ -48,15 +67,6 @@ impl Services {
     }
 
     /// Delivers a mail; a failure is logged, not returned: the change it reports is made.
-    pub(crate) async fn new_verification_token(
-        &self,
-        conn: &mut AnyConnection,
-        user_id: Id,
-        email_id: Id,
-    ) -> Result<String> {
-        self.new_email_token(conn, TokenPurpose::VerifyEmail, user_id, Some(email_id)).await
-    }
-
     pub(crate) async fn deliver(&self, mail: Mail) -> bool {
         let to = mail.to.clone();
         match self.mailer.send(mail).await {
@@ -71,13 +81,18 @@ impl Services {
     /// Tells the owner of `address` that someone tried to `attempt` (such as "create a new
     /// Purser account") with it, and records the attempt. Whoever tried is answered as
     /// if the address were free, so they learn nothing of whose it is.
-    /// Returns whether the mail went out.
-    pub(crate) async fn tell_owner(&self, address: &str, attempt: &str, client: &ClientInfo) -> Result<bool> {
+    /// Returns whether the mail went out. Nothing here fails the request: a failure that
+    /// only a taken address met would tell the caller it was taken.
+    pub(crate) async fn tell_owner(&self, address: &str, attempt: &str, client: &ClientInfo) -> bool {
         let entry = AuditEntry::new(AuditAction::UserAddressInUse, None)
             .after(json!({ "email": address, "attempt": attempt, "ownerTold": true }));
-        let mut conn = self.store.conn().await?;
-        self.audit(&mut conn, client, entry).await?;
-        drop(conn);
+        let recorded = async {
+            let mut conn = self.store.conn().await?;
+            self.audit(&mut conn, client, entry).await
+        };
+        if let Err(e) = recorded.await {
+            tracing::error!(error = %e, "could not record an attempt to use a taken address");
+        }
         let mail = Mail {
             to: address.to_owned(),
             subject: "Someone tried to use your address on Purser".into(),
@@ -89,17 +104,26 @@ impl Services {
                 self.public_url, self.public_url
             ),
         };
-        Ok(self.deliver(mail).await)
+        self.deliver(mail).await
     }
 
-    pub(crate) fn verification_mail(&self, to: &str, token: &str) -> Mail {
+    /// The mail that confirms `to` belongs to `account`: it names the account, so that
+    /// nobody confirms an address into an account that is not theirs (whoever holds a
+    /// verified address can accept invitations sent to it).
+    pub(crate) fn verification_mail(&self, to: &str, token: &str, account: &AccountNamed<'_>) -> Mail {
+        let whose = match account {
+            AccountNamed::New => "a new Purser account".to_owned(),
+            AccountNamed::Existing { name, email } => format!("the Purser account of {name} <{email}>"),
+        };
         Mail {
             to: to.to_owned(),
             subject: "Confirm your email address for Purser".into(),
             text: format!(
-                "Confirm that {to} is your address by opening\n\n  {}/verify-email?token={token}\n\n\
+                "Someone asked to add {to} to {whose}. If that account is yours, confirm by opening\n\n  \
+                 {}/verify-email?token={token}\n\n\
                  or by sending this token to POST /api/v1/auth/verify-email:\n\n  {token}\n\n\
-                 The link works once and expires in 24 hours. If you did not ask for it, ignore this mail.",
+                 The link works once and expires in 24 hours. If the account is not yours, ignore this mail: \
+                 the address stays unconfirmed.",
                 self.public_url
             ),
         }
@@ -125,7 +149,7 @@ impl Services {
             // An address that is someone else's is never verified for this account.
             if emails::by_address(&mut tx, &address.email).await?.is_some_and(|owner| owner.user_id != actor.user_id) {
                 drop(tx);
-                return self.tell_owner(&address.email, "add it to another Purser account", &actor.client).await;
+                return Ok(self.tell_owner(&address.email, "add it to another Purser account", &actor.client).await);
             }
             let token =
                 self.new_email_token(&mut tx, TokenPurpose::VerifyEmail, actor.user_id, Some(address.id)).await?;
@@ -133,7 +157,8 @@ impl Services {
                 .resource(address.id)
                 .after(json!({ "email": address.email }));
             self.commit_audited(tx, &actor.client, entry).await?;
-            Ok(self.deliver(self.verification_mail(&address.email, &token)).await)
+            let account = self.account_of(actor.user_id).await?;
+            Ok(self.deliver(self.verification_mail(&address.email, &token, &AccountNamed::of(&account))).await)
         })
         .await
     }
@@ -222,10 +247,11 @@ impl Services {
             self.commit_audited(tx, &actor.client, entry).await?;
             match token {
                 Some(token) => {
-                    self.deliver(self.verification_mail(&email.email, &token)).await;
+                    let account = self.account_of(actor.user_id).await?;
+                    self.deliver(self.verification_mail(&email.email, &token, &AccountNamed::of(&account))).await;
                 }
                 None => {
-                    self.tell_owner(&email.email, "add it to another Purser account", &actor.client).await?;
+                    self.tell_owner(&email.email, "add it to another Purser account", &actor.client).await;
                 }
             }
             Ok(email)

@@ -169,6 +169,17 @@ impl AuditAction {
     }
 }
 
+/// What an attempt asked for (its resource and details), noted by the use case once it has
+/// read its input: only after authorization, so an unauthorized caller's input stays unread.
+#[derive(Default)]
+pub(crate) struct Asked(std::sync::Mutex<Option<(String, Value)>>);
+
+impl Asked {
+    pub(crate) fn was(&self, resource: impl ToString, details: Value) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((resource.to_string(), details));
+    }
+}
+
 /// One audited change, described by the use case that made it.
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
@@ -242,6 +253,24 @@ impl Services {
         self.audit(&mut tx, client, entry).await?;
         tx.commit().await.map_err(purser_store::StoreError::from)?;
         Ok(())
+    }
+
+    /// [`Services::audited`] for a use case that learns what was asked (its target) only
+    /// once it may read its input: a failure after that says so in its entry.
+    pub(crate) async fn audited_asking<T>(
+        &self,
+        client: &ClientInfo,
+        mut entry: AuditEntry,
+        asked: &Asked,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let outcome = work.await;
+        if outcome.is_err()
+            && let Some((resource, details)) = asked.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+        {
+            entry = entry.resource(resource).after(details);
+        }
+        self.audited(client, entry, std::future::ready(outcome)).await
     }
 
     /// Runs a use case; if it fails, records the failed attempt (`entry` says what was

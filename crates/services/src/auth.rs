@@ -2,10 +2,11 @@
 //! turning an access token back into a [`Principal`].
 
 use purser_domain::session::{RefreshToken, Session};
-use purser_domain::user::{self, MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_PASSWORD_CHARS, User};
+use purser_domain::user::{self, MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_PASSWORD_CHARS, TokenPurpose, User};
 use purser_domain::{Id, PlatformRole, Principal, Validator};
 use purser_store::{AnyConnection, StoreError, emails, sessions, users};
 
+use crate::account::AccountNamed;
 use crate::audit::{AuditAction, AuditEntry};
 use crate::crypto::{digest, random_token};
 use crate::error::{Error, ErrorKind, Result};
@@ -120,18 +121,18 @@ impl Services {
             match inserted {
                 Err(StoreError::Conflict(_)) => {
                     drop(tx);
-                    self.tell_owner(&user.email, "create a new Purser account", client).await?;
+                    self.tell_owner(&user.email, "create a new Purser account", client).await;
                     return Ok(None);
                 }
                 other => other?,
             }
             self.join_default(&mut tx, user.id, now, client).await?;
-            let token = self.new_verification_token(&mut tx, user.id, primary.id).await?;
+            let token = self.new_email_token(&mut tx, TokenPurpose::VerifyEmail, user.id, Some(primary.id)).await?;
             let entry =
                 AuditEntry::new(AuditAction::UserRegister, Some(user.id)).resource(user.id).after(views::user(&user));
             self.commit_audited(tx, client, entry).await?;
             tracing::info!(user_id = %user.id, "user registered");
-            self.deliver(self.verification_mail(&user.email, &token)).await;
+            self.deliver(self.verification_mail(&user.email, &token, &AccountNamed::New)).await;
             Ok(Some(user))
         })
         .await

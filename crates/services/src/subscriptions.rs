@@ -6,8 +6,9 @@ use purser_domain::subscription::{Subscription, SubscriptionStatus, initial_stat
 use purser_domain::{Id, Principal, Validator};
 use purser_store::subscriptions::{self, SubscriptionFilter};
 use purser_store::{AnyConnection, StoreError, api_keys, models};
+use serde_json::json;
 
-use crate::audit::{AuditAction, AuditEntry};
+use crate::audit::{Asked, AuditAction, AuditEntry};
 use crate::error::{Error, Result};
 use crate::{Actor, Input, Services, views};
 
@@ -33,12 +34,14 @@ impl Services {
     /// same subscription (there is one per user and model).
     pub async fn subscribe(&self, actor: &Actor, model_id: Input<Id>) -> Result<Subscription> {
         let attempt = AuditEntry::new(AuditAction::SubscriptionCreate, Some(actor.user_id));
-        self.audited(&actor.client, attempt, self.subscribe_inner(actor, model_id)).await
+        let asked = Asked::default();
+        self.audited_asking(&actor.client, attempt, &asked, self.subscribe_inner(actor, model_id, &asked)).await
     }
 
-    async fn subscribe_inner(&self, actor: &Actor, model_id: Input<Id>) -> Result<Subscription> {
+    async fn subscribe_inner(&self, actor: &Actor, model_id: Input<Id>, asked: &Asked) -> Result<Subscription> {
         let principal = &actor.principal;
         let model_id = model_id.read(authorize(principal, Action::UseModels)?)?;
+        asked.was(model_id, json!({ "modelId": model_id }));
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let model =

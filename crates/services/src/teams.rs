@@ -11,7 +11,7 @@ use purser_domain::{Id, OrgAction, Principal, Usd, Validator};
 use purser_store::{AnyConnection, StoreError, models, orgs, teams};
 use serde_json::json;
 
-use crate::audit::{AuditAction, AuditEntry};
+use crate::audit::{Asked, AuditAction, AuditEntry};
 use crate::error::{Error, Result};
 use crate::keys::{MAX_PARALLEL_LIMIT, MAX_RPM_LIMIT, MAX_TPM_LIMIT};
 use crate::{Actor, Change, Input, Services, views};
@@ -280,9 +280,11 @@ impl Services {
         if sees_all_members(principal, &at.standing, at.org.is_default) {
             return Ok(teams::members(&mut conn, team_id, page).await?);
         }
+        // Only the caller, if a member: the total says so on every page.
         let me = teams::member_of(&mut conn, team_id, principal.user_id).await?;
+        let total = u64::from(me.is_some());
         let items: Vec<_> = if page.page == 1 { me.into_iter().collect() } else { Vec::new() };
-        Ok(Page { total: items.len() as u64, items, page })
+        Ok(Page { total, items, page })
     }
 
     /// Adds a member of the organization to a team (admins, managers of the team, or a
@@ -295,10 +297,12 @@ impl Services {
         input: Input<(Id, bool)>,
     ) -> Result<TeamMember> {
         let attempt = AuditEntry::new(AuditAction::TeamMemberAdd, Some(actor.user_id)).org(org_id);
-        self.audited(&actor.client, attempt, async {
+        let asked = Asked::default();
+        self.audited_asking(&actor.client, attempt, &asked, async {
             let mut tx = self.store.begin().await?;
             let at = self.in_org(&mut tx, actor, org_id).await?;
             let (user_id, manager) = input.read(self.allow(actor, &at, OrgAction::ManageTeamMembers(team_id))?)?;
+            asked.was(user_id, json!({ "teamId": team_id, "userId": user_id, "manager": manager }));
             if manager {
                 self.allow(actor, &at, OrgAction::ManageTeams)?;
             }

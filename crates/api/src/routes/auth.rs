@@ -52,8 +52,7 @@ async fn register(
     Ok(Limited(rate, StatusCode::ACCEPTED))
 }
 
-/// Counts a sign-in attempt against the caller's address and the account it names.
-/// Runs a sign-in under the throttling of `crate::limits`: a wrong email or password
+/// Runs a sign-in under the throttling of `crate::limits`: only a wrong email or password
 /// counts as a failure against the account.
 async fn throttled<T>(
     state: &AppState,
@@ -63,15 +62,12 @@ async fn throttled<T>(
 ) -> ApiResult<(RateHeaders, T)> {
     let ip = client.ip.clone().unwrap_or_default();
     let attempt = state.limits.before_sign_in(&ip, &purser_domain::user::normalize_email(email)).await?;
-    match sign_in.await {
-        Ok(signed_in) => Ok((attempt.rate, signed_in)),
-        Err(e) => {
-            if e.code == "invalid_credentials" {
-                state.limits.sign_in_failed(&attempt).await;
-            }
-            Err(e.into())
-        }
+    let outcome = sign_in.await;
+    match &outcome {
+        Err(e) if e.code == "invalid_credentials" => state.limits.sign_in_failed(&attempt).await,
+        _ => state.limits.sign_in_not_failed(&attempt).await,
     }
+    Ok((attempt.rate, outcome?))
 }
 
 /// Sign in with email and password.

@@ -3,6 +3,7 @@ use purser_mock_upstream::server::{MockConfig, MockUpstream};
 use serde_json::{Value, json};
 
 use crate::harness::{PASSWORD, TestApp, chat_body};
+use crate::orgs::org_with_owner;
 
 fn entries(page: &Value) -> Vec<Value> {
     page["data"].as_array().unwrap().clone()
@@ -103,5 +104,40 @@ both! {
         let none = app.get("/api/v1/admin/audit?from=2000-01-01&to=2000-01-02", Some(&admin.token)).await.expect(200);
         assert_eq!(none["pagination"]["total"], 0);
         assert_eq!(app.get("/api/v1/admin/audit?actorId=x", Some(&admin.token)).await.status.as_u16(), 400);
+    }
+
+    async fn a_failed_attempt_names_its_target_once_the_caller_may_ask(app: TestApp) {
+        let admin = app.admin().await;
+        let (owner, org) = org_with_owner(&app, "owner@example.com", "Targets").await;
+        let team = app.post(&format!("/api/v1/organizations/{org}/teams"), Some(&owner.token), json!({ "name": "T" })).await.expect(201);
+        let members = format!("/api/v1/organizations/{org}/teams/{}/members", team["id"].as_str().unwrap());
+        let outsider = app.user("outsider@example.com").await;
+        // Allowed to ask, but the user is not in the organization: the entry says who.
+        let refused = app.post(&members, Some(&owner.token), json!({ "userId": outsider.id })).await;
+        assert_eq!(refused.status.as_u16(), 422, "{}", refused.body);
+        // Not allowed to ask: the body is never read, so the entry names no target.
+        let denied = app.post(&members, Some(&outsider.token), json!({ "userId": owner.id })).await;
+        assert_eq!(denied.status.as_u16(), 404, "{}", denied.body);
+        // A subscription to a model that does not exist.
+        let missing = app.post("/api/v1/subscriptions", Some(&outsider.token), json!({ "modelId": "123456789" })).await;
+        assert_eq!(missing.status.as_u16(), 404, "{}", missing.body);
+
+        let failed = |action: &'static str| {
+            let app = &app;
+            let token = admin.token.clone();
+            async move {
+                let log = app.get(&format!("/api/v1/admin/audit?action={action}"), Some(&token)).await.expect(200);
+                entries(&log).into_iter().filter(|e| e["success"] == false).collect::<Vec<_>>()
+            }
+        };
+        let adds = failed("team_member.add").await;
+        assert_eq!(adds.len(), 2, "{adds:?}");
+        let by_owner = adds.iter().find(|e| e["actorId"].as_str() == Some(owner.id.as_str())).unwrap();
+        assert_eq!((by_owner["resourceId"].as_str(), by_owner["after"]["userId"].as_str()), (Some(outsider.id.as_str()), Some(outsider.id.as_str())));
+        let by_outsider = adds.iter().find(|e| e["actorId"].as_str() == Some(outsider.id.as_str())).unwrap();
+        assert!(by_outsider["resourceId"].is_null() && by_outsider["after"].is_null(), "{by_outsider}");
+        let subscribes = failed("subscription.create").await;
+        assert_eq!(subscribes.len(), 1);
+        assert_eq!((subscribes[0]["resourceId"].as_str(), subscribes[0]["errorCode"].as_str()), (Some("123456789"), Some("model_not_found")));
     }
 }

@@ -106,6 +106,34 @@ async fn a_failure_streak_never_locks_the_owner_out() {
     assert_eq!(guess.status.as_u16(), 401, "each guess is still judged, only later");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_get_no_more_tries_and_no_account_text_reaches_another_count() {
+    let app = TestApp::start_with(
+        Backend::Sqlite,
+        Options::tweak(|c| {
+            c.limits.login_failures_per_account_and_ip.limit = 3;
+            c.limits.login_per_ip.limit = 1000;
+        }),
+    )
+    .await;
+    app.register("ada@example.com").await;
+    // Twelve guesses at once from one address: each is counted before its password is
+    // checked, so only three are judged.
+    let guesses = (0..12).map(|_| sign_in_from(&app, "127.0.0.3", "ada@example.com", "wrong password!"));
+    let mut statuses: Vec<u16> =
+        futures_util::future::join_all(guesses).await.iter().map(|r| r.status.as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [[401; 3].as_slice(), &[429; 9]].concat());
+    // Failures on account texts made to look like another account's count from an address
+    // never touch that account's counts.
+    for account in ["ada@example.com:127.0.0.4", "127.0.0.4|ada@example.com", "ada@example.com|127.0.0.4"] {
+        for _ in 0..4 {
+            sign_in_from(&app, "127.0.0.4", account, "wrong password!").await;
+        }
+    }
+    sign_in_from(&app, "127.0.0.4", "ada@example.com", PASSWORD).await.expect(200);
+}
+
 /// Two Purser instances sharing Redis enforce one limit between them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_hold_across_instances_sharing_redis() {
