@@ -11,6 +11,7 @@ one key created through the API can be used.
 """
 
 import argparse
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -25,6 +26,10 @@ import pg  # noqa: E402  (on the path that bench sets)
 
 ROOT = bench.ROOT
 NOW_MS = 1_790_000_000_000
+# Generated user i has id USER_ID_BASE + i and key i has KEY_ID_BASE + i: far below the ids
+# Purser hands out (milliseconds since 2025 shifted left), so they never meet.
+USER_ID_BASE = 5_000_000_000
+KEY_ID_BASE = 6_000_000_000
 # As users signed up through Purser would be: members of the default organization and team.
 MEMBERSHIPS = f"""
 INSERT INTO organization_members (org_id, user_id, role, created_at, updated_at)
@@ -32,41 +37,68 @@ INSERT INTO organization_members (org_id, user_id, role, created_at, updated_at)
 INSERT INTO team_members (team_id, user_id, manager, created_at)
   SELECT t.id, u.id, FALSE, {NOW_MS} FROM teams t, users u WHERE t.is_default AND u.email LIKE 'scale-%';
 """
+# Keys made through Purser are billed to a team, the Default Team unless asked otherwise.
+DEFAULT_TEAM = "(SELECT id FROM teams WHERE is_default)"
 
 
-def fill_postgres(url, users, keys, model_id):
-    sql = f"""
+def run_sql(database, sql):
+    """Runs a script of SQL statements on a PostgreSQL database (a postgres:// URL) or an
+    SQLite file."""
+    if database.startswith("postgres"):
+        subprocess.run(["psql", database, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True)
+    else:
+        db = sqlite3.connect(database)
+        db.executescript(sql)
+        db.close()
+
+
+def database_of(backend, data_dir, env):
+    """Where Purser keeps its rows: the PostgreSQL URL it was given, or the SQLite file in its
+    data directory."""
+    return env["PURSER__DATABASE__URL"] if backend == "postgres" else os.path.join(data_dir, "purser.db")
+
+
+def fill(backend, database, users, keys, model_id, team=False):
+    """Adds `users` users and `keys` keys for model `model_id`, key i owned by user i % users.
+    With `team`, the keys are billed to the Default Team (as keys made through Purser are);
+    without, to no team."""
+    team_id = DEFAULT_TEAM if team else "NULL"
+    if backend == "postgres":
+        fill_postgres(database, users, keys, model_id, team_id)
+    else:
+        fill_sqlite(database, users, keys, model_id, team_id)
+
+
+def fill_postgres(url, users, keys, model_id, team_id):
+    run_sql(url, f"""
 BEGIN;
 INSERT INTO users (id, email, name, password_hash, role, active, created_at, updated_at)
-  SELECT 5000000000 + i, 'scale-' || i || '@example.com', 'Scale ' || i, NULL, 'user', TRUE, {NOW_MS}, {NOW_MS}
+  SELECT {USER_ID_BASE} + i, 'scale-' || i || '@example.com', 'Scale ' || i, NULL, 'user', TRUE, {NOW_MS}, {NOW_MS}
   FROM generate_series(1, {users}) AS i;
-INSERT INTO api_keys (id, user_id, name, secret_hash, prefix, last4, spend, created_at, updated_at)
-  SELECT 6000000000 + i, 5000000000 + 1 + (i % {users}), 'key ' || i, lpad(to_hex(i), 64, '0'), 'sk-prs-scal', lpad((i % 10000)::text, 4, '0'), 0, {NOW_MS}, {NOW_MS}
+INSERT INTO api_keys (id, user_id, name, secret_hash, prefix, last4, spend, created_at, updated_at, team_id)
+  SELECT {KEY_ID_BASE} + i, {USER_ID_BASE} + 1 + (i % {users}), 'key ' || i, lpad(to_hex(i), 64, '0'), 'sk-prs-scal', lpad((i % 10000)::text, 4, '0'), 0, {NOW_MS}, {NOW_MS}, {team_id}
   FROM generate_series(1, {keys}) AS i;
-INSERT INTO api_key_models (key_id, model_id) SELECT 6000000000 + i, {model_id} FROM generate_series(1, {keys}) AS i;
+INSERT INTO api_key_models (key_id, model_id) SELECT {KEY_ID_BASE} + i, {model_id} FROM generate_series(1, {keys}) AS i;
 {MEMBERSHIPS}
 COMMIT;
 ANALYZE;
-"""
-    subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True)
+""")
 
 
-def fill_sqlite(path, users, keys, model_id):
-    db = sqlite3.connect(path)
-    db.executescript(f"""
+def fill_sqlite(path, users, keys, model_id, team_id):
+    run_sql(path, f"""
 BEGIN;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {users})
 INSERT INTO users (id, email, name, password_hash, role, active, created_at, updated_at)
-  SELECT 5000000000 + i, 'scale-' || i || '@example.com', 'Scale ' || i, NULL, 'user', 1, {NOW_MS}, {NOW_MS} FROM n;
+  SELECT {USER_ID_BASE} + i, 'scale-' || i || '@example.com', 'Scale ' || i, NULL, 'user', 1, {NOW_MS}, {NOW_MS} FROM n;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {keys})
-INSERT INTO api_keys (id, user_id, name, secret_hash, prefix, last4, spend, created_at, updated_at)
-  SELECT 6000000000 + i, 5000000000 + 1 + (i % {users}), 'key ' || i, printf('%064x', i), 'sk-prs-scal', printf('%04d', i % 10000), 0, {NOW_MS}, {NOW_MS} FROM n;
+INSERT INTO api_keys (id, user_id, name, secret_hash, prefix, last4, spend, created_at, updated_at, team_id)
+  SELECT {KEY_ID_BASE} + i, {USER_ID_BASE} + 1 + (i % {users}), 'key ' || i, printf('%064x', i), 'sk-prs-scal', printf('%04d', i % 10000), 0, {NOW_MS}, {NOW_MS}, {team_id} FROM n;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {keys})
-INSERT INTO api_key_models (key_id, model_id) SELECT 6000000000 + i, {model_id} FROM n;
+INSERT INTO api_key_models (key_id, model_id) SELECT {KEY_ID_BASE} + i, {model_id} FROM n;
 {MEMBERSHIPS}
 COMMIT;
 """)
-    db.close()
 
 
 def rss_mib(pid):
@@ -88,25 +120,35 @@ def start_timed(data_dir, env, port):
     return proc, time.monotonic() - started
 
 
-def measure(label, backend, keys, users, upstream_port, seconds, rounds, pg_admin):
+@contextlib.contextmanager
+def scratch(backend, pg_admin):
+    """A fresh data directory and, on PostgreSQL, a fresh database on the server of
+    `pg_admin`, both removed afterwards. Yields the directory and the environment to run
+    Purser with."""
     data = tempfile.mkdtemp(prefix="purser-scale-", dir=bench.TMP)
     env = dict(os.environ, PURSER__LOG__LEVEL="warn")
     env.pop("RUST_LOG", None)
     database = None
-    if backend == "postgres":
-        database = pg.create_database(pg_admin, "purser_scale_")
-        env["PURSER__DATABASE__URL"] = pg.database_url(pg_admin, database)
     try:
+        if backend == "postgres":
+            database = pg.create_database(pg_admin, "purser_scale_")
+            env["PURSER__DATABASE__URL"] = pg.database_url(pg_admin, database)
+        yield data, env
+    finally:
+        if database:
+            pg.drop_database(pg_admin, database)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def measure(label, backend, keys, users, upstream_port, seconds, rounds, pg_admin):
+    with scratch(backend, pg_admin) as (data, env):
         # A first start creates the schema, the admin, the model and the key used below.
         proc, base, key = bench.start_purser({"bench": upstream_port}, env.get("PURSER__DATABASE__URL"), data_dir=data)
         model_id = bench.api(base, "/api/v1/models", None, bench.admin_token(base))["data"][0]["id"]
         bench.stop(proc)
         fill_started = time.monotonic()
         if keys:
-            if backend == "postgres":
-                fill_postgres(env["PURSER__DATABASE__URL"], users, keys, model_id)
-            else:
-                fill_sqlite(os.path.join(data, "purser.db"), users, keys, model_id)
+            fill(backend, database_of(backend, data, env), users, keys, model_id)
         filled = time.monotonic() - fill_started
         port = bench.free_port()
         proc, startup = start_timed(data, env, port)
@@ -116,10 +158,6 @@ def measure(label, backend, keys, users, upstream_port, seconds, rounds, pg_admi
         result.update(startup_s=startup, rss_ready_mib=rss_ready, fill_s=filled, keys=keys, users=users)
         bench.stop(proc)
         return result
-    finally:
-        if database:
-            pg.drop_database(pg_admin, database)
-        shutil.rmtree(data, ignore_errors=True)
 
 
 def main():

@@ -6,10 +6,12 @@ use purser_domain::model::{Capability, Deployment, Model};
 use purser_domain::org::BudgetPeriod;
 use purser_domain::page::Page;
 use purser_domain::subscription::{Subscription, SubscriptionStatus};
-use purser_domain::usage::{ModelUsage, UsageRecord, UsageSummary, UsageTotals};
+use purser_domain::usage::{Bucket, ModelUsage, UsageRecord, UsageSummary, UsageTotals};
 use purser_domain::user::User;
 use purser_domain::{Id, PlatformRole, Timestamp, TokenPrice, Usd};
 use purser_services::catalog::{DeploymentInput, DeploymentPatch};
+use purser_services::feed::{BudgetScope, BudgetStatus};
+use purser_services::usage::UsageSeries;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
@@ -572,6 +574,105 @@ impl UsageSummaryDto {
             to: s.to,
             totals: s.totals.into(),
             by_model: s.by_model.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// One bucket of one model's usage.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsagePointDto {
+    /// The start of the bucket (UTC).
+    pub at: Timestamp,
+    pub requests: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost: Usd,
+}
+
+/// One model's usage over time; buckets without usage are left out.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelSeriesDto {
+    pub model_id: Id,
+    pub model_name: String,
+    pub points: Vec<UsagePointDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageTimeseriesDto {
+    pub user_id: Id,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub bucket: Bucket,
+    /// One series per model, in the order of first use.
+    pub series: Vec<ModelSeriesDto>,
+}
+
+impl From<UsageSeries> for UsageTimeseriesDto {
+    fn from(s: UsageSeries) -> Self {
+        let mut series: Vec<ModelSeriesDto> = Vec::new();
+        for p in s.points {
+            let point = UsagePointDto {
+                at: p.at,
+                requests: p.requests,
+                prompt_tokens: p.prompt_tokens,
+                completion_tokens: p.completion_tokens,
+                cost: p.cost,
+            };
+            match series.iter_mut().find(|m| m.model_id == p.model_id) {
+                Some(model) => model.points.push(point),
+                None => series.push(ModelSeriesDto {
+                    model_id: p.model_id,
+                    // A model no longer in the catalog is named by its id.
+                    model_name: if p.model_name.is_empty() { p.model_id.to_string() } else { p.model_name },
+                    points: vec![point],
+                }),
+            }
+        }
+        Self { user_id: s.user_id, from: s.from, to: s.to, bucket: s.bucket, series }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum BudgetScopeDto {
+    Key,
+    Team,
+    User,
+}
+
+/// A budget on the caller's use of models and its spend in the current period.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetDto {
+    pub scope: BudgetScopeDto,
+    /// The key's, team's or user's id.
+    pub id: Id,
+    /// The key's or team's name; empty for the user's own budget.
+    pub name: String,
+    pub budget: Usd,
+    /// None: the budget is for all time.
+    pub period: Option<BudgetPeriod>,
+    pub period_start: Timestamp,
+    pub spend: Usd,
+}
+
+impl From<BudgetStatus> for BudgetDto {
+    fn from(b: BudgetStatus) -> Self {
+        Self {
+            scope: match b.scope {
+                BudgetScope::Key => BudgetScopeDto::Key,
+                BudgetScope::Team => BudgetScopeDto::Team,
+                BudgetScope::User => BudgetScopeDto::User,
+            },
+            id: b.id,
+            name: b.name,
+            budget: b.budget,
+            period: b.period,
+            period_start: b.period_start,
+            spend: b.spend,
         }
     }
 }

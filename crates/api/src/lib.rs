@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -25,6 +25,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use purser_gateway::Gateway;
 use purser_services::Services;
+use tower::ServiceExt;
 use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, OnResponse, TraceLayer};
@@ -79,15 +80,18 @@ pub struct AppState {
     pub metrics_token: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpConfig {
     /// Largest management API request body, in bytes (the gateway has its own limit).
     pub max_body_bytes: usize,
+    /// The console: asked for every GET and HEAD of a path outside the API's own
+    /// (`/api/*`, `/v1/*`, `/metrics`, the probes), which always answer in their formats.
+    pub pages: Option<Router>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024 }
+        Self { max_body_bytes: 1024 * 1024, pages: None }
     }
 }
 
@@ -161,6 +165,24 @@ pub fn openapi() -> OpenApiDoc {
     doc
 }
 
+/// Paths whose answers are never the console's HTML, even when nothing is there.
+fn is_api_path(path: &str) -> bool {
+    let under = |prefix: &str| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    under("/api") || under("/v1") || matches!(path, "/metrics" | "/health" | "/ready")
+}
+
+/// What no route answers: the console's pages for a browser's GET, else the API's 404.
+async fn fallback(pages: Option<Router>, request: Request) -> Response {
+    match pages {
+        Some(pages)
+            if matches!(*request.method(), Method::GET | Method::HEAD) && !is_api_path(request.uri().path()) =>
+        {
+            pages.oneshot(request).await.unwrap_or_else(|never| match never {})
+        }
+        _ => not_found().await.into_response(),
+    }
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route; see /api/docs")
 }
@@ -228,7 +250,10 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
                 })
                 .on_response(AccessLog),
         )
-        .fallback(not_found)
+        .fallback({
+            let pages = config.pages.clone();
+            move |request: Request| fallback(pages, request)
+        })
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(context::request_id_layer))
         .merge(

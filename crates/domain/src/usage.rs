@@ -51,3 +51,33 @@ pub struct UsageSummary {
     pub totals: UsageTotals,
     pub by_model: Vec<ModelUsage>,
 }
+
+/// How finely a usage series is cut: by UTC hour or UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Bucket {
+    Hour,
+    Day,
+}
+
+impl Bucket {
+    pub const fn millis(self) -> i64 {
+        match self {
+            Self::Hour => 3_600_000,
+            Self::Day => 86_400_000,
+        }
+    }
+}
+
+/// One model's usage in one bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsagePoint {
+    /// The start of the bucket.
+    pub at: Timestamp,
+    pub model_id: Id,
+    pub model_name: String,
+    pub requests: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost: Usd,
+}

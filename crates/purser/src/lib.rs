@@ -2,6 +2,7 @@
 //! a thin CLI over this; the integration tests embed it the same way.
 
 pub mod config;
+pub mod console;
 
 use std::future::Future;
 use std::path::Path;
@@ -241,7 +242,8 @@ impl Purser {
             secure_cookies: config.server.secure_cookies,
             metrics_token: config.server.metrics_token.as_ref().map(|t| t.expose().to_owned()),
         };
-        let router = purser_api::app(state, &HttpConfig { max_body_bytes: config.server.max_body_bytes });
+        let http = HttpConfig { max_body_bytes: config.server.max_body_bytes, pages: Some(console::router()) };
+        let router = purser_api::app(state, &http);
         Ok(Self {
             services,
             gateway,

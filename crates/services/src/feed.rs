@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use purser_domain::model::Model;
 use purser_domain::org::{BudgetPeriod, Team};
+use purser_domain::policy::{Action, authorize};
 use purser_domain::user::UserLimits;
-use purser_domain::{Id, Timestamp, Usd};
+use purser_domain::{Id, Principal, Timestamp, Usd};
 use purser_store::api_keys::{self, GatewayKey};
 use purser_store::{AnyConnection, models, teams, usage, user_limits};
 
@@ -72,6 +73,27 @@ pub struct GatewaySnapshot {
     pub users: Vec<GatewayUser>,
 }
 
+/// Whose budget a [`BudgetStatus`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetScope {
+    Key,
+    Team,
+    User,
+}
+
+/// A budget that caps someone's use of models, and what was spent of it in its current
+/// period, as the gateway counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetStatus {
+    pub scope: BudgetScope,
+    pub id: Id,
+    pub name: String,
+    pub budget: Usd,
+    pub period: Option<BudgetPeriod>,
+    pub period_start: Timestamp,
+    pub spend: Usd,
+}
+
 /// When the budget period containing `now` began; the epoch for all-time budgets.
 fn period_start(period: Option<BudgetPeriod>, now: Timestamp) -> Timestamp {
     period.map_or(Timestamp::from_millis(0), |p| p.start(now))
@@ -103,6 +125,60 @@ impl Services {
     fn route(&self, model: Model) -> Result<RoutedModel> {
         let upstream_api_keys = model.deployments.iter().map(|d| self.open_upstream_key(d)).collect::<Result<_>>()?;
         Ok(RoutedModel { model, upstream_api_keys })
+    }
+
+    /// Every budget on the caller's use of models: their keys', their teams' and their
+    /// own, each with its spend this period.
+    pub async fn my_budgets(&self, principal: &Principal) -> Result<Vec<BudgetStatus>> {
+        authorize(principal, Action::UseModels)?;
+        let user = principal.user_id;
+        let mut conn = self.store.conn().await?;
+        let mut budgets = Vec::new();
+        let keys = api_keys::gateway_keys_of_user(&mut conn, user).await?;
+        let keys = keys.into_iter().filter(|k| k.max_budget.is_some()).collect();
+        for state in self.key_states(&mut conn, keys).await? {
+            let (Some(budget), Some(key)) = (state.key.max_budget, api_keys::by_id(&mut conn, state.key.id).await?)
+            else {
+                continue;
+            };
+            budgets.push(BudgetStatus {
+                scope: BudgetScope::Key,
+                id: key.id,
+                name: key.name,
+                budget,
+                period: state.key.budget_period,
+                period_start: state.period_start,
+                spend: state.spend,
+            });
+        }
+        for (team_id, _) in teams::of_user(&mut conn, user).await? {
+            for found in self.gateway_teams(&mut conn, Some(team_id)).await? {
+                let Some(budget) = found.team.budget.filter(|_| found.org_active) else { continue };
+                budgets.push(BudgetStatus {
+                    scope: BudgetScope::Team,
+                    id: found.team.id,
+                    name: found.team.name,
+                    budget,
+                    period: found.team.budget_period,
+                    period_start: found.period_start,
+                    spend: found.spend,
+                });
+            }
+        }
+        let limits = user_limits::get(&mut conn, user).await?.into_iter().collect();
+        for mine in self.gateway_users(&mut conn, limits).await? {
+            let Some(budget) = mine.limits.max_budget else { continue };
+            budgets.push(BudgetStatus {
+                scope: BudgetScope::User,
+                id: user,
+                name: String::new(),
+                budget,
+                period: mine.limits.budget_period,
+                period_start: mine.period_start,
+                spend: mine.spend,
+            });
+        }
+        Ok(budgets)
     }
 
     pub async fn gateway_snapshot(&self) -> Result<GatewaySnapshot> {

@@ -3,7 +3,7 @@
 use futures_util::stream::BoxStream;
 use purser_domain::page::{Page, PageRequest};
 use purser_domain::policy::{Action, authorize};
-use purser_domain::usage::{UsageRecord, UsageSummary};
+use purser_domain::usage::{Bucket, UsagePoint, UsageRecord, UsageSummary};
 use purser_domain::{Id, Principal, Timestamp, Validator};
 use purser_store::{StoreError, usage};
 
@@ -26,6 +26,19 @@ pub struct UsageExport {
     pub to: Timestamp,
     pub pieces: BoxStream<'static, Result<Vec<UsageRecord>>>,
 }
+
+/// Usage over time for charts: per bucket and model.
+#[derive(Debug, Clone)]
+pub struct UsageSeries {
+    pub user_id: Id,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub bucket: Bucket,
+    pub points: Vec<UsagePoint>,
+}
+
+/// The longest window of an hourly series (a month and a day: 768 buckets at most).
+const MAX_HOURLY_DAYS: i64 = 32;
 
 /// Usage records read at a time for an export.
 const EXPORT_PIECE: u32 = 5000;
@@ -63,6 +76,27 @@ impl Services {
         );
         v.finish()?;
         Ok((user_id, from, to))
+    }
+
+    /// Usage in a window per hour or day and model, for charts. Hourly series span at most
+    /// 32 days; daily ones cover whole UTC days.
+    pub async fn usage_timeseries(
+        &self,
+        principal: &Principal,
+        query: Input<(UsageQuery, Bucket)>,
+    ) -> Result<UsageSeries> {
+        let (query, bucket) = query.read(authorize(principal, Action::UseModels)?)?;
+        let (user_id, from, to) = self.usage_window(principal, query)?;
+        let mut v = Validator::new();
+        v.check(
+            bucket != Bucket::Hour || to.as_millis() - from.as_millis() <= MAX_HOURLY_DAYS * 86_400_000,
+            "bucket",
+            "an hourly series spans at most 32 days; ask for days",
+        );
+        v.finish()?;
+        let mut conn = self.store.conn().await?;
+        let points = usage::timeseries(&mut conn, user_id, from, to, bucket).await?;
+        Ok(UsageSeries { user_id, from, to, bucket, points })
     }
 
     /// One page of the metered requests in a window, newest first; each says whether its

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use purser_domain::page::{Page, PageRequest};
-use purser_domain::usage::{ModelUsage, UsageRecord, UsageSummary, UsageTotals};
+use purser_domain::usage::{Bucket, ModelUsage, UsagePoint, UsageRecord, UsageSummary, UsageTotals};
 use purser_domain::{Id, Timestamp, Usd};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -265,6 +265,58 @@ pub async fn summary(
         })
         .collect::<Result<_>>()?;
     Ok(UsageSummary { from, to, totals: all, by_model })
+}
+
+/// One user's usage in `[from, to)` per bucket and model, oldest first; buckets without
+/// usage are left out. Days are read off the daily sums (whole UTC days: the one `from`
+/// falls in up to the one before `to`'s, plus that one if `to` is past its start); hours
+/// off the requests themselves. Both through indexes on `(user_id, day)` and
+/// `(user_id, created_at)`.
+pub async fn timeseries(
+    conn: &mut AnyConnection,
+    user_id: Id,
+    from: Timestamp,
+    to: Timestamp,
+    bucket: Bucket,
+) -> Result<Vec<UsagePoint>> {
+    let (sql, from) = match bucket {
+        Bucket::Day => (
+            "SELECT d.day AS at, d.model_id, COALESCE(MAX(m.name), '') AS model_name, \
+             CAST(SUM(d.requests) AS BIGINT) AS requests, CAST(SUM(d.prompt_tokens) AS BIGINT) AS prompt_tokens, \
+             CAST(SUM(d.completion_tokens) AS BIGINT) AS completion_tokens, CAST(SUM(d.cost) AS BIGINT) AS cost \
+             FROM usage_daily d LEFT JOIN models m ON m.id = d.model_id \
+             WHERE d.user_id = $1 AND d.day >= $2 AND d.day < $3 \
+             GROUP BY d.day, d.model_id ORDER BY d.day, d.model_id",
+            day_of(from),
+        ),
+        Bucket::Hour => (
+            "SELECT created_at - (created_at % 3600000) AS at, model_id, MAX(model_name) AS model_name, \
+             CAST(COUNT(*) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, \
+             CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, CAST(SUM(cost) AS BIGINT) AS cost \
+             FROM usage_records WHERE user_id = $1 AND created_at >= $2 AND created_at < $3 \
+             GROUP BY created_at - (created_at % 3600000), model_id ORDER BY 1, model_id",
+            from.as_millis(),
+        ),
+    };
+    sqlx::query(sql)
+        .bind(user_id.as_i64())
+        .bind(from)
+        .bind(to.as_millis())
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(UsagePoint {
+                at: ts(row, "at")?,
+                model_id: id(row, "model_id")?,
+                model_name: row.try_get("model_name")?,
+                requests: u64_of(row, "requests")?,
+                prompt_tokens: u64_of(row, "prompt_tokens")?,
+                completion_tokens: u64_of(row, "completion_tokens")?,
+                cost: Usd::from_nanos(row.try_get("cost")?),
+            })
+        })
+        .collect()
 }
 
 fn usage_record(row: &AnyRow) -> Result<UsageRecord> {

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use purser_domain::usage::UsageRecord;
+use purser_domain::usage::{Bucket, UsageRecord};
 use purser_domain::{Id, Timestamp};
 use purser_services::usage::UsageQuery;
 use serde::Deserialize;
@@ -15,12 +15,17 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::dto::{Paginated, UsageRecordDto, UsageSummaryDto};
+use crate::dto::{BudgetDto, Paginated, UsageRecordDto, UsageSummaryDto, UsageTimeseriesDto};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{Auth, QueryParams, page_request};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(summary)).routes(routes!(records)).routes(routes!(export))
+    OpenApiRouter::new()
+        .routes(routes!(summary))
+        .routes(routes!(timeseries))
+        .routes(routes!(budgets))
+        .routes(routes!(records))
+        .routes(routes!(export))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -83,6 +88,57 @@ async fn summary(
 ) -> ApiResult<Json<UsageSummaryDto>> {
     let (user_id, summary) = state.services.usage_summary(&actor, q.map(|q| q.window())).await?;
     Ok(Json(UsageSummaryDto::new(user_id, summary)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TimeseriesQuery {
+    /// Start (inclusive), RFC 3339 or `YYYY-MM-DD`; default 30 days before `to`.
+    #[param(value_type = Option<String>)]
+    from: Option<Timestamp>,
+    /// End (exclusive), RFC 3339 or `YYYY-MM-DD`; default now.
+    #[param(value_type = Option<String>)]
+    to: Option<Timestamp>,
+    /// Another user's usage (admins and read-only admins).
+    #[param(value_type = Option<String>)]
+    user_id: Option<Id>,
+    /// `hour` (windows of at most 32 days) or `day` (whole UTC days; the default).
+    #[param(inline)]
+    bucket: Option<Bucket>,
+}
+
+/// Requests, tokens and cost per hour or day and model, for charts: days are read off
+/// the daily sums, hours off the requests.
+#[utoipa::path(
+    get, path = "/api/v1/usage/timeseries", tag = "usage",
+    security(("bearer" = [])),
+    params(TimeseriesQuery),
+    responses(
+        (status = 200, description = "Usage per bucket and model", body = UsageTimeseriesDto),
+        (status = 400, description = "Bad query parameter", body = Problem),
+        (status = 403, description = "Another user's usage, without an admin role", body = Problem),
+        (status = 422, description = "An hourly series longer than 32 days, or `from` not before `to`", body = Problem),
+    )
+)]
+async fn timeseries(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    QueryParams(q): QueryParams<TimeseriesQuery>,
+) -> ApiResult<Json<UsageTimeseriesDto>> {
+    let query = q.map(|q| (UsageQuery { user_id: q.user_id, from: q.from, to: q.to }, q.bucket.unwrap_or(Bucket::Day)));
+    Ok(Json(state.services.usage_timeseries(&actor, query).await?.into()))
+}
+
+/// Every budget on the caller's use of models (their keys', their teams' and their own)
+/// with what was spent of it in its current period.
+#[utoipa::path(
+    get, path = "/api/v1/usage/budgets", tag = "usage",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The budgets that apply to the caller", body = Vec<BudgetDto>))
+)]
+async fn budgets(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Vec<BudgetDto>>> {
+    Ok(Json(state.services.my_budgets(&actor).await?.into_iter().map(Into::into).collect()))
 }
 
 /// The metered requests of a time window, newest first; `estimated` marks those whose

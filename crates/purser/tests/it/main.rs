@@ -31,6 +31,7 @@ mod account;
 mod api_keys;
 mod audit;
 mod auth;
+mod console;
 mod faults;
 mod gateway;
 mod governance;

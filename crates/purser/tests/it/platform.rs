@@ -149,6 +149,8 @@ fn openapi_covers_every_route() {
         ("get", "/api/v1/api-keys/{id}"),
         ("delete", "/api/v1/api-keys/{id}"),
         ("get", "/api/v1/usage/summary"),
+        ("get", "/api/v1/usage/timeseries"),
+        ("get", "/api/v1/usage/budgets"),
         ("get", "/api/v1/usage/records"),
         ("get", "/api/v1/usage/export"),
         ("get", "/api/v1/admin/audit"),

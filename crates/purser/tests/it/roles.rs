@@ -233,6 +233,8 @@ fn routes(f: &Fixture, n: usize) -> Vec<(&'static str, &'static str, Who, Option
         ("get", "/api/v1/api-keys/{id}", AnySignedIn, None),
         ("delete", "/api/v1/api-keys/{id}", AnySignedIn, None),
         ("get", "/api/v1/usage/summary", AnySignedIn, None),
+        ("get", "/api/v1/usage/timeseries", AnySignedIn, None),
+        ("get", "/api/v1/usage/budgets", AnySignedIn, None),
         ("get", "/api/v1/usage/records", AnySignedIn, None),
         ("get", "/api/v1/usage/export", AnySignedIn, None),
         ("get", "/api/v1/invitations", AnySignedIn, None),

@@ -1,0 +1,74 @@
+// What the signed-in person may do in one organization. This mirrors the server's policy
+// (crates/domain/src/policy.rs) only to hide controls that would be refused; the server
+// still decides, and a refusal shows as its message.
+import type { Schemas } from "../../api/client";
+import type { User } from "../../lib/session";
+
+export type Org = Schemas["OrganizationDto"];
+export type OrgRole = Schemas["OrgRole"];
+export type Permission = Schemas["Permission"];
+
+/** Highest first, as people read them. */
+export const ORG_ROLES: readonly OrgRole[] = ["owner", "admin", "member", "viewer"];
+
+export const ROLE_COLOR = {
+  owner: "purple",
+  admin: "blue",
+  member: "green",
+  viewer: "grey",
+} as const;
+
+export const PERMISSIONS: readonly Permission[] = [
+  "inviteMembers",
+  "revokeInvitations",
+  "manageTeams",
+  "manageTeamMembers",
+  "manageClients",
+  "readAuditLog",
+];
+
+const RANK: Record<OrgRole, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
+const atLeast = (role: OrgRole | null, min: OrgRole) => role !== null && RANK[role] >= RANK[min];
+const atMost = (role: OrgRole, max: OrgRole) => RANK[role] <= RANK[max];
+
+export function abilities(user: User, org: Org, delegated: ReadonlySet<Permission>) {
+  const role = org.myRole ?? null;
+  const platformAdmin = user.role === "admin";
+  const has = (p: Permission) => role !== null && delegated.has(p);
+  // Read-only platform admins read everything; nobody changes a suspended organization.
+  const reads = (allowed: boolean) => platformAdmin || user.role === "adminReadonly" || allowed;
+  const changes = (allowed: boolean) => org.status === "active" && (platformAdmin || allowed);
+  const owner = role === "owner";
+  const admin = atLeast(role, "admin");
+  return {
+    settings: platformAdmin || admin,
+    rename: changes(admin),
+    delete: !org.isDefault && changes(owner),
+    transferOwnership: changes(owner),
+    grantPermissions: changes(owner),
+    leave: !org.isDefault && org.status === "active" && role !== null,
+    readInvitations: reads(admin || has("inviteMembers") || has("revokeInvitations")),
+    invite: (to: OrgRole) =>
+      changes(
+        (admin && (to !== "owner" || owner)) || (has("inviteMembers") && atMost(to, "member")),
+      ),
+    revokeInvitation: changes(admin || has("revokeInvitations")),
+    changeRole: (from: OrgRole, to: OrgRole) =>
+      changes(owner || (role === "admin" && atMost(from, "member") && atMost(to, "member"))),
+    removeMember: (target: OrgRole) =>
+      !org.isDefault && changes(owner || (role === "admin" && atMost(target, "member"))),
+    manageTeams: changes(admin || has("manageTeams")),
+    manageTeamMembers: (managesTeam: boolean) =>
+      changes(admin || has("manageTeamMembers") || managesTeam),
+    readAudit: reads(owner || has("readAuditLog")),
+  };
+}
+
+export type Abilities = ReturnType<typeof abilities>;
+
+/** What every tab of an organization gets. */
+export interface TabProps {
+  org: Org;
+  user: User;
+  can: Abilities;
+}
