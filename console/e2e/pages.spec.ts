@@ -28,6 +28,8 @@ test("the signed-out pages", async ({ page }, info) => {
     ["register", "/register"],
     ["forgot-password", "/forgot-password"],
     ["verify-email", "/verify-email?token=example"],
+    ["reset-password", "/reset-password?token=example"],
+    ["accept-invitation", "/invitations/accept?token=example"],
   ] as const) {
     await page.goto(path);
     await check(page, info, name);
@@ -57,6 +59,43 @@ test("every page of the navigation", async ({ page }, info) => {
     await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
     await check(page, info, name);
   }
+  // An organization's tabs, and a model's page.
+  await nav.getByRole("link", { name: m.nav.organizations, exact: true }).click();
+  await page.getByRole("grid").getByRole("link").first().click();
+  for (const tab of ["members", "invitations", "teams", "audit", "settings"] as const) {
+    await page.getByRole("tab", { name: m.organization.tabs[tab] }).click();
+    await check(page, info, `organization-${tab}`);
+  }
+  await nav.getByRole("link", { name: m.nav.models, exact: true }).click();
+  const model = page.getByRole("main").getByRole("link").first();
+  if (await model.count()) {
+    await model.click();
+    await check(page, info, "model");
+  }
+});
+
+test("a signed-out visitor's first page loads at most 500 KB of gzipped scripts and styles", async ({
+  page,
+  request,
+}) => {
+  const assets: string[] = [];
+  page.on("request", (r) => {
+    if (["script", "stylesheet"].includes(r.resourceType())) assets.push(new URL(r.url()).pathname);
+  });
+  await page.goto("/sign-in");
+  await page.waitForLoadState("networkidle");
+  expect(assets.length).toBeGreaterThan(0);
+  let bytes = 0;
+  for (const path of assets) {
+    const response = await request.get(path, { headers: { "accept-encoding": "gzip" } });
+    expect(response.headers()["content-encoding"]).toBe("gzip");
+    // What crossed the wire: the client decompresses the body it hands back.
+    bytes += Number(response.headers()["content-length"]);
+  }
+  console.log(
+    `first page: ${assets.length} scripts and styles, ${Math.round(bytes / 1024)} KiB gzipped`,
+  );
+  expect(bytes).toBeLessThanOrEqual(500 * 1000);
 });
 
 test("the console is usable with the keyboard alone", async ({ page }, info) => {

@@ -1,14 +1,18 @@
 // Form fields with their label, hint and the API's message for them.
 import {
+  ActionGroup,
+  Button,
   FormGroup,
   FormHelperText,
+  FormSelect,
+  FormSelectOption,
   HelperText,
   HelperTextItem,
   TextArea,
   TextInput,
   type TextInputProps,
 } from "@patternfly/react-core";
-import { useId } from "react";
+import { useId, type ReactNode } from "react";
 
 interface FieldProps {
   label: string;
@@ -47,7 +51,7 @@ export function TextField({
           validated={validated}
           isRequired={isRequired}
           isDisabled={isDisabled}
-          aria-describedby={`${id}-help`}
+          aria-describedby={helpId(id, error, hint)}
           autoResize
         />
       ) : (
@@ -60,20 +64,78 @@ export function TextField({
           isRequired={isRequired}
           isDisabled={isDisabled}
           autoComplete={autoComplete}
-          aria-describedby={`${id}-help`}
+          aria-describedby={helpId(id, error, hint)}
         />
       )}
-      {error || hint ? (
-        <FormHelperText>
-          <HelperText id={`${id}-help`}>
-            <HelperTextItem variant={error ? "error" : "default"}>{error ?? hint}</HelperTextItem>
-          </HelperText>
-        </FormHelperText>
-      ) : null}
+      <FieldHelp id={id} error={error} hint={hint} />
     </FormGroup>
+  );
+}
+
+const helpId = (id: string, error?: string, hint?: string) =>
+  error || hint ? `${id}-help` : undefined;
+
+/** The hint under a field, or the API's message for it when it was refused. */
+function FieldHelp({ id, error, hint }: { id: string; error?: string; hint?: string }) {
+  if (!error && !hint) return null;
+  return (
+    <FormHelperText>
+      <HelperText id={`${id}-help`}>
+        <HelperTextItem variant={error ? "error" : "default"}>{error ?? hint}</HelperTextItem>
+      </HelperText>
+    </FormHelperText>
   );
 }
 
 /** A number input kept as text so that an empty field means "none". */
 export const numberOrNull = (text: string): number | null =>
   text.trim() === "" ? null : Number(text);
+
+/** A labelled select with its hint and the API's message for it, like TextField. */
+export function SelectField({
+  label,
+  value,
+  onChange,
+  options,
+  error,
+  hint,
+  isRequired,
+}: {
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  options: { value: string; label: string }[];
+  error?: string;
+  hint?: string;
+  isRequired?: boolean;
+}) {
+  const id = useId();
+  return (
+    <FormGroup label={label} fieldId={id} isRequired={isRequired}>
+      <FormSelect
+        id={id}
+        value={value}
+        onChange={(_, v) => onChange(v)}
+        validated={error ? "error" : "default"}
+        isRequired={isRequired}
+        aria-describedby={helpId(id, error, hint)}
+      >
+        {options.map((o) => (
+          <FormSelectOption key={o.value} value={o.value} label={o.label} />
+        ))}
+      </FormSelect>
+      <FieldHelp id={id} error={error} hint={hint} />
+    </FormGroup>
+  );
+}
+
+/** A form's submit button: busy while its request runs, so it is not sent twice. */
+export function Submit({ busy, children }: { busy: boolean; children: ReactNode }) {
+  return (
+    <ActionGroup>
+      <Button type="submit" isLoading={busy} isDisabled={busy}>
+        {children}
+      </Button>
+    </ActionGroup>
+  );
+}

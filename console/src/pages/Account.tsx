@@ -1,5 +1,4 @@
 import {
-  ActionGroup,
   Alert,
   Button,
   DescriptionList,
@@ -17,7 +16,7 @@ import { useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { api, call, type Schemas } from "../api/client";
 import { ConfirmButton } from "../components/Confirm";
-import { TextField } from "../components/form";
+import { Submit, TextField } from "../components/form";
 import { PageHeader } from "../components/PageHeader";
 import { Empty, fieldError, Loaded, ProblemAlert } from "../components/states";
 import { date, dateTime } from "../lib/format";
@@ -99,11 +98,7 @@ function AddEmail({ onAdded }: { onAdded: (email: string) => void }) {
         error={fieldError(add.error, "email")}
         isRequired
       />
-      <ActionGroup>
-        <Button type="submit" isLoading={add.isPending} isDisabled={add.isPending}>
-          {t("account.emails.add")}
-        </Button>
-      </ActionGroup>
+      <Submit busy={add.isPending}>{t("account.emails.add")}</Submit>
     </Form>
   );
 }
@@ -272,11 +267,7 @@ function Password() {
         error={fieldError(change.error, "newPassword")}
         isRequired
       />
-      <ActionGroup>
-        <Button type="submit" isLoading={change.isPending} isDisabled={change.isPending}>
-          {t("account.password.submit")}
-        </Button>
-      </ActionGroup>
+      <Submit busy={change.isPending}>{t("account.password.submit")}</Submit>
     </Form>
   );
 }

@@ -1,5 +1,4 @@
 import {
-  ActionGroup,
   Alert,
   Button,
   Checkbox,
@@ -9,8 +8,6 @@ import {
   FormHelperText,
   FormSelect,
   FormSelectOption,
-  Grid,
-  GridItem,
   HelperText,
   HelperTextItem,
   Label,
@@ -25,7 +22,8 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, call, type Schemas } from "../api/client";
 import { ConfirmButton } from "../components/Confirm";
-import { numberOrNull, TextField } from "../components/form";
+import { Submit, TextField } from "../components/form";
+import { LimitsFields, limitsBody, limitsText } from "../components/Limits";
 import { PageHeader } from "../components/PageHeader";
 import { Empty, fieldError, Loaded, ProblemAlert } from "../components/states";
 import { dateTime, money } from "../lib/format";
@@ -64,11 +62,7 @@ function CreateKey({ onCreated }: { onCreated: (created: Schemas["CreatedApiKeyD
   const teams = useMyTeams();
   const [name, setName] = useState("");
   const [models, setModels] = useState<string[]>([]);
-  const [budget, setBudget] = useState("");
-  const [period, setPeriod] = useState("");
-  const [tpm, setTpm] = useState("");
-  const [rpm, setRpm] = useState("");
-  const [parallel, setParallel] = useState("");
+  const [limits, setLimits] = useState(() => limitsText(undefined, undefined));
   const [expires, setExpires] = useState("");
   const [team, setTeam] = useState("");
   const create = useMutation({
@@ -79,11 +73,8 @@ function CreateKey({ onCreated }: { onCreated: (created: Schemas["CreatedApiKeyD
             name,
             modelIds: models,
             teamId: team || null,
-            maxBudget: budget || null,
-            budgetPeriod: (period || null) as Schemas["BudgetPeriod"] | null,
-            tpmLimit: numberOrNull(tpm),
-            rpmLimit: numberOrNull(rpm),
-            maxParallel: numberOrNull(parallel),
+            maxBudget: limits.budget || null,
+            ...limitsBody(limits),
             expiresAt: expires ? new Date(`${expires}T23:59:59`).toISOString() : null,
           },
         }),
@@ -134,63 +125,20 @@ function CreateKey({ onCreated }: { onCreated: (created: Schemas["CreatedApiKeyD
           </FormHelperText>
         ) : null}
       </FormGroup>
-      <Grid hasGutter md={6}>
-        <GridItem>
-          <TextField
-            label={t("apiKeys.budget")}
-            value={budget}
-            onChange={setBudget}
-            hint={t("apiKeys.budgetHint")}
-            error={fieldError(create.error, "maxBudget")}
-          />
-        </GridItem>
-        <GridItem>
-          <FormGroup label={t("apiKeys.period")} fieldId="key-period">
-            <FormSelect id="key-period" value={period} onChange={(_, v) => setPeriod(v)}>
-              <FormSelectOption value="" label={t("periods.none")} />
-              <FormSelectOption value="daily" label={t("periods.daily")} />
-              <FormSelectOption value="weekly" label={t("periods.weekly")} />
-              <FormSelectOption value="monthly" label={t("periods.monthly")} />
-            </FormSelect>
-          </FormGroup>
-        </GridItem>
-        <GridItem>
-          <TextField
-            label={t("limits.tpm")}
-            type="number"
-            value={tpm}
-            onChange={setTpm}
-            error={fieldError(create.error, "tpmLimit")}
-          />
-        </GridItem>
-        <GridItem>
-          <TextField
-            label={t("limits.rpm")}
-            type="number"
-            value={rpm}
-            onChange={setRpm}
-            error={fieldError(create.error, "rpmLimit")}
-          />
-        </GridItem>
-        <GridItem>
-          <TextField
-            label={t("limits.parallel")}
-            type="number"
-            value={parallel}
-            onChange={setParallel}
-            error={fieldError(create.error, "maxParallel")}
-          />
-        </GridItem>
-        <GridItem>
-          <TextField
-            label={t("apiKeys.expires")}
-            type="date"
-            value={expires}
-            onChange={setExpires}
-            error={fieldError(create.error, "expiresAt")}
-          />
-        </GridItem>
-      </Grid>
+      <LimitsFields
+        value={limits}
+        onChange={setLimits}
+        error={create.error}
+        budgetField="maxBudget"
+        budgetHint={t("apiKeys.budgetHint")}
+      />
+      <TextField
+        label={t("apiKeys.expires")}
+        type="date"
+        value={expires}
+        onChange={setExpires}
+        error={fieldError(create.error, "expiresAt")}
+      />
       <FormGroup label={t("apiKeys.team")} fieldId="key-team">
         <FormSelect id="key-team" value={team} onChange={(_, v) => setTeam(v)}>
           <FormSelectOption value="" label={t("apiKeys.noTeam")} />
@@ -199,11 +147,7 @@ function CreateKey({ onCreated }: { onCreated: (created: Schemas["CreatedApiKeyD
           ))}
         </FormSelect>
       </FormGroup>
-      <ActionGroup>
-        <Button type="submit" isLoading={create.isPending} isDisabled={create.isPending}>
-          {t("apiKeys.create")}
-        </Button>
-      </ActionGroup>
+      <Submit busy={create.isPending}>{t("apiKeys.create")}</Submit>
     </Form>
   );
 }

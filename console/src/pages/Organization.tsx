@@ -58,6 +58,8 @@ function Leave({ org }: { org: Org }) {
   );
 }
 
+const PANEL = "organization-tab-panel";
+
 function OrgPage({ org, user }: { org: Org; user: User }) {
   const { t } = useTranslation();
   const navigate = useNavigate();
@@ -106,12 +108,14 @@ function OrgPage({ org, user }: { org: Org; user: User }) {
               key={tab}
               eventKey={tab}
               href={`${href}/${tab}`}
+              tabContentId={PANEL}
               title={<TabTitleText>{t(`organization.tabs.${tab}`)}</TabTitleText>}
             />
           ))}
         </Tabs>
       </PageSection>
-      <PageSection>
+      {/* One panel for every tab: the route below fills it. */}
+      <PageSection id={PANEL} role="tabpanel" aria-label={t(`organization.tabs.${active}`)}>
         <Routes>
           <Route index element={<Navigate to={`${base}/members`} replace />} />
           <Route path="members" element={<Members {...props} />} />

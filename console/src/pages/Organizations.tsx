@@ -1,5 +1,4 @@
 import {
-  ActionGroup,
   Alert,
   Button,
   Form,
@@ -15,7 +14,7 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useLocation, useNavigate } from "react-router";
 import { api, ApiError, call } from "../api/client";
-import { TextField } from "../components/form";
+import { Submit, TextField } from "../components/form";
 import { PageHeader } from "../components/PageHeader";
 import { Pager } from "../components/Pager";
 import { Empty, fieldError, Loaded, ProblemAlert } from "../components/states";
@@ -52,11 +51,7 @@ function CreateOrganization() {
         error={fieldError(create.error, "name")}
         isRequired
       />
-      <ActionGroup>
-        <Button type="submit" isLoading={create.isPending} isDisabled={create.isPending}>
-          {t("organizations.create")}
-        </Button>
-      </ActionGroup>
+      <Submit busy={create.isPending}>{t("organizations.create")}</Submit>
     </Form>
   );
 }

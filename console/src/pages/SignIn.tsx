@@ -1,10 +1,10 @@
-import { ActionGroup, Button, Form, Stack } from "@patternfly/react-core";
+import { Form, Stack } from "@patternfly/react-core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
 import { api, call } from "../api/client";
-import { TextField } from "../components/form";
+import { Submit, TextField } from "../components/form";
 import { PublicFrame } from "../components/PublicFrame";
 import { fieldError, ProblemAlert } from "../components/states";
 import { useMe } from "../lib/session";
@@ -68,11 +68,7 @@ export function SignIn() {
           error={fieldError(signIn.error, "password")}
           isRequired
         />
-        <ActionGroup>
-          <Button type="submit" isLoading={signIn.isPending} isDisabled={signIn.isPending}>
-            {t("signIn.submit")}
-          </Button>
-        </ActionGroup>
+        <Submit busy={signIn.isPending}>{t("signIn.submit")}</Submit>
       </Form>
     </PublicFrame>
   );

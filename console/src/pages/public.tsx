@@ -1,12 +1,12 @@
 // The pages of the mailed links and of visitors: register, verify an address, reset a
 // password, accept an invitation.
-import { ActionGroup, Alert, Button, Form } from "@patternfly/react-core";
+import { Alert, Form } from "@patternfly/react-core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useSearchParams } from "react-router";
 import { api, call } from "../api/client";
-import { TextField } from "../components/form";
+import { Submit, TextField } from "../components/form";
 import { PublicFrame } from "../components/PublicFrame";
 import { fieldError, Loading, ProblemAlert } from "../components/states";
 import { useMe } from "../lib/session";
@@ -62,11 +62,7 @@ export function Register() {
             error={fieldError(register.error, "password")}
             isRequired
           />
-          <ActionGroup>
-            <Button type="submit" isLoading={register.isPending} isDisabled={register.isPending}>
-              {t("register.submit")}
-            </Button>
-          </ActionGroup>
+          <Submit busy={register.isPending}>{t("register.submit")}</Submit>
         </Form>
       )}
     </PublicFrame>
@@ -97,11 +93,7 @@ export function VerifyEmail() {
         >
           <p>{t("verify.explain")}</p>
           <ProblemAlert error={verify.error} />
-          <ActionGroup>
-            <Button type="submit" isLoading={verify.isPending} isDisabled={verify.isPending}>
-              {t("verify.submit")}
-            </Button>
-          </ActionGroup>
+          <Submit busy={verify.isPending}>{t("verify.submit")}</Submit>
         </Form>
       )}
     </PublicFrame>
@@ -136,11 +128,7 @@ export function ForgotPassword() {
             error={fieldError(request.error, "email")}
             isRequired
           />
-          <ActionGroup>
-            <Button type="submit" isLoading={request.isPending} isDisabled={request.isPending}>
-              {t("forgot.submit")}
-            </Button>
-          </ActionGroup>
+          <Submit busy={request.isPending}>{t("forgot.submit")}</Submit>
         </Form>
       )}
     </PublicFrame>
@@ -180,11 +168,7 @@ export function ResetPassword() {
             error={fieldError(reset.error, "newPassword")}
             isRequired
           />
-          <ActionGroup>
-            <Button type="submit" isLoading={reset.isPending} isDisabled={reset.isPending}>
-              {t("reset.submit")}
-            </Button>
-          </ActionGroup>
+          <Submit busy={reset.isPending}>{t("reset.submit")}</Submit>
         </Form>
       )}
     </PublicFrame>
@@ -225,11 +209,7 @@ export function AcceptInvitation() {
       >
         <p>{t("invitation.explain", { name: me.data.name })}</p>
         <ProblemAlert error={accept.error} />
-        <ActionGroup>
-          <Button type="submit" isLoading={accept.isPending} isDisabled={accept.isPending}>
-            {t("invitation.submit")}
-          </Button>
-        </ActionGroup>
+        <Submit busy={accept.isPending}>{t("invitation.submit")}</Submit>
       </Form>
     );
   return (

@@ -7,8 +7,6 @@ import {
   FormGroup,
   FormSelect,
   FormSelectOption,
-  Grid,
-  GridItem,
   Label,
   PageSection,
   SearchInput,
@@ -22,7 +20,7 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, call, type Schemas } from "../../api/client";
-import { numberOrNull, TextField } from "../../components/form";
+import { LimitsFields, limitsBody, limitsText } from "../../components/Limits";
 import { PageHeader } from "../../components/PageHeader";
 import { Pager } from "../../components/Pager";
 import { Empty, fieldError, Loaded } from "../../components/states";
@@ -34,18 +32,15 @@ import {
   FIRST_PAGE,
   ReadOnlyNote,
   SaveForm,
-  text,
   useCanWrite,
   useFields,
 } from "./shared";
 
 type Role = Schemas["PlatformRole"];
 type Limits = Schemas["UserLimitsDto"];
-type Period = Schemas["BudgetPeriod"];
 
 const ROLES: Role[] = ["user", "adminReadonly", "admin"];
 const ROLE_COLOR = { user: "grey", adminReadonly: "blue", admin: "purple" } as const;
-const PERIODS: Period[] = ["daily", "weekly", "monthly"];
 
 function useRefreshUser(id: string) {
   const client = useQueryClient();
@@ -113,25 +108,13 @@ function LimitsForm({
 }) {
   const { t } = useTranslation();
   const refresh = useRefreshUser(user.id);
-  const [f, set] = useFields({
-    rpmLimit: text(limits.rpmLimit),
-    tpmLimit: text(limits.tpmLimit),
-    maxParallel: text(limits.maxParallel),
-    maxBudget: limits.maxBudget ?? "",
-    budgetPeriod: limits.budgetPeriod ?? "",
-  });
+  const [values, setValues] = useState(() => limitsText(limits, limits.maxBudget));
   const save = useMutation({
     mutationFn: () =>
       call(
         api.PUT("/api/v1/users/{id}/limits", {
           params: { path: { id: user.id } },
-          body: {
-            rpmLimit: numberOrNull(f.rpmLimit),
-            tpmLimit: numberOrNull(f.tpmLimit),
-            maxParallel: numberOrNull(f.maxParallel),
-            maxBudget: f.maxBudget.trim() || null,
-            budgetPeriod: (f.budgetPeriod || null) as Period | null,
-          },
+          body: { maxBudget: values.budget.trim() || null, ...limitsBody(values) },
         }),
       ),
     onSuccess: async () => {
@@ -139,17 +122,6 @@ function LimitsForm({
       onClose();
     },
   });
-  const error = (field: string) => fieldError(save.error, field);
-  const numberField = (field: "rpmLimit" | "tpmLimit" | "maxParallel", label: string) => (
-    <TextField
-      label={label}
-      type="number"
-      value={f[field]}
-      onChange={set(field)}
-      error={error(field)}
-      hint={t("admin.noLimitHint")}
-    />
-  );
   return (
     <SaveForm
       onSubmit={() => save.mutate()}
@@ -157,37 +129,13 @@ function LimitsForm({
       error={save.error}
       busy={save.isPending}
     >
-      <Grid hasGutter md={6}>
-        <GridItem>{numberField("rpmLimit", t("limits.rpm"))}</GridItem>
-        <GridItem>{numberField("tpmLimit", t("limits.tpm"))}</GridItem>
-        <GridItem>{numberField("maxParallel", t("limits.parallel"))}</GridItem>
-      </Grid>
-      <Grid hasGutter md={6}>
-        <GridItem>
-          <TextField
-            label={t("limits.budget")}
-            value={f.maxBudget}
-            onChange={set("maxBudget")}
-            error={error("maxBudget")}
-            hint={t("admin.noLimitHint")}
-          />
-        </GridItem>
-        <GridItem>
-          <FormGroup label={t("limits.budgetPeriod")} fieldId="user-budget-period">
-            <FormSelect
-              id="user-budget-period"
-              value={f.budgetPeriod}
-              onChange={(_, v) => set("budgetPeriod")(v as Period | "")}
-            >
-              <FormSelectOption value="" label={t("periods.none")} />
-              {PERIODS.map((p) => (
-                <FormSelectOption key={p} value={p} label={t(`periods.${p}`)} />
-              ))}
-            </FormSelect>
-            <FieldMessage error={error("budgetPeriod")} />
-          </FormGroup>
-        </GridItem>
-      </Grid>
+      <LimitsFields
+        value={values}
+        onChange={setValues}
+        error={save.error}
+        budgetField="maxBudget"
+        budgetHint={t("admin.noLimitHint")}
+      />
     </SaveForm>
   );
 }

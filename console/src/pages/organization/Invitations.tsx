@@ -1,5 +1,4 @@
 import {
-  ActionGroup,
   Alert,
   Button,
   Form,
@@ -17,12 +16,11 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, call, type Schemas } from "../../api/client";
 import { ConfirmButton } from "../../components/Confirm";
-import { TextField } from "../../components/form";
+import { SelectField, Submit, TextField } from "../../components/form";
 import { Pager } from "../../components/Pager";
 import { Empty, fieldError, Loaded, ProblemAlert } from "../../components/states";
 import { dateTime } from "../../lib/format";
 import { ORG_ROLES, type Abilities, type OrgRole, type TabProps } from "./access";
-import { SelectField } from "./SelectField";
 
 type Invitation = Schemas["InvitationDto"];
 
@@ -86,11 +84,7 @@ function InviteForm({
         error={fieldError(invite.error, "role")}
         isRequired
       />
-      <ActionGroup>
-        <Button type="submit" isLoading={invite.isPending} isDisabled={invite.isPending}>
-          {t("organization.invitations.send")}
-        </Button>
-      </ActionGroup>
+      <Submit busy={invite.isPending}>{t("organization.invitations.send")}</Submit>
     </Form>
   );
 }

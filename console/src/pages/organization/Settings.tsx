@@ -1,7 +1,5 @@
 import {
-  ActionGroup,
   Alert,
-  Button,
   DescriptionList,
   DescriptionListDescription,
   DescriptionListGroup,
@@ -17,7 +15,7 @@ import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router";
 import { api, call } from "../../api/client";
 import { ConfirmButton } from "../../components/Confirm";
-import { TextField } from "../../components/form";
+import { Submit, TextField } from "../../components/form";
 import { fieldError, ProblemAlert } from "../../components/states";
 import { date, number } from "../../lib/format";
 import type { Org, TabProps } from "./access";
@@ -54,11 +52,7 @@ function Rename({ org }: { org: Org }) {
         error={fieldError(rename.error, "name")}
         isRequired
       />
-      <ActionGroup>
-        <Button type="submit" isLoading={rename.isPending} isDisabled={rename.isPending}>
-          {t("common.save")}
-        </Button>
-      </ActionGroup>
+      <Submit busy={rename.isPending}>{t("common.save")}</Submit>
     </Form>
   );
 }

@@ -1,12 +1,8 @@
 import {
-  ActionGroup,
-  Button,
   Checkbox,
   Form,
   FormGroup,
   FormHelperText,
-  Grid,
-  GridItem,
   HelperText,
   HelperTextItem,
 } from "@patternfly/react-core";
@@ -14,14 +10,12 @@ import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, ApiError, call, type Schemas } from "../../api/client";
-import { numberOrNull, TextField } from "../../components/form";
+import { Submit, TextField } from "../../components/form";
+import { LimitsFields, limitsBody, limitsText } from "../../components/Limits";
 import { fieldError, Loaded, ProblemAlert } from "../../components/states";
-import { SelectField } from "./SelectField";
 import { useCatalog, useRefreshOrg } from "./queries";
 
 type TeamDto = Schemas["TeamDto"];
-
-const text = (n: number | null | undefined) => (n === null || n === undefined ? "" : String(n));
 
 /** The API names each bad model by its place in the list (`modelIds[2]`). */
 const modelsError = (error: unknown) =>
@@ -82,22 +76,15 @@ export function TeamForm({
   const refresh = useRefreshOrg(org);
   const [name, setName] = useState(team?.name ?? "");
   const [description, setDescription] = useState(team?.description ?? "");
-  const [budget, setBudget] = useState(team?.budget ?? "");
-  const [period, setPeriod] = useState<string>(team?.budgetPeriod ?? "");
-  const [tpm, setTpm] = useState(text(team?.tpmLimit));
-  const [rpm, setRpm] = useState(text(team?.rpmLimit));
-  const [parallel, setParallel] = useState(text(team?.maxParallel));
+  const [limits, setLimits] = useState(() => limitsText(team, team?.budget));
   const [models, setModels] = useState<string[]>(team?.modelIds ?? []);
   const save = useMutation({
     mutationFn: () => {
       const body = {
         name,
         description: description.trim() || null,
-        budget: budget || null,
-        budgetPeriod: (period || null) as Schemas["BudgetPeriod"] | null,
-        tpmLimit: numberOrNull(tpm),
-        rpmLimit: numberOrNull(rpm),
-        maxParallel: numberOrNull(parallel),
+        budget: limits.budget || null,
+        ...limitsBody(limits),
         modelIds: models,
       };
       return team
@@ -137,66 +124,18 @@ export function TeamForm({
         error={fieldError(error, "description")}
         multiline
       />
-      <Grid hasGutter md={6}>
-        <GridItem>
-          <TextField
-            label={t("limits.budget")}
-            type="number"
-            value={budget}
-            onChange={setBudget}
-            hint={t("organization.teams.budgetHint")}
-            error={fieldError(error, "budget")}
-          />
-        </GridItem>
-        <GridItem>
-          <SelectField
-            label={t("limits.budgetPeriod")}
-            value={period}
-            onChange={setPeriod}
-            options={[
-              { value: "", label: t("periods.none") },
-              { value: "daily", label: t("periods.daily") },
-              { value: "weekly", label: t("periods.weekly") },
-              { value: "monthly", label: t("periods.monthly") },
-            ]}
-            error={fieldError(error, "budgetPeriod")}
-          />
-        </GridItem>
-        <GridItem>
-          <TextField
-            label={t("limits.tpm")}
-            type="number"
-            value={tpm}
-            onChange={setTpm}
-            error={fieldError(error, "tpmLimit")}
-          />
-        </GridItem>
-        <GridItem>
-          <TextField
-            label={t("limits.rpm")}
-            type="number"
-            value={rpm}
-            onChange={setRpm}
-            error={fieldError(error, "rpmLimit")}
-          />
-        </GridItem>
-        <GridItem>
-          <TextField
-            label={t("limits.parallel")}
-            type="number"
-            value={parallel}
-            onChange={setParallel}
-            hint={t("organization.teams.parallelHint")}
-            error={fieldError(error, "maxParallel")}
-          />
-        </GridItem>
-      </Grid>
+      <LimitsFields
+        value={limits}
+        onChange={setLimits}
+        error={error}
+        budgetField="budget"
+        budgetHint={t("organization.teams.budgetHint")}
+        parallelHint={t("organization.teams.parallelHint")}
+      />
       <ModelChoice chosen={models} onChange={setModels} error={modelsError(error)} />
-      <ActionGroup>
-        <Button type="submit" isLoading={save.isPending} isDisabled={save.isPending}>
-          {team ? t("common.save") : t("organization.teams.create")}
-        </Button>
-      </ActionGroup>
+      <Submit busy={save.isPending}>
+        {team ? t("common.save") : t("organization.teams.create")}
+      </Submit>
     </Form>
   );
 }

@@ -5,13 +5,13 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, call, type Schemas } from "../../api/client";
 import { ConfirmButton } from "../../components/Confirm";
+import { SelectField } from "../../components/form";
 import { Pager } from "../../components/Pager";
 import { Empty, fieldError, Loaded, ProblemAlert } from "../../components/states";
 import { date } from "../../lib/format";
 import type { User } from "../../lib/session";
 import type { Org } from "./access";
 import { useAllMembers, useAllTeamMembers, useRefreshOrg, useTeamMembersPage } from "./queries";
-import { SelectField } from "./SelectField";
 
 type TeamDto = Schemas["TeamDto"];
 

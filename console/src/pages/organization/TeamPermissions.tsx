@@ -1,12 +1,4 @@
-import {
-  ActionGroup,
-  Alert,
-  Button,
-  Checkbox,
-  Form,
-  FormGroup,
-  Title,
-} from "@patternfly/react-core";
+import { Alert, Checkbox, Form, FormGroup, Title } from "@patternfly/react-core";
 import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -14,6 +6,7 @@ import { api, call, type Schemas } from "../../api/client";
 import { ProblemAlert } from "../../components/states";
 import { PERMISSIONS, type Permission } from "./access";
 import { useRefreshOrg } from "./queries";
+import { Submit } from "../../components/form";
 
 /** The organization permissions an owner delegates to the team's members. */
 export function TeamPermissions({
@@ -66,13 +59,7 @@ export function TeamPermissions({
           />
         ))}
       </FormGroup>
-      {mayGrant ? (
-        <ActionGroup>
-          <Button type="submit" isLoading={save.isPending} isDisabled={save.isPending}>
-            {t("common.save")}
-          </Button>
-        </ActionGroup>
-      ) : null}
+      {mayGrant ? <Submit busy={save.isPending}>{t("common.save")}</Submit> : null}
     </Form>
   );
 }
