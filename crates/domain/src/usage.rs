@@ -37,6 +37,19 @@ pub struct UsageTotals {
     pub cost: Usd,
 }
 
+impl UsageTotals {
+    /// Both sets of records together.
+    pub fn plus(&self, other: &UsageTotals) -> UsageTotals {
+        UsageTotals {
+            requests: self.requests + other.requests,
+            estimated_requests: self.estimated_requests + other.estimated_requests,
+            prompt_tokens: self.prompt_tokens + other.prompt_tokens,
+            completion_tokens: self.completion_tokens + other.completion_tokens,
+            cost: self.cost.saturating_add(other.cost),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelUsage {
     pub model_id: Id,

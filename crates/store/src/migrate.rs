@@ -32,6 +32,7 @@ const SQLITE: &[Migration] = &[
     migration!("sqlite", 5, "0005_usage_daily"),
     migration!("sqlite", 6, "0006_claimed_emails"),
     migration!("sqlite", 7, "0007_usage_estimates"),
+    migration!("sqlite", 8, "0008_listing_indexes"),
 ];
 const POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001_init"),
@@ -41,6 +42,7 @@ const POSTGRES: &[Migration] = &[
     migration!("postgres", 5, "0005_usage_daily"),
     migration!("postgres", 6, "0006_claimed_emails"),
     migration!("postgres", 7, "0007_usage_estimates"),
+    migration!("postgres", 8, "0008_listing_indexes"),
 ];
 
 /// Arbitrary constant shared by every replica: the advisory lock that serialises migrations.

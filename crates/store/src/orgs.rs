@@ -181,13 +181,20 @@ pub async fn member_of(conn: &mut AnyConnection, org: Id, user: Id) -> Result<Op
         .transpose()
 }
 
+/// Owners first, then admins, members and viewers: the order of the index
+/// organization_members_listed (migration 0008), which must use this same expression.
+const MEMBER_ORDER: &str = "CASE role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'member' THEN 2 ELSE 3 END";
+
 /// Members, owners first, then by when they joined.
 pub async fn members(conn: &mut AnyConnection, org: Id, page: PageRequest) -> Result<Page<Member>> {
     let total = count_members(conn, org).await?;
+    // The page's members are found on the index alone (organization_members_listed), and
+    // only those are joined with their users: a late page of a large organization skips
+    // index entries, not joined rows.
     let rows = sqlx::query(&format!(
-        "{MEMBER_SELECT} WHERE m.org_id = $1 \
-         ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'member' THEN 2 ELSE 3 END, m.created_at, m.user_id \
-         LIMIT $2 OFFSET $3"
+        "{MEMBER_SELECT} JOIN (SELECT user_id, {MEMBER_ORDER} AS rank FROM organization_members WHERE org_id = $1 \
+         ORDER BY {MEMBER_ORDER}, created_at, user_id LIMIT $2 OFFSET $3) page ON page.user_id = m.user_id \
+         WHERE m.org_id = $1 ORDER BY page.rank, m.created_at, m.user_id"
     ))
     .bind(org.as_i64())
     .bind(i64::from(page.limit))

@@ -266,7 +266,10 @@ pub async fn members(conn: &mut AnyConnection, team: Id, page: PageRequest) -> R
             .await?,
     )?;
     let rows = sqlx::query(&format!(
-        "{MEMBER_SELECT} WHERE tm.team_id = $1 ORDER BY tm.manager DESC, tm.created_at, tm.user_id LIMIT $2 OFFSET $3"
+        // As orgs::members: the page is found on team_members_listed, then joined.
+        "{MEMBER_SELECT} JOIN (SELECT user_id FROM team_members WHERE team_id = $1 \
+         ORDER BY manager DESC, created_at, user_id LIMIT $2 OFFSET $3) page ON page.user_id = tm.user_id \
+         WHERE tm.team_id = $1 ORDER BY tm.manager DESC, tm.created_at, tm.user_id"
     ))
     .bind(team.as_i64())
     .bind(i64::from(page.limit))

@@ -236,23 +236,16 @@ pub async fn summary(
         Some(u) => ("AND user_id = $3", Some(u.as_i64())),
         None => ("", None),
     };
-    let where_sql = format!("WHERE created_at >= $1 AND created_at < $2 {user_clause}");
-    let sql = format!("SELECT {SUMS} FROM usage_records {where_sql}");
-    let mut query = sqlx::query(&sql).bind(from.as_millis()).bind(to.as_millis());
-    if let Some(u) = user_arg {
-        query = query.bind(u);
-    }
-    let all = totals(&query.fetch_one(&mut *conn).await?)?;
-
+    // One pass over the rows, per model; the totals are the models' sums.
     let sql = format!(
-        "SELECT model_id, MAX(model_name) AS model_name, {SUMS} FROM usage_records {where_sql} \
-         GROUP BY model_id ORDER BY model_id"
+        "SELECT model_id, MAX(model_name) AS model_name, {SUMS} FROM usage_records \
+         WHERE created_at >= $1 AND created_at < $2 {user_clause} GROUP BY model_id ORDER BY model_id"
     );
     let mut query = sqlx::query(&sql).bind(from.as_millis()).bind(to.as_millis());
     if let Some(u) = user_arg {
         query = query.bind(u);
     }
-    let by_model = query
+    let by_model: Vec<ModelUsage> = query
         .fetch_all(conn)
         .await?
         .iter()
@@ -264,6 +257,7 @@ pub async fn summary(
             })
         })
         .collect::<Result<_>>()?;
+    let all = by_model.iter().fold(UsageTotals::default(), |sum, m| sum.plus(&m.totals));
     Ok(UsageSummary { from, to, totals: all, by_model })
 }
 

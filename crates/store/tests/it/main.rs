@@ -29,6 +29,7 @@ macro_rules! contract {
 mod api_keys;
 mod fixtures;
 mod leases;
+mod members;
 mod migrations;
 mod models;
 mod sessions;
