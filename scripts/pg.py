@@ -13,6 +13,11 @@ def create_database(admin_url, prefix):
 
 
 def drop_database(admin_url, name):
+    """Drops database `name` and its organizations' own databases (`<name>_t<org id>`)."""
+    listed = subprocess.run(["psql", admin_url, "-qAtc", f"SELECT datname FROM pg_database WHERE datname LIKE '{name}\\_t%'"],
+                            capture_output=True, text=True, check=False)
+    for tenant in listed.stdout.split():
+        subprocess.run(["psql", admin_url, "-qc", f'DROP DATABASE IF EXISTS "{tenant}" WITH (FORCE)'], check=False)
     subprocess.run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
 
 

@@ -287,11 +287,31 @@ impl Default for MailConfig {
 pub struct TenancyConfig {
     /// How long a deleted organization's data is kept before it may be purged.
     pub deletion_grace_days: u32,
+    /// Where each organization's own database is, with `{org}` for its id; default: a
+    /// SQLite file per organization under `<data_dir>/tenants/`, or on PostgreSQL a database
+    /// per organization on the main database's server, named `<main database>_t{org}`.
+    pub database_url_template: Option<Secret>,
+    /// PostgreSQL: where to create and drop the organizations' databases from (a database
+    /// on their server); default: the main database.
+    pub admin_url: Option<Secret>,
+    /// Organizations' databases open at once (the least recently used is closed first).
+    pub max_open_databases: usize,
+    /// An organization's database unused this long is closed.
+    pub idle_close_secs: u64,
+    /// Connections per organization's database.
+    pub connections_per_database: u32,
 }
 
 impl Default for TenancyConfig {
     fn default() -> Self {
-        Self { deletion_grace_days: 30 }
+        Self {
+            deletion_grace_days: 30,
+            database_url_template: None,
+            admin_url: None,
+            max_open_databases: 64,
+            idle_close_secs: 300,
+            connections_per_database: 4,
+        }
     }
 }
 
@@ -511,6 +531,12 @@ impl Config {
             return fail("mail.from", "must be an address such as \"Purser <purser@example.com>\"");
         }
         self.limits.validate()?;
+        if self.tenancy.idle_close_secs == 0 {
+            return fail("tenancy.idle_close_secs", "must be at least 1");
+        }
+        if let Err(e) = purser_tenants::Tenants::new(self.tenant_settings()) {
+            return Err(ConfigError(e.to_string()));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return fail("log.format", "must be text or json");
         }
@@ -561,6 +587,29 @@ impl Config {
         match &self.database.url {
             Some(url) => url.expose().to_owned(),
             None => format!("sqlite://{}", self.data_dir.join("purser.db").display()),
+        }
+    }
+
+    /// Where the organizations' own databases are (see `TenancyConfig`).
+    pub fn tenant_settings(&self) -> purser_tenants::Settings {
+        let main = self.database_url();
+        let t = &self.tenancy;
+        let url_template = match &t.database_url_template {
+            Some(template) => template.expose().to_owned(),
+            None if self.backend() == purser_store::Backend::Postgres => {
+                // The main URL with its database name suffixed: same server, same options.
+                let (base, query) = main.split_once('?').map_or((main.as_str(), None), |(b, q)| (b, Some(q)));
+                let template = format!("{base}_t{{org}}");
+                query.map_or(template.clone(), |q| format!("{template}?{q}"))
+            }
+            None => format!("sqlite://{}/{{org}}.db", self.data_dir.join("tenants").display()),
+        };
+        purser_tenants::Settings {
+            url_template,
+            admin_url: Some(t.admin_url.as_ref().map_or(main, |u| u.expose().to_owned())),
+            max_open: t.max_open_databases,
+            idle: std::time::Duration::from_secs(t.idle_close_secs),
+            pool_size: t.connections_per_database,
         }
     }
 

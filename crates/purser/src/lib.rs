@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod console;
+pub mod tenants_cli;
 
 use std::future::Future;
 use std::path::Path;
@@ -178,7 +179,8 @@ pub fn services(config: &Config, store: Store, clock: Arc<dyn Clock>) -> anyhow:
     };
     let settings =
         Settings { auth, public_url: config.public_url(), org_deletion_grace_days: config.tenancy.deletion_grace_days };
-    Ok(Arc::new(Services::new(store, clock, ids, &master_key(config)?, settings, mailer(config)?)))
+    let tenants = Arc::new(purser_tenants::Tenants::new(config.tenant_settings())?);
+    Ok(Arc::new(Services::new(store, clock, ids, &master_key(config)?, settings, mailer(config)?, tenants)))
 }
 
 /// Redis when configured (limits shared by every replica), otherwise this process's memory.
@@ -296,9 +298,15 @@ impl Purser {
 /// idempotent, so every replica may run them.
 fn spawn_housekeeping(services: Arc<Services>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
+        // Every minute, close the organizations' databases left idle; every hour (and at
+        // start), purge and prune.
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        for minute in 0u64.. {
             tick.tick().await;
+            services.tenants().close_idle();
+            if minute % 60 != 0 {
+                continue;
+            }
             if let Err(e) = services.purge_deleted_organizations().await {
                 tracing::warn!(error = %e, "could not purge deleted organizations");
             }

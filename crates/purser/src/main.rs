@@ -48,6 +48,30 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The organizations' own databases.
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantsCommand {
+    /// Each organization's database with its schema version and size.
+    List,
+    /// Create missing databases and apply pending tenant migrations, a line per tenant;
+    /// exits non-zero if any failed. Safe to repeat, and while servers run.
+    Migrate {
+        /// Only say what would be done.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this organization's database.
+        #[arg(long, value_name = "ORG_ID")]
+        tenant: Option<purser_domain::Id>,
+        /// Show the migrations applied to each database instead.
+        #[arg(long, conflicts_with = "dry_run")]
+        history: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -113,6 +137,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             store.close().await;
             Ok(())
+        }
+        Command::Tenants { command: TenantsCommand::List } => purser::tenants_cli::list(&config).await,
+        Command::Tenants { command: TenantsCommand::Migrate { dry_run, tenant, history } } => {
+            let options = purser::tenants_cli::MigrateOptions { tenant, dry_run, history };
+            if purser::tenants_cli::migrate(&config, &options).await? {
+                Ok(())
+            } else {
+                anyhow::bail!("some tenants failed (see above)")
+            }
         }
         Command::Admin { command: AdminCommand::Create { email, password, name } } => {
             let store = purser::open_store(&config).await?;

@@ -110,6 +110,22 @@ impl From<Vec<FieldError>> for Error {
     }
 }
 
+impl From<purser_tenants::TenantError> for Error {
+    fn from(e: purser_tenants::TenantError) -> Self {
+        match e {
+            purser_tenants::TenantError::Store(e) => e.into(),
+            other => {
+                tracing::warn!(error = %other, "tenant database unavailable");
+                Self::new(
+                    ErrorKind::Unavailable,
+                    "tenant_database_unavailable",
+                    "the organization's database is unavailable; try again",
+                )
+            }
+        }
+    }
+}
+
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {

@@ -110,6 +110,8 @@ pub struct Settings {
 
 pub struct Services {
     store: Store,
+    /// Each organization's own database.
+    tenants: Arc<purser_tenants::Tenants>,
     mailer: Arc<dyn mail::Mailer>,
     /// Base URL of this deployment, for links in mails.
     public_url: String,
@@ -131,10 +133,12 @@ impl Services {
         master_key: &MasterKey,
         settings: Settings,
         mailer: Arc<dyn mail::Mailer>,
+        tenants: Arc<purser_tenants::Tenants>,
     ) -> Self {
         let Settings { auth, public_url, org_deletion_grace_days } = settings;
         Self {
             store,
+            tenants,
             mailer,
             public_url: public_url.trim_end_matches('/').to_owned(),
             org_deletion_grace_days,
@@ -150,6 +154,10 @@ impl Services {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn tenants(&self) -> &Arc<purser_tenants::Tenants> {
+        &self.tenants
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

@@ -114,14 +114,26 @@ impl Services {
                 created_at: now,
                 updated_at: now,
             };
-            let mut tx = self.store.begin().await?;
-            orgs::insert(&mut tx, &org).await?;
-            orgs::add_member(&mut tx, org.id, actor.user_id, OrgRole::Owner, now).await?;
-            let entry = AuditEntry::new(AuditAction::OrgCreate, Some(actor.user_id))
-                .resource(org.id)
-                .org(org.id)
-                .after(views::organization(&org));
-            self.commit_audited(tx, &actor.client, entry).await?;
+            // Its own database first: an organization is never without one. Should the rows
+            // then fail, the empty database goes too.
+            self.tenants.create(org.id).await?;
+            let saved = async {
+                let mut tx = self.store.begin().await?;
+                orgs::insert(&mut tx, &org).await?;
+                orgs::add_member(&mut tx, org.id, actor.user_id, OrgRole::Owner, now).await?;
+                let entry = AuditEntry::new(AuditAction::OrgCreate, Some(actor.user_id))
+                    .resource(org.id)
+                    .org(org.id)
+                    .after(views::organization(&org));
+                self.commit_audited(tx, &actor.client, entry).await
+            }
+            .await;
+            if saved.is_err()
+                && let Err(e) = self.tenants.drop_database(org.id).await
+            {
+                tracing::warn!(org = %org.id, error = %e, "could not remove the database of an organization not created");
+            }
+            saved?;
             Ok(org)
         })
         .await
@@ -249,6 +261,13 @@ impl Services {
             self.audit(&mut tx, &ClientInfo::system(), entry).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
+        for org in &purged {
+            if let Err(e) = self.tenants.drop_database(*org).await {
+                // The rows are gone; the operator removes what is left (the log names it).
+                tracing::error!(org = %org, database = %self.tenants.url(*org), error = %e,
+                    "could not drop a purged organization's database");
+            }
+        }
         if !purged.is_empty() {
             tracing::info!(count = purged.len(), "purged organizations past their deletion grace period");
         }
@@ -429,11 +448,13 @@ impl Services {
     /// Creates the default organization and its Default Team if they do not exist, and
     /// makes every user a member of both. Safe to run at every start, on every replica.
     pub async fn ensure_default_organization(&self) -> Result<(Organization, Team)> {
-        match self.try_ensure_default().await {
+        let (org, team) = match self.try_ensure_default().await {
             // Another replica created them at the same moment: use theirs.
             Err(e) if e.kind == ErrorKind::Conflict => self.try_ensure_default().await,
             other => other,
-        }
+        }?;
+        self.tenants.create(org.id).await?;
+        Ok((org, team))
     }
 
     async fn try_ensure_default(&self) -> Result<(Organization, Team)> {

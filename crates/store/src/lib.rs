@@ -40,7 +40,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use error::StoreError;
-pub use migrate::{MigrationReport, Migrations};
+pub use migrate::{Applied, Migration, MigrationReport, Migrations};
 pub use sqlx::AnyConnection;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -76,11 +76,17 @@ impl Backend {
 pub struct PoolConfig {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// Connections unused this long are closed (`None`: kept).
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            idle_timeout: Some(Duration::from_secs(600)),
+        }
     }
 }
 
@@ -115,6 +121,7 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
+            .idle_timeout(config.idle_timeout)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -3,7 +3,7 @@
 //! than letting a binary run against a schema it does not understand.
 
 use sha2::{Digest, Sha256};
-use sqlx::{Connection, Row};
+use sqlx::{Connection, Executor, Row};
 
 use crate::{Backend, Result, Store, StoreError};
 
@@ -11,6 +11,22 @@ pub struct Migration {
     pub version: i64,
     pub name: &'static str,
     sql: &'static str,
+}
+
+impl Migration {
+    /// A numbered step; other schemas (the tenants' databases) list theirs with it.
+    pub const fn new(version: i64, name: &'static str, sql: &'static str) -> Self {
+        Self { version, name, sql }
+    }
+}
+
+/// A migration recorded in a database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub version: i64,
+    pub name: String,
+    /// Unix milliseconds.
+    pub applied_at: i64,
 }
 
 macro_rules! migration {
@@ -74,6 +90,46 @@ impl Migrations {
         Self { backend, list }
     }
 
+    /// Another schema's migrations (versions ascending), applied the same way.
+    pub const fn new(backend: Backend, list: &'static [Migration]) -> Self {
+        Self { backend, list }
+    }
+
+    /// The migrations this database has had, oldest first (none for a new database).
+    pub async fn history(&self, store: &Store) -> Result<Vec<Applied>> {
+        let mut conn = store.conn().await?;
+        let table = sqlx::query(self.table_exists_sql()).fetch_optional(&mut *conn).await?;
+        if table.is_none() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query("SELECT version, name, applied_at FROM purser_schema_migrations ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(Applied { version: r.try_get(0)?, name: r.try_get(1)?, applied_at: r.try_get(2)? }))
+            .collect()
+    }
+
+    /// The migrations `apply` would run on this database, in order.
+    pub async fn pending(&self, store: &Store) -> Result<Vec<&'static Migration>> {
+        let done: Vec<i64> = self.history(store).await?.into_iter().map(|a| a.version).collect();
+        Ok(self.list.iter().filter(|m| !done.contains(&m.version)).collect())
+    }
+
+    fn table_exists_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'purser_schema_migrations'",
+            Backend::Postgres => {
+                "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'purser_schema_migrations'"
+            }
+        }
+    }
+
+    /// Every migration, as `(version, name)`.
+    pub fn all(&self) -> Vec<(i64, &'static str)> {
+        self.list.iter().map(|m| (m.version, m.name)).collect()
+    }
+
     pub fn latest_version(&self) -> i64 {
         self.list.last().map_or(0, |m| m.version)
     }
@@ -96,7 +152,9 @@ impl Migrations {
     }
 
     async fn apply_locked(&self, conn: &mut sqlx::AnyConnection, target: i64) -> Result<MigrationReport> {
-        sqlx::raw_sql(
+        // Plain `execute` on a text (several statements, no parameters), not `raw_sql`, whose
+        // future is not `Send` and so could not run inside a request (a tenant's migration).
+        conn.execute(
             "CREATE TABLE IF NOT EXISTS purser_schema_migrations (
                 version BIGINT PRIMARY KEY,
                 name TEXT NOT NULL,
@@ -104,7 +162,6 @@ impl Migrations {
                 applied_at BIGINT NOT NULL
             )",
         )
-        .execute(&mut *conn)
         .await?;
 
         let applied = sqlx::query("SELECT version, checksum FROM purser_schema_migrations ORDER BY version")
@@ -143,8 +200,7 @@ impl Migrations {
                 .await?
                 .is_some();
             if !done {
-                sqlx::raw_sql(migration.sql)
-                    .execute(&mut *tx)
+                tx.execute(migration.sql)
                     .await
                     .map_err(|e| StoreError::Migration(format!("{} ({}): {e}", migration.version, migration.name)))?;
                 sqlx::query(

@@ -126,6 +126,17 @@ pub async fn for_member(
     Ok(Page { items, page, total })
 }
 
+/// Every organization not yet purged (deleted ones too: their data is kept until then), as
+/// `(id, name, deleted)`, oldest first: the organizations that have a database of their own.
+pub async fn with_databases(conn: &mut AnyConnection) -> Result<Vec<(Id, String, bool)>> {
+    sqlx::query("SELECT id, name, deleted_at FROM organizations ORDER BY id")
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| Ok((id(r, "id")?, r.try_get("name")?, r.try_get::<Option<i64>, _>("deleted_at")?.is_some())))
+        .collect()
+}
+
 /// Every live organization, oldest first.
 pub async fn all(conn: &mut AnyConnection, page: PageRequest) -> Result<Page<Organization>> {
     let total = count(

@@ -59,6 +59,16 @@ impl Drop for TestDatabase {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             runtime.block_on(async move {
                 let mut conn = sqlx::AnyConnection::connect(&postgres_admin_url()).await.ok()?;
+                // With it, the databases of its organizations (named `<name>_t<org id>`).
+                let tenants: Vec<String> =
+                    sqlx::query_scalar("SELECT CAST(datname AS TEXT) FROM pg_database WHERE datname LIKE $1")
+                        .bind(format!("{name}\\_t%"))
+                        .fetch_all(&mut conn)
+                        .await
+                        .unwrap_or_default();
+                for tenant in tenants {
+                    let _ = conn.execute(format!("DROP DATABASE IF EXISTS \"{tenant}\" WITH (FORCE)").as_str()).await;
+                }
                 conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await.ok()
             })
         });

@@ -130,6 +130,11 @@ impl TestApp {
         }
     }
 
+    /// The data directory the app runs with.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// Shuts the server down as SIGTERM would: drain, flush usage, release.
     pub async fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {

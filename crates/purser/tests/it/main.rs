@@ -50,5 +50,6 @@ mod roles;
 mod routing;
 mod subscriptions;
 mod teams;
+mod tenants;
 mod usage;
 mod users;

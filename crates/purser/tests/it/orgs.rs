@@ -322,10 +322,14 @@ async fn deleted_organizations_are_purged_after_the_grace_period() {
         app.delete(&format!("/api/v1/api-keys/{key}"), Some(&owner.token)).await;
         app.delete(&format!("/api/v1/organizations/{org}"), Some(&owner.token)).await.expect(200);
 
+        let org_id: purser_domain::Id = org.parse().unwrap();
+        let tenants = app.services.tenants();
         clock.advance_secs(29 * 86_400);
         assert_eq!(app.services.purge_deleted_organizations().await.unwrap(), 0, "{backend:?}: kept for 30 days");
+        assert!(tenants.inspect(org_id).await.unwrap().is_some(), "{backend:?}: its database is kept until the purge");
         clock.advance_secs(2 * 86_400);
         assert_eq!(app.services.purge_deleted_organizations().await.unwrap(), 1, "{backend:?}");
+        assert_eq!(tenants.inspect(org_id).await.unwrap(), None, "{backend:?}: the purge drops its database");
         assert_eq!(app.services.purge_deleted_organizations().await.unwrap(), 0, "purging twice is harmless");
         let owner = app.login("ada@example.com").await;
         let kept = app.get(&format!("/api/v1/api-keys/{key}"), Some(&owner.token)).await.expect(200);
