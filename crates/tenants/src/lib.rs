@@ -343,8 +343,11 @@ impl Tenants {
                 let sql = format!("CREATE DATABASE \"{}\"", self.database_name(org));
                 match admin.execute(sql.as_str()).await {
                     Ok(_) => Ok(true),
-                    // 42P04: it exists (made by another replica, or earlier).
-                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => Ok(false),
+                    // 42P04: it exists (made earlier); 23505: another replica is making it
+                    // at this moment (pg_database's unique name index saw both).
+                    Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P04" | "23505")) => {
+                        Ok(false)
+                    }
                     Err(e) => Err(e.into()),
                 }
             }

@@ -142,6 +142,26 @@ both! {
         assert_eq!(current.version, 1);
     }
 
+    // Replicas opening a new organization's database at the same moment: one creates it,
+    // every one gets it.
+    async fn concurrent_creation_makes_one_database(place: Place) {
+        let replicas: Vec<std::sync::Arc<Tenants>> =
+            (0..2).map(|_| std::sync::Arc::new(place.tenants(8, Duration::from_secs(60)))).collect();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let tenants = std::sync::Arc::clone(&replicas[i % 2]);
+            tasks.push(tokio::spawn(async move { tenants.create(org(7)).await }));
+        }
+        let mut created = 0;
+        for task in tasks {
+            let outcome = task.await.unwrap().unwrap();
+            assert_eq!(outcome.version, 1);
+            created += usize::from(outcome.created);
+        }
+        assert_eq!(created, 1);
+        assert_eq!(replicas[0].inspect(org(7)).await.unwrap().unwrap().version, 1);
+    }
+
     async fn dropping_removes_the_database(place: Place) {
         let tenants = place.tenants(8, Duration::from_secs(60));
         tenants.store(org(1)).await.unwrap();
