@@ -11,7 +11,7 @@
 
 mod error;
 mod migrate;
-mod rows;
+pub mod rows;
 
 pub mod api_keys;
 pub mod audit;

@@ -8,6 +8,8 @@
 //! `postgres://…/<name>{org}` (one database each on that server, created and dropped over
 //! `admin_url`).
 
+pub mod documents;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -19,8 +21,10 @@ use sqlx::{Executor, Row};
 
 /// The tenants' schema, numbered apart from the main database's. Its DDL is the SQL both
 /// backends share; a step that must differ would get a file per backend.
-const MIGRATIONS: &[Migration] =
-    &[Migration::new(1, "0001_documents", include_str!("../migrations/0001_documents.sql"))];
+const MIGRATIONS: &[Migration] = &[
+    Migration::new(1, "0001_documents", include_str!("../migrations/0001_documents.sql")),
+    Migration::new(2, "0002_document_order", include_str!("../migrations/0002_document_order.sql")),
+];
 
 pub fn migrations(backend: Backend) -> Migrations {
     Migrations::new(backend, MIGRATIONS)

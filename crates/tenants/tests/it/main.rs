@@ -8,14 +8,14 @@ use purser_store::testing::TestDatabase;
 use purser_tenants::{Settings, TenantError, Tenants};
 
 /// Tenants next to a disposable main database (whose drop removes them too on PostgreSQL).
-struct Place {
+pub struct Place {
     main: TestDatabase,
     _dir: tempfile::TempDir,
     template: String,
 }
 
 impl Place {
-    async fn new(backend: Backend) -> Self {
+    pub async fn new(backend: Backend) -> Self {
         let main = TestDatabase::create(backend).await;
         let dir = tempfile::tempdir().unwrap();
         let template = match backend {
@@ -25,7 +25,7 @@ impl Place {
         Self { main, _dir: dir, template }
     }
 
-    fn tenants(&self, max_open: usize, idle: Duration) -> Tenants {
+    pub fn tenants(&self, max_open: usize, idle: Duration) -> Tenants {
         Tenants::new(Settings {
             url_template: self.template.clone(),
             admin_url: Some(self.main.url.clone()),
@@ -37,7 +37,10 @@ impl Place {
     }
 }
 
-fn org(n: i64) -> Id {
+/// The tenants' migrations, in order.
+const ALL: [(i64, &str); 2] = [(1, "0001_documents"), (2, "0002_document_order")];
+
+pub fn org(n: i64) -> Id {
     Id::from_i64(1_000_000 + n)
 }
 
@@ -51,35 +54,37 @@ macro_rules! both {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    case(Place::new(Backend::Sqlite).await).await;
+                    case(crate::Place::new(purser_store::Backend::Sqlite).await).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    case(Place::new(Backend::Postgres).await).await;
+                    case(crate::Place::new(purser_store::Backend::Postgres).await).await;
                 }
             }
         )*
     };
 }
 
+mod documents;
+
 both! {
     async fn create_migrates_once_and_is_safe_to_repeat(place: Place) {
         let tenants = place.tenants(8, Duration::from_secs(60));
         let first = tenants.create(org(1)).await.unwrap();
         assert!(first.created);
-        assert_eq!(first.migrations, vec![(1, "0001_documents")]);
-        assert_eq!(first.version, 1);
+        assert_eq!(first.migrations, ALL);
+        assert_eq!(first.version, 2);
         let again = tenants.create(org(1)).await.unwrap();
         assert!(!again.created);
         assert!(again.migrations.is_empty());
-        assert_eq!(again.version, 1);
+        assert_eq!(again.version, 2);
 
         let info = tenants.inspect(org(1)).await.unwrap().unwrap();
-        assert_eq!(info.version, 1);
+        assert_eq!(info.version, 2);
         assert!(info.size_bytes > 0);
         let history = tenants.history(org(1)).await.unwrap().unwrap();
-        assert_eq!(history.iter().map(|a| (a.version, a.name.as_str())).collect::<Vec<_>>(), vec![(1, "0001_documents")]);
+        assert_eq!(history.iter().map(|a| (a.version, a.name.as_str())).collect::<Vec<_>>(), ALL);
         assert!(history[0].applied_at > 0);
     }
 
@@ -134,12 +139,12 @@ both! {
         let tenants = place.tenants(8, Duration::from_secs(60));
         let missing = tenants.migrate(org(1), true).await.unwrap();
         assert!(missing.created);
-        assert_eq!(missing.migrations, vec![(1, "0001_documents")]);
+        assert_eq!(missing.migrations, ALL);
         assert_eq!(tenants.inspect(org(1)).await.unwrap(), None, "a dry run created the database");
         tenants.migrate(org(1), false).await.unwrap();
         let current = tenants.migrate(org(1), true).await.unwrap();
         assert!(!current.created && current.migrations.is_empty());
-        assert_eq!(current.version, 1);
+        assert_eq!(current.version, 2);
     }
 
     // Replicas opening a new organization's database at the same moment: one creates it,
@@ -155,11 +160,11 @@ both! {
         let mut created = 0;
         for task in tasks {
             let outcome = task.await.unwrap().unwrap();
-            assert_eq!(outcome.version, 1);
+            assert_eq!(outcome.version, 2);
             created += usize::from(outcome.created);
         }
         assert_eq!(created, 1);
-        assert_eq!(replicas[0].inspect(org(7)).await.unwrap().unwrap().version, 1);
+        assert_eq!(replicas[0].inspect(org(7)).await.unwrap().unwrap().version, 2);
     }
 
     async fn dropping_removes_the_database(place: Place) {
