@@ -192,6 +192,15 @@ pub enum OrgAction {
     ReadAudit,
     /// Create API keys billed to this team.
     UseTeam(Id),
+    /// See its documents and download them (also through time-limited links).
+    ReadDocuments,
+    UploadDocuments,
+    /// Rename or delete a document uploaded by `owner`.
+    ManageDocument {
+        owner: Id,
+    },
+    /// List and remove the stored files no document names any more.
+    ManageFiles,
 }
 
 /// Why an organization action is refused. Someone with no standing in the organization is
@@ -205,7 +214,7 @@ pub enum OrgDenied {
 impl OrgAction {
     /// Reads that read-only platform admins may do in any organization.
     pub const fn is_read(self) -> bool {
-        matches!(self, Self::Read | Self::ReadInvitations | Self::ReadAudit)
+        matches!(self, Self::Read | Self::ReadInvitations | Self::ReadAudit | Self::ReadDocuments)
     }
 }
 
@@ -247,6 +256,11 @@ pub fn authorize_org(principal: &Principal, standing: &Standing, action: OrgActi
         }
         OrgAction::ReadAudit => role == Owner || has(Permission::ReadAuditLog),
         OrgAction::UseTeam(team) => role >= Admin || (role >= Member && standing.teams.contains(&team)),
+        // Viewers read; members upload and manage what they uploaded; admins manage all.
+        OrgAction::ReadDocuments => true,
+        OrgAction::UploadDocuments => role >= Member,
+        OrgAction::ManageDocument { owner } => role >= Admin || (role >= Member && owner == principal.user_id),
+        OrgAction::ManageFiles => role >= Admin,
     };
     if allowed || (platform_reader && action.is_read()) { Ok(Authorized(())) } else { Err(OrgDenied::Forbidden) }
 }
@@ -377,6 +391,31 @@ mod org_tests {
         assert!(check(Admin, OrgAction::RemoveMember(Member)) && !check(Admin, OrgAction::RemoveMember(Admin)));
         assert!(!check(Owner, OrgAction::ManageQuotas) && !check(Owner, OrgAction::Suspend));
         assert!(!check(Admin, OrgAction::ReadAudit) && check(Owner, OrgAction::ReadAudit));
+    }
+
+    #[test]
+    fn viewers_read_documents_members_manage_their_own_and_admins_all() {
+        let p = user(PlatformRole::User);
+        let (mine, theirs) =
+            (OrgAction::ManageDocument { owner: p.user_id }, OrgAction::ManageDocument { owner: Id::from_i64(2) });
+        let check = |role, action| authorize_org(&p, &standing(Some(role)), action).is_ok();
+        assert!(check(Viewer, OrgAction::ReadDocuments));
+        assert!(
+            !check(Viewer, OrgAction::UploadDocuments)
+                && !check(Viewer, mine)
+                && !check(Viewer, OrgAction::ManageFiles)
+        );
+        assert!(check(Member, OrgAction::UploadDocuments) && check(Member, mine));
+        assert!(!check(Member, theirs) && !check(Member, OrgAction::ManageFiles));
+        for role in [Admin, Owner] {
+            assert!(check(role, theirs) && check(role, OrgAction::ManageFiles), "{role:?}");
+        }
+        let reader = user(PlatformRole::AdminReadonly);
+        assert!(authorize_org(&reader, &standing(None), OrgAction::ReadDocuments).is_ok());
+        assert_eq!(authorize_org(&reader, &standing(None), OrgAction::UploadDocuments), Err(OrgDenied::Forbidden));
+        assert_eq!(authorize_org(&reader, &standing(Some(Viewer)), theirs), Err(OrgDenied::Forbidden));
+        let stranger = user(PlatformRole::User);
+        assert_eq!(authorize_org(&stranger, &standing(None), OrgAction::ReadDocuments), Err(OrgDenied::NotFound));
     }
 
     #[test]
