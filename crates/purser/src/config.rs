@@ -598,9 +598,10 @@ impl Config {
             Some(template) => template.expose().to_owned(),
             None if self.backend() == purser_store::Backend::Postgres => {
                 // The main URL with its database name suffixed: same server, same options.
-                let (base, query) = main.split_once('?').map_or((main.as_str(), None), |(b, q)| (b, Some(q)));
-                let template = format!("{base}_t{{org}}");
-                query.map_or(template.clone(), |q| format!("{template}?{q}"))
+                match main.split_once('?') {
+                    Some((base, query)) => format!("{base}_t{{org}}?{query}"),
+                    None => format!("{main}_t{{org}}"),
+                }
             }
             None => format!("sqlite://{}/{{org}}.db", self.data_dir.join("tenants").display()),
         };

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use anyhow::Context;
-use purser_domain::Id;
+use purser_domain::{Id, Timestamp};
 use purser_store::orgs;
 use purser_tenants::Tenants;
 
@@ -64,7 +64,12 @@ pub async fn migrate(config: &Config, options: &MigrateOptions) -> anyhow::Resul
                 Ok(Some(applied)) => {
                     println!();
                     for a in applied {
-                        println!("    {:>4} {:<32} applied {}", a.version, a.name, rfc3339(a.applied_at));
+                        println!(
+                            "    {:>4} {:<32} applied {}",
+                            a.version,
+                            a.name,
+                            Timestamp::from_millis(a.applied_at)
+                        );
                     }
                 }
                 Err(e) => {
@@ -112,8 +117,4 @@ fn human_bytes(bytes: u64) -> String {
         unit += 1;
     }
     if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
-}
-
-fn rfc3339(millis: i64) -> String {
-    purser_domain::Timestamp::from_millis(millis).to_string()
 }

@@ -110,10 +110,13 @@ impl Migrations {
             .collect()
     }
 
-    /// The migrations `apply` would run on this database, in order.
-    pub async fn pending(&self, store: &Store) -> Result<Vec<&'static Migration>> {
-        let done: Vec<i64> = self.history(store).await?.into_iter().map(|a| a.version).collect();
-        Ok(self.list.iter().filter(|m| !done.contains(&m.version)).collect())
+    /// The migrations `apply` would run on a database with this history, as `(version, name)`.
+    pub fn pending(&self, applied: &[Applied]) -> Vec<(i64, &'static str)> {
+        self.list
+            .iter()
+            .filter(|m| !applied.iter().any(|a| a.version == m.version))
+            .map(|m| (m.version, m.name))
+            .collect()
     }
 
     fn table_exists_sql(&self) -> &'static str {
@@ -123,11 +126,6 @@ impl Migrations {
                 "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'purser_schema_migrations'"
             }
         }
-    }
-
-    /// Every migration, as `(version, name)`.
-    pub fn all(&self) -> Vec<(i64, &'static str)> {
-        self.list.iter().map(|m| (m.version, m.name)).collect()
     }
 
     pub fn latest_version(&self) -> i64 {

@@ -57,8 +57,7 @@ pub async fn claim_file(conn: &mut AnyConnection, file: &StoredFile) -> Result<(
     .bind(&file.object_key)
     .bind(file.created_at.as_millis())
     .execute(&mut *conn)
-    .await
-    .map_err(purser_store::StoreError::from)?
+    .await?
     .rows_affected()
         == 1;
     // Named again: no longer an orphan (and, on PostgreSQL, the row is locked until commit).
@@ -68,8 +67,7 @@ pub async fn claim_file(conn: &mut AnyConnection, file: &StoredFile) -> Result<(
     )
     .bind(&file.sha256)
     .fetch_one(&mut *conn)
-    .await
-    .map_err(purser_store::StoreError::from)?;
+    .await?;
     Ok((stored_file(&row)?, !inserted))
 }
 
@@ -88,8 +86,7 @@ pub async fn insert(conn: &mut AnyConnection, doc: &Document) -> Result<()> {
     .bind(doc.created_at.as_millis())
     .bind(doc.updated_at.as_millis())
     .execute(conn)
-    .await
-    .map_err(purser_store::StoreError::from)?;
+    .await?;
     Ok(())
 }
 
@@ -97,8 +94,7 @@ pub async fn get(conn: &mut AnyConnection, doc: Id) -> Result<Option<Document>> 
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM {FROM} WHERE d.id = $1"))
         .bind(doc.as_i64())
         .fetch_optional(conn)
-        .await
-        .map_err(purser_store::StoreError::from)?;
+        .await?;
     Ok(row.as_ref().map(document).transpose()?)
 }
 
@@ -116,8 +112,7 @@ pub async fn list(conn: &mut AnyConnection, query: &DocumentQuery, page: PageReq
         &filter
             .bind(sqlx::query(&format!("SELECT COUNT(*) FROM documents d{where_sql}")))
             .fetch_one(&mut *conn)
-            .await
-            .map_err(purser_store::StoreError::from)?,
+            .await?,
     )?;
     let order = match query.sort {
         DocumentSort::Newest => "d.created_at DESC, d.id DESC",
@@ -134,13 +129,7 @@ pub async fn list(conn: &mut AnyConnection, query: &DocumentQuery, page: PageReq
          LIMIT ${n} OFFSET ${}) page ON page.id = d.id ORDER BY {order}",
         n + 1
     );
-    let rows = filter
-        .bind(sqlx::query(&sql))
-        .bind(i64::from(page.limit))
-        .bind(page.offset())
-        .fetch_all(conn)
-        .await
-        .map_err(purser_store::StoreError::from)?;
+    let rows = filter.bind(sqlx::query(&sql)).bind(i64::from(page.limit)).bind(page.offset()).fetch_all(conn).await?;
     let items = rows.iter().map(document).collect::<purser_store::Result<_>>()?;
     Ok(Page { items, page, total })
 }
@@ -152,8 +141,7 @@ pub async fn rename(conn: &mut AnyConnection, doc: Id, name: &str, now: Timestam
         .bind(now.as_millis())
         .bind(doc.as_i64())
         .execute(conn)
-        .await
-        .map_err(purser_store::StoreError::from)?;
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -161,11 +149,7 @@ pub async fn rename(conn: &mut AnyConnection, doc: Id, name: &str, now: Timestam
 /// when no other document names it. Returns the document deleted. Call in a transaction.
 pub async fn delete(conn: &mut AnyConnection, doc: Id, now: Timestamp) -> Result<Option<Document>> {
     let Some(found) = get(&mut *conn, doc).await? else { return Ok(None) };
-    sqlx::query("DELETE FROM documents WHERE id = $1")
-        .bind(doc.as_i64())
-        .execute(&mut *conn)
-        .await
-        .map_err(purser_store::StoreError::from)?;
+    sqlx::query("DELETE FROM documents WHERE id = $1").bind(doc.as_i64()).execute(&mut *conn).await?;
     sqlx::query(
         "UPDATE files SET orphaned_at = $1 WHERE sha256 = $2 AND orphaned_at IS NULL \
          AND NOT EXISTS (SELECT 1 FROM documents WHERE sha256 = $2)",
@@ -173,8 +157,7 @@ pub async fn delete(conn: &mut AnyConnection, doc: Id, now: Timestamp) -> Result
     .bind(now.as_millis())
     .bind(&found.sha256)
     .execute(conn)
-    .await
-    .map_err(purser_store::StoreError::from)?;
+    .await?;
     Ok(Some(found))
 }
 
@@ -187,8 +170,7 @@ pub async fn orphans(conn: &mut AnyConnection, before: Timestamp, limit: u32) ->
     .bind(before.as_millis())
     .bind(i64::from(limit))
     .fetch_all(conn)
-    .await
-    .map_err(purser_store::StoreError::from)?;
+    .await?;
     Ok(rows.iter().map(stored_file).collect::<purser_store::Result<_>>()?)
 }
 
@@ -202,8 +184,7 @@ pub async fn remove_orphan(conn: &mut AnyConnection, sha256: &str, before: Times
     .bind(sha256)
     .bind(before.as_millis())
     .execute(conn)
-    .await
-    .map_err(purser_store::StoreError::from)?;
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -215,8 +196,7 @@ pub async fn usage(conn: &mut AnyConnection) -> Result<StorageUsage> {
          CAST((SELECT COALESCE(SUM(size), 0) FROM documents) AS BIGINT) AS bytes_named",
     )
     .fetch_one(conn)
-    .await
-    .map_err(purser_store::StoreError::from)?;
+    .await?;
     let (stored, named) = (u64_of(&row, "bytes_stored")?, u64_of(&row, "bytes_named")?);
     Ok(StorageUsage {
         documents: u64_of(&row, "documents")?,

@@ -41,10 +41,15 @@ pub enum TenantError {
     Config(String),
     #[error("tenant database: {0}")]
     Store(#[from] StoreError),
-    #[error("tenant database: {0}")]
-    Sql(#[from] sqlx::Error),
     #[error("tenant database file: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Database errors are classified (conflict, unavailable, ...) as the main store's are.
+impl From<sqlx::Error> for TenantError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.into())
+    }
 }
 
 pub type Result<T> = std::result::Result<T, TenantError>;
@@ -147,8 +152,7 @@ impl Tenants {
         if let Some(store) = self.cached(org) {
             return Ok(store);
         }
-        self.create(org).await?;
-        let store = self.connect(org).await?;
+        let (store, _) = self.open_migrated(org).await?;
         Ok(self.keep(org, store))
     }
 
@@ -180,12 +184,24 @@ impl Tenants {
     /// Creates the organization's database if it does not exist and brings its schema up to
     /// date. Safe to repeat and to run from several replicas at once.
     pub async fn create(&self, org: Id) -> Result<MigrateOutcome> {
+        let (store, outcome) = self.open_migrated(org).await?;
+        store.close().await;
+        Ok(outcome)
+    }
+
+    /// The tenant's database, created if missing and brought up to date, with a pool open on it.
+    async fn open_migrated(&self, org: Id) -> Result<(Store, MigrateOutcome)> {
         let created = self.create_empty(org).await?;
         let store = self.connect(org).await?;
-        let report = migrations(self.backend).apply(&store).await;
-        store.close().await;
-        let MigrationReport { applied, version } = report?;
-        Ok(MigrateOutcome { migrations: applied, version, created })
+        match migrations(self.backend).apply(&store).await {
+            Ok(MigrationReport { applied, version }) => {
+                Ok((store, MigrateOutcome { migrations: applied, version, created }))
+            }
+            Err(e) => {
+                store.close().await;
+                Err(e.into())
+            }
+        }
     }
 
     /// Migrates one tenant, or on a dry run says what would be applied (creating nothing).
@@ -194,19 +210,11 @@ impl Tenants {
             return self.create(org).await;
         }
         let list = migrations(self.backend);
-        let Some(store) = self.connect_existing(org).await? else {
-            let pending = list.all();
-            return Ok(MigrateOutcome { migrations: pending, version: 0, created: true });
+        let Some(history) = self.history(org).await? else {
+            return Ok(MigrateOutcome { migrations: list.pending(&[]), version: 0, created: true });
         };
-        let pending = list.pending(&store).await;
-        let history = list.history(&store).await;
-        store.close().await;
-        let version = history?.last().map_or(0, |a| a.version);
-        Ok(MigrateOutcome {
-            migrations: pending?.iter().map(|m| (m.version, m.name)).collect(),
-            version,
-            created: false,
-        })
+        let version = history.last().map_or(0, |a| a.version);
+        Ok(MigrateOutcome { migrations: list.pending(&history), version, created: false })
     }
 
     /// The migrations applied to the tenant's database; `None` if it does not exist.
