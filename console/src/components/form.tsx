@@ -67,7 +67,7 @@ export function TextField({
           aria-describedby={helpId(id, error, hint)}
         />
       )}
-      <FieldHelp id={id} error={error} hint={hint} />
+      <FieldMessage id={id} error={error} hint={hint} />
     </FormGroup>
   );
 }
@@ -75,12 +75,13 @@ export function TextField({
 const helpId = (id: string, error?: string, hint?: string) =>
   error || hint ? `${id}-help` : undefined;
 
-/** The hint under a field, or the API's message for it when it was refused. */
-function FieldHelp({ id, error, hint }: { id: string; error?: string; hint?: string }) {
+/** The hint under a field, or the API's message for it when it was refused; also for
+ * fields that are not text inputs (a group of checkboxes, a switch). */
+export function FieldMessage({ id, error, hint }: { id?: string; error?: string; hint?: string }) {
   if (!error && !hint) return null;
   return (
     <FormHelperText>
-      <HelperText id={`${id}-help`}>
+      <HelperText id={id ? `${id}-help` : undefined}>
         <HelperTextItem variant={error ? "error" : "default"}>{error ?? hint}</HelperTextItem>
       </HelperText>
     </FormHelperText>
@@ -124,7 +125,7 @@ export function SelectField({
           <FormSelectOption key={o.value} value={o.value} label={o.label} />
         ))}
       </FormSelect>
-      <FieldHelp id={id} error={error} hint={hint} />
+      <FieldMessage id={id} error={error} hint={hint} />
     </FormGroup>
   );
 }

@@ -5,11 +5,6 @@ import {
   ClipboardCopy,
   Form,
   FormGroup,
-  FormHelperText,
-  FormSelect,
-  FormSelectOption,
-  HelperText,
-  HelperTextItem,
   Label,
   Modal,
   ModalBody,
@@ -22,7 +17,7 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, call, type Schemas } from "../api/client";
 import { ConfirmButton } from "../components/Confirm";
-import { Submit, TextField } from "../components/form";
+import { FieldMessage, SelectField, Submit, TextField } from "../components/form";
 import { LimitsFields, limitsBody, limitsText } from "../components/Limits";
 import { PageHeader } from "../components/PageHeader";
 import { Empty, fieldError, Loaded, ProblemAlert } from "../components/states";
@@ -117,13 +112,7 @@ function CreateKey({ onCreated }: { onCreated: (created: Schemas["CreatedApiKeyD
             />
           ))
         )}
-        {modelsError ? (
-          <FormHelperText>
-            <HelperText>
-              <HelperTextItem variant="error">{modelsError}</HelperTextItem>
-            </HelperText>
-          </FormHelperText>
-        ) : null}
+        <FieldMessage error={modelsError} />
       </FormGroup>
       <LimitsFields
         value={limits}
@@ -139,14 +128,18 @@ function CreateKey({ onCreated }: { onCreated: (created: Schemas["CreatedApiKeyD
         onChange={setExpires}
         error={fieldError(create.error, "expiresAt")}
       />
-      <FormGroup label={t("apiKeys.team")} fieldId="key-team">
-        <FormSelect id="key-team" value={team} onChange={(_, v) => setTeam(v)}>
-          <FormSelectOption value="" label={t("apiKeys.noTeam")} />
-          {(teams.data ?? []).map(({ team, org }) => (
-            <FormSelectOption key={team.id} value={team.id} label={`${org.name} · ${team.name}`} />
-          ))}
-        </FormSelect>
-      </FormGroup>
+      <SelectField
+        label={t("apiKeys.team")}
+        value={team}
+        onChange={setTeam}
+        options={[
+          { value: "", label: t("apiKeys.noTeam") },
+          ...(teams.data ?? []).map(({ team, org }) => ({
+            value: team.id,
+            label: `${org.name} · ${team.name}`,
+          })),
+        ]}
+      />
       <Submit busy={create.isPending}>{t("apiKeys.create")}</Submit>
     </Form>
   );

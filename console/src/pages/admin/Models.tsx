@@ -20,7 +20,7 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, call, type Schemas } from "../../api/client";
 import { ConfirmButton } from "../../components/Confirm";
-import { numberOrNull, TextField } from "../../components/form";
+import { FieldMessage, TextField, numberOrNull } from "../../components/form";
 import { PageHeader } from "../../components/PageHeader";
 import { Pager } from "../../components/Pager";
 import { Empty, fieldError, Loaded, ProblemAlert } from "../../components/states";
@@ -29,7 +29,6 @@ import { CAPABILITIES, perMillion, type Capability } from "../Models";
 import {
   Dialog,
   ExpandToggle,
-  FieldMessage,
   FIRST_PAGE,
   ReadOnlyNote,
   SaveForm,

@@ -20,21 +20,14 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, call, type Schemas } from "../../api/client";
+import { FieldMessage } from "../../components/form";
 import { LimitsFields, limitsBody, limitsText } from "../../components/Limits";
 import { PageHeader } from "../../components/PageHeader";
 import { Pager } from "../../components/Pager";
 import { Empty, fieldError, Loaded } from "../../components/states";
 import { dateTime, money, number } from "../../lib/format";
 import type { User } from "../../lib/session";
-import {
-  Dialog,
-  FieldMessage,
-  FIRST_PAGE,
-  ReadOnlyNote,
-  SaveForm,
-  useCanWrite,
-  useFields,
-} from "./shared";
+import { Dialog, FIRST_PAGE, ReadOnlyNote, SaveForm, useCanWrite, useFields } from "./shared";
 
 type Role = Schemas["PlatformRole"];
 type Limits = Schemas["UserLimitsDto"];

@@ -4,9 +4,6 @@ import {
   Alert,
   Button,
   Form,
-  FormHelperText,
-  HelperText,
-  HelperTextItem,
   Modal,
   ModalBody,
   ModalHeader,
@@ -52,18 +49,6 @@ export function useFields<T extends object>(initial: T) {
 /** A number for a text field: empty when there is none. */
 export const text = (n: number | null | undefined) =>
   n === null || n === undefined ? "" : String(n);
-
-/** The API's message for a field that is not a text input (a group of checkboxes, a switch). */
-export function FieldMessage({ error }: { error?: string }) {
-  if (!error) return null;
-  return (
-    <FormHelperText>
-      <HelperText>
-        <HelperTextItem variant="error">{error}</HelperTextItem>
-      </HelperText>
-    </FormHelperText>
-  );
-}
 
 export function Dialog({
   title,
