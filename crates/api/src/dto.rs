@@ -795,6 +795,14 @@ pub struct UpdateOrganizationRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<u32>)]
     pub max_teams: Option<Option<u32>>,
+    /// Platform admins: bytes the organization's files may take; `null` removes the quota.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u64>)]
+    pub max_storage_bytes: Option<Option<u64>>,
+    /// Owners and admins: MIME types documents may have; `null` restores the default list.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub document_types: Option<Option<Vec<String>>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -807,6 +815,11 @@ pub struct OrganizationDto {
     pub status: purser_domain::org::OrgStatus,
     pub max_members: Option<u32>,
     pub max_teams: Option<u32>,
+    pub max_storage_bytes: Option<u64>,
+    /// MIME types documents may have (the default list when not chosen).
+    pub document_types: Vec<String>,
+    /// Whether `documentTypes` is the default list.
+    pub default_document_types: bool,
     pub member_count: Option<u64>,
     /// Your role here (absent for platform admins who are not members).
     pub my_role: Option<purser_domain::org::OrgRole>,
@@ -827,6 +840,11 @@ impl OrganizationDto {
             status: o.status,
             max_members: o.max_members,
             max_teams: o.max_teams,
+            max_storage_bytes: o.max_storage_bytes,
+            default_document_types: o.document_types.is_none(),
+            document_types: o.document_types.unwrap_or_else(|| {
+                purser_domain::document::DEFAULT_DOCUMENT_TYPES.iter().map(|t| (*t).to_owned()).collect()
+            }),
             member_count,
             my_role,
             created_at: o.created_at,
@@ -1130,4 +1148,122 @@ impl From<UserLimitsDto> for purser_services::users::UserLimitsInput {
             budget_period: b.budget_period,
         }
     }
+}
+
+// ---------------------------------------------------------------- documents
+
+/// The form of an upload (documentation only: the body is read as a stream).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct DocumentUploadForm {
+    /// The file; its part's `Content-Type` is the document's type.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// The document's name; default the file's name.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentDto {
+    pub id: Id,
+    pub name: String,
+    pub mime_type: String,
+    pub size: u64,
+    /// Hex; the file's identity in the organization, also its ETag.
+    pub sha256: String,
+    /// Hex; a checksum only.
+    pub md5: String,
+    pub owner_id: Id,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<purser_domain::document::Document> for DocumentDto {
+    fn from(d: purser_domain::document::Document) -> Self {
+        Self {
+            id: d.id,
+            name: d.name,
+            mime_type: d.mime_type,
+            size: d.size,
+            sha256: d.sha256,
+            md5: d.md5,
+            owner_id: d.owner_id,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadedDocumentDto {
+    pub document: DocumentDto,
+    /// The organization stored these bytes already; they were not stored again.
+    pub deduplicated: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenameDocumentRequest {
+    /// 1 to 255 characters, no `/`, `\\` or control characters.
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentLinkDto {
+    /// Downloads the document without signing in until `expiresAt`.
+    pub url: String,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageDto {
+    pub documents: u64,
+    /// Distinct files stored.
+    pub files: u64,
+    pub bytes_stored: u64,
+    /// What storing every document's bytes separately would have added.
+    pub bytes_saved: u64,
+    /// The organization's quota, if it has one.
+    pub max_storage_bytes: Option<u64>,
+    /// The largest upload accepted.
+    pub max_upload_bytes: u64,
+}
+
+impl From<purser_services::documents::StorageView> for StorageDto {
+    fn from(v: purser_services::documents::StorageView) -> Self {
+        Self {
+            documents: v.usage.documents,
+            files: v.usage.files,
+            bytes_stored: v.usage.bytes_stored,
+            bytes_saved: v.usage.bytes_saved,
+            max_storage_bytes: v.max_storage_bytes,
+            max_upload_bytes: v.max_upload_bytes,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrphanedFileDto {
+    pub sha256: String,
+    pub size: u64,
+    pub created_at: Timestamp,
+    /// When the last document naming it went.
+    pub orphaned_at: Option<Timestamp>,
+}
+
+impl From<purser_domain::document::StoredFile> for OrphanedFileDto {
+    fn from(f: purser_domain::document::StoredFile) -> Self {
+        Self { sha256: f.sha256, size: f.size, created_at: f.created_at, orphaned_at: f.orphaned_at }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrphansRemovedDto {
+    pub removed: u64,
 }

@@ -109,6 +109,7 @@ impl Default for HttpConfig {
     tags(
         (name = "auth", description = "Accounts, sign-in and sessions"),
         (name = "organizations", description = "Tenants, members, invitations and teams"),
+        (name = "documents", description = "Each organization's documents and files"),
         (name = "models", description = "The model catalog"),
         (name = "subscriptions", description = "Access to models"),
         (name = "api-keys", description = "Keys for the gateway"),
@@ -150,6 +151,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::orgs::router())
         .merge(routes::invitations::router())
         .merge(routes::teams::router())
+        .merge(routes::documents::router())
         .merge(routes::subscriptions::router())
         .merge(routes::api_keys::router())
         .merge(routes::usage::router())

@@ -93,6 +93,10 @@ pub struct Organization {
     /// Quotas set by platform admins; `None` is unlimited.
     pub max_members: Option<u32>,
     pub max_teams: Option<u32>,
+    /// Bytes its files may take (platform admins); `None` is unlimited.
+    pub max_storage_bytes: Option<u64>,
+    /// MIME types its documents may have (owners and admins); `None` is the default list.
+    pub document_types: Option<Vec<String>>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -58,6 +58,7 @@ pub struct Config {
     pub gateway: GatewaySettings,
     pub mail: MailConfig,
     pub tenancy: TenancyConfig,
+    pub storage: StorageConfig,
     pub limits: LimitsConfig,
     pub log: LogConfig,
 }
@@ -74,6 +75,7 @@ impl Default for Config {
             gateway: GatewaySettings::default(),
             mail: MailConfig::default(),
             tenancy: TenancyConfig::default(),
+            storage: StorageConfig::default(),
             limits: LimitsConfig::default(),
             log: LogConfig::default(),
         }
@@ -295,6 +297,8 @@ pub struct TenancyConfig {
     /// on their server); default: the main database.
     pub admin_url: Option<Secret>,
     /// Organizations' databases open at once (the least recently used is closed first).
+    /// With `connections_per_database`, it bounds this replica's connections to the
+    /// organizations' database server: keep every replica's total within its limit.
     pub max_open_databases: usize,
     /// An organization's database unused this long is closed.
     pub idle_close_secs: u64,
@@ -308,11 +312,53 @@ impl Default for TenancyConfig {
             deletion_grace_days: 30,
             database_url_template: None,
             admin_url: None,
-            max_open_databases: 64,
+            max_open_databases: 16,
             idle_close_secs: 300,
-            connections_per_database: 4,
+            connections_per_database: 2,
         }
     }
+}
+
+/// Where organizations' files are kept, and the rules for documents.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `local` (files under `local_dir`) or `s3`.
+    pub backend: String,
+    /// Default `<data_dir>/files`.
+    pub local_dir: Option<PathBuf>,
+    pub s3: S3Config,
+    /// Largest file accepted in one upload.
+    pub max_upload_bytes: u64,
+    /// A file no document names any more is removed this long after.
+    pub orphan_grace_secs: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: "local".into(),
+            local_dir: None,
+            s3: S3Config::default(),
+            max_upload_bytes: 100 * 1024 * 1024,
+            orphan_grace_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// e.g. `http://127.0.0.1:9000`; unset for AWS itself.
+    pub endpoint: Option<String>,
+    pub bucket: String,
+    pub region: Option<String>,
+    pub access_key_id: Option<Secret>,
+    pub secret_access_key: Option<Secret>,
+    /// Address buckets as `bucket.host` instead of `host/bucket`.
+    pub virtual_hosted_style: bool,
+    /// The endpoint browsers reach, for pre-signed download links; default `endpoint`.
+    pub public_endpoint: Option<String>,
 }
 
 /// `limit` requests per `window_secs`.
@@ -537,6 +583,7 @@ impl Config {
         if let Err(e) = purser_tenants::Tenants::new(self.tenant_settings()) {
             return Err(ConfigError(e.to_string()));
         }
+        self.validate_storage()?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return fail("log.format", "must be text or json");
         }
@@ -588,6 +635,54 @@ impl Config {
             Some(url) => url.expose().to_owned(),
             None => format!("sqlite://{}", self.data_dir.join("purser.db").display()),
         }
+    }
+
+    fn validate_storage(&self) -> Result<(), ConfigError> {
+        let fail = |key: &str, message: &str| Err(ConfigError(format!("{key}: {message}")));
+        let storage = &self.storage;
+        match storage.backend.as_str() {
+            "local" => {}
+            "s3" => {
+                if storage.s3.bucket.is_empty() {
+                    return fail("storage.s3.bucket", "is needed with storage.backend = \"s3\"");
+                }
+                for (key, url) in [
+                    ("storage.s3.endpoint", &storage.s3.endpoint),
+                    ("storage.s3.public_endpoint", &storage.s3.public_endpoint),
+                ] {
+                    if let Some(url) = url
+                        && !(url.starts_with("http://") || url.starts_with("https://"))
+                    {
+                        return fail(key, "must start with http:// or https://");
+                    }
+                }
+            }
+            _ => return fail("storage.backend", "must be local or s3"),
+        }
+        if storage.max_upload_bytes == 0 {
+            return fail("storage.max_upload_bytes", "must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Where organizations' files are kept (see `StorageConfig`).
+    pub fn blob_settings(&self) -> purser_tenants::blobs::BlobSettings {
+        use purser_tenants::blobs::{BlobBackend, BlobSettings, S3Settings};
+        let storage = &self.storage;
+        let expose = |s: &Option<Secret>| s.as_ref().map(|s| s.expose().to_owned()).unwrap_or_default();
+        let backend = match storage.backend.as_str() {
+            "s3" => BlobBackend::S3(S3Settings {
+                endpoint: storage.s3.endpoint.clone(),
+                bucket: storage.s3.bucket.clone(),
+                region: storage.s3.region.clone().unwrap_or_else(|| "us-east-1".into()),
+                access_key_id: expose(&storage.s3.access_key_id),
+                secret_access_key: expose(&storage.s3.secret_access_key),
+                virtual_hosted_style: storage.s3.virtual_hosted_style,
+                public_endpoint: storage.s3.public_endpoint.clone(),
+            }),
+            _ => BlobBackend::Local { root: storage.local_dir.clone().unwrap_or_else(|| self.data_dir.join("files")) },
+        };
+        BlobSettings { backend, spool_dir: self.data_dir.join("spool") }
     }
 
     /// Where the organizations' own databases are (see `TenancyConfig`).

@@ -19,9 +19,10 @@ use purser_gateway::Gateway;
 use purser_limits::{MemoryLimiter, RateLimiter, RedisLimiter};
 use purser_mail::{FileMailer, SmtpMailer};
 use purser_services::crypto::MasterKey;
+use purser_services::documents::DocumentSettings;
 use purser_services::mail::Mailer;
 use purser_services::workers::WorkerLease;
-use purser_services::{AuthSettings, ClientInfo, Services, Settings};
+use purser_services::{AuthSettings, ClientInfo, Services, Settings, TenantData};
 use purser_store::{Backend, PoolConfig, Store};
 use tokio::net::TcpListener;
 
@@ -177,10 +178,20 @@ pub fn services(config: &Config, store: Store, clock: Arc<dyn Clock>) -> anyhow:
         access_token_ttl_secs: config.auth.access_token_ttl_secs,
         refresh_token_ttl_secs: config.auth.refresh_token_ttl_secs,
     };
-    let settings =
-        Settings { auth, public_url: config.public_url(), org_deletion_grace_days: config.tenancy.deletion_grace_days };
-    let tenants = Arc::new(purser_tenants::Tenants::new(config.tenant_settings())?);
-    Ok(Arc::new(Services::new(store, clock, ids, &master_key(config)?, settings, mailer(config)?, tenants)))
+    let settings = Settings {
+        auth,
+        public_url: config.public_url(),
+        org_deletion_grace_days: config.tenancy.deletion_grace_days,
+        documents: DocumentSettings {
+            max_upload_bytes: config.storage.max_upload_bytes,
+            orphan_grace_secs: config.storage.orphan_grace_secs,
+        },
+    };
+    let tenant_data = TenantData {
+        databases: Arc::new(purser_tenants::Tenants::new(config.tenant_settings())?),
+        blobs: Arc::new(purser_tenants::blobs::Blobs::new(config.blob_settings()).context("storage")?),
+    };
+    Ok(Arc::new(Services::new(store, clock, ids, &master_key(config)?, settings, mailer(config)?, tenant_data)))
 }
 
 /// Redis when configured (limits shared by every replica), otherwise this process's memory.
@@ -298,12 +309,15 @@ impl Purser {
 /// idempotent, so every replica may run them.
 fn spawn_housekeeping(services: Arc<Services>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        // Every minute, close the organizations' databases left idle; every hour (and at
-        // start), purge and prune.
+        // Every minute, close the organizations' databases left idle and remove files
+        // orphaned past their grace; every hour (and at start), purge and prune.
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         for minute in 0u64.. {
             tick.tick().await;
             services.tenants().close_idle();
+            if let Err(e) = services.clean_due_files().await {
+                tracing::warn!(error = %e, "could not clean up orphaned files");
+            }
             if minute % 60 != 0 {
                 continue;
             }

@@ -69,6 +69,11 @@ pub enum AuditAction {
     UserUpdate,
     UserLimits,
     SessionRevoke,
+    DocumentUpload,
+    DocumentRename,
+    DocumentDelete,
+    DocumentLink,
+    FilesClean,
 }
 
 impl AuditAction {
@@ -124,6 +129,11 @@ impl AuditAction {
             Self::UserUpdate => "user.update",
             Self::UserLimits => "user.limits",
             Self::SessionRevoke => "session.revoke",
+            Self::DocumentUpload => "document.upload",
+            Self::DocumentRename => "document.rename",
+            Self::DocumentDelete => "document.delete",
+            Self::DocumentLink => "document.link",
+            Self::FilesClean => "file.clean",
         }
     }
 
@@ -165,6 +175,8 @@ impl AuditAction {
             Self::TeamMemberAdd | Self::TeamMemberUpdate | Self::TeamMemberRemove => "team_member",
             Self::UserUpdate | Self::UserLimits => "user",
             Self::SessionRevoke => "session",
+            Self::DocumentUpload | Self::DocumentRename | Self::DocumentDelete | Self::DocumentLink => "document",
+            Self::FilesClean => "file",
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod crypto;
+pub mod documents;
 mod error;
 pub mod feed;
 mod input;
@@ -106,12 +107,24 @@ pub struct Settings {
     pub public_url: String,
     /// How long a deleted organization's data is kept.
     pub org_deletion_grace_days: u32,
+    pub documents: documents::DocumentSettings,
+}
+
+/// Where organizations keep their own data: a database each, and blob storage for files.
+pub struct TenantData {
+    pub databases: Arc<purser_tenants::Tenants>,
+    pub blobs: Arc<purser_tenants::blobs::Blobs>,
 }
 
 pub struct Services {
     store: Store,
     /// Each organization's own database.
     tenants: Arc<purser_tenants::Tenants>,
+    /// Organizations' files.
+    blobs: Arc<purser_tenants::blobs::Blobs>,
+    documents: documents::DocumentSettings,
+    /// Signs the download links Purser serves itself.
+    link_key: [u8; 32],
     mailer: Arc<dyn mail::Mailer>,
     /// Base URL of this deployment, for links in mails.
     public_url: String,
@@ -133,12 +146,15 @@ impl Services {
         master_key: &MasterKey,
         settings: Settings,
         mailer: Arc<dyn mail::Mailer>,
-        tenants: Arc<purser_tenants::Tenants>,
+        tenant_data: TenantData,
     ) -> Self {
-        let Settings { auth, public_url, org_deletion_grace_days } = settings;
+        let Settings { auth, public_url, org_deletion_grace_days, documents } = settings;
         Self {
             store,
-            tenants,
+            tenants: tenant_data.databases,
+            blobs: tenant_data.blobs,
+            documents,
+            link_key: master_key.derive("purser/document-links/v1"),
             mailer,
             public_url: public_url.trim_end_matches('/').to_owned(),
             org_deletion_grace_days,
@@ -158,6 +174,10 @@ impl Services {
 
     pub fn tenants(&self) -> &Arc<purser_tenants::Tenants> {
         &self.tenants
+    }
+
+    pub fn blobs(&self) -> &Arc<purser_tenants::blobs::Blobs> {
+        &self.blobs
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

@@ -16,6 +16,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::{Actor, Change, ClientInfo, Input, Services, views};
 
 pub const MAX_QUOTA: u32 = 100_000;
+/// 1 PiB: a storage quota above is a typing error.
+pub const MAX_STORAGE_QUOTA: u64 = 1 << 50;
 
 /// An organization as one caller sees it.
 #[derive(Debug, Clone)]
@@ -39,6 +41,8 @@ pub struct OrgPatch {
     pub name: Option<String>,
     pub max_members: Option<Option<u32>>,
     pub max_teams: Option<Option<u32>>,
+    pub max_storage_bytes: Option<Option<u64>>,
+    pub document_types: Option<Option<Vec<String>>>,
 }
 
 /// An organization and the caller's standing in it, loaded together for one use case.
@@ -111,6 +115,8 @@ impl Services {
                 status: OrgStatus::Active,
                 max_members: None,
                 max_teams: None,
+                max_storage_bytes: None,
+                document_types: None,
                 created_at: now,
                 updated_at: now,
             };
@@ -178,7 +184,7 @@ impl Services {
             let mut tx = self.store.begin().await?;
             let at = self.in_org(&mut tx, actor, org_id).await?;
             let patch = patch.read(self.allow(actor, &at, OrgAction::Update)?)?;
-            if patch.max_members.is_some() || patch.max_teams.is_some() {
+            if patch.max_members.is_some() || patch.max_teams.is_some() || patch.max_storage_bytes.is_some() {
                 self.allow(actor, &at, OrgAction::ManageQuotas)?;
             }
             let mut v = Validator::new();
@@ -190,6 +196,13 @@ impl Services {
                     v.range(field, n, 1, MAX_QUOTA);
                 }
             }
+            if let Some(Some(bytes)) = patch.max_storage_bytes {
+                v.range("maxStorageBytes", bytes, 1, MAX_STORAGE_QUOTA);
+            }
+            let document_types = match patch.document_types {
+                Some(Some(types)) => Some(Some(crate::documents::check_document_types(&mut v, types))),
+                other => other,
+            };
             v.finish()?;
             let before = at.org.clone();
             let mut org = at.org;
@@ -201,6 +214,12 @@ impl Services {
             }
             if let Some(max) = patch.max_teams {
                 org.max_teams = max;
+            }
+            if let Some(max) = patch.max_storage_bytes {
+                org.max_storage_bytes = max;
+            }
+            if let Some(types) = document_types {
+                org.document_types = types;
             }
             org.updated_at = self.now();
             orgs::update(&mut tx, &org).await?;
@@ -262,6 +281,9 @@ impl Services {
         }
         tx.commit().await.map_err(StoreError::from)?;
         for org in &purged {
+            if let Err(e) = self.blobs.delete_organization(*org).await {
+                tracing::error!(org = %org, error = %e, "could not remove a purged organization's files");
+            }
             if let Err(e) = self.tenants.drop_database(*org).await {
                 // The rows are gone; the operator removes what is left (the log names it).
                 tracing::error!(org = %org, database = %self.tenants.url(*org), error = %e,
@@ -470,6 +492,8 @@ impl Services {
                     status: OrgStatus::Active,
                     max_members: None,
                     max_teams: None,
+                    max_storage_bytes: None,
+                    document_types: None,
                     created_at: now,
                     updated_at: now,
                 };

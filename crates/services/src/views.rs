@@ -47,7 +47,8 @@ pub fn api_key(k: &ApiKey) -> Value {
 pub fn organization(o: &purser_domain::org::Organization) -> Value {
     json!({
         "id": o.id, "name": o.name, "isDefault": o.is_default, "status": o.status,
-        "maxMembers": o.max_members, "maxTeams": o.max_teams,
+        "maxMembers": o.max_members, "maxTeams": o.max_teams, "maxStorageBytes": o.max_storage_bytes,
+        "documentTypes": o.document_types,
     })
 }
 

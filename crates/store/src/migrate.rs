@@ -49,6 +49,7 @@ const SQLITE: &[Migration] = &[
     migration!("sqlite", 6, "0006_claimed_emails"),
     migration!("sqlite", 7, "0007_usage_estimates"),
     migration!("sqlite", 8, "0008_listing_indexes"),
+    migration!("sqlite", 9, "0009_documents"),
 ];
 const POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001_init"),
@@ -59,6 +60,7 @@ const POSTGRES: &[Migration] = &[
     migration!("postgres", 6, "0006_claimed_emails"),
     migration!("postgres", 7, "0007_usage_estimates"),
     migration!("postgres", 8, "0008_listing_indexes"),
+    migration!("postgres", 9, "0009_documents"),
 ];
 
 /// Arbitrary constant shared by every replica: the advisory lock that serialises migrations.

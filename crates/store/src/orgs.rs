@@ -11,7 +11,8 @@ use sqlx::{AnyConnection, Row};
 use crate::rows::{count, flag, id, opt_u32, parsed, ts};
 use crate::{Result, StoreError};
 
-const COLUMNS: &str = "id, name, is_default, status, max_members, max_teams, created_at, updated_at";
+const COLUMNS: &str =
+    "id, name, is_default, status, max_members, max_teams, max_storage_bytes, document_types, created_at, updated_at";
 
 fn organization(row: &AnyRow) -> Result<Organization> {
     Ok(Organization {
@@ -21,19 +22,28 @@ fn organization(row: &AnyRow) -> Result<Organization> {
         status: parsed(row, "status")?,
         max_members: opt_u32(row, "max_members")?,
         max_teams: opt_u32(row, "max_teams")?,
+        max_storage_bytes: row
+            .try_get::<Option<i64>, _>("max_storage_bytes")?
+            .map(|v| u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("max_storage_bytes = {v}"))))
+            .transpose()?,
+        document_types: row
+            .try_get::<Option<String>, _>("document_types")?
+            .map(|types| types.split(',').map(str::to_owned).collect()),
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
     })
 }
 
 pub async fn insert(conn: &mut AnyConnection, o: &Organization) -> Result<()> {
-    sqlx::query(&format!("INSERT INTO organizations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+    sqlx::query(&format!("INSERT INTO organizations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
         .bind(o.id.as_i64())
         .bind(&o.name)
         .bind(o.is_default)
         .bind(o.status.as_str())
         .bind(o.max_members.map(i64::from))
         .bind(o.max_teams.map(i64::from))
+        .bind(storage_bytes(o))
+        .bind(document_types(o))
         .bind(o.created_at.as_millis())
         .bind(o.updated_at.as_millis())
         .execute(conn)
@@ -61,16 +71,26 @@ pub async fn default_org(conn: &mut AnyConnection) -> Result<Option<Organization
         .transpose()
 }
 
-/// Writes name, status and quotas.
+fn storage_bytes(o: &Organization) -> Option<i64> {
+    o.max_storage_bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX))
+}
+
+fn document_types(o: &Organization) -> Option<String> {
+    o.document_types.as_ref().map(|types| types.join(","))
+}
+
+/// Writes name, status, quotas and document rules.
 pub async fn update(conn: &mut AnyConnection, o: &Organization) -> Result<()> {
     let done = sqlx::query(
-        "UPDATE organizations SET name = $1, status = $2, max_members = $3, max_teams = $4, updated_at = $5 \
-         WHERE id = $6 AND deleted_at IS NULL",
+        "UPDATE organizations SET name = $1, status = $2, max_members = $3, max_teams = $4, max_storage_bytes = $5, \
+         document_types = $6, updated_at = $7 WHERE id = $8 AND deleted_at IS NULL",
     )
     .bind(&o.name)
     .bind(o.status.as_str())
     .bind(o.max_members.map(i64::from))
     .bind(o.max_teams.map(i64::from))
+    .bind(storage_bytes(o))
+    .bind(document_types(o))
     .bind(o.updated_at.as_millis())
     .bind(o.id.as_i64())
     .execute(conn)
@@ -347,4 +367,48 @@ pub async fn purge_deleted_before(conn: &mut AnyConnection, cutoff: Timestamp) -
         sqlx::query("DELETE FROM organizations WHERE id = $1").bind(org.as_i64()).execute(&mut *conn).await?;
     }
     Ok(ids)
+}
+
+/// Notes that `org` has orphaned files due for removal at `due_at` (kept if sooner).
+pub async fn schedule_file_cleanup(conn: &mut AnyConnection, org_id: Id, due_at: Timestamp) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO file_cleanups (org_id, due_at) VALUES ($1, $2) \
+         ON CONFLICT (org_id) DO UPDATE SET due_at = CASE WHEN file_cleanups.due_at < excluded.due_at \
+         THEN file_cleanups.due_at ELSE excluded.due_at END",
+    )
+    .bind(org_id.as_i64())
+    .bind(due_at.as_millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Live organizations whose file cleanup is due, at most `limit`.
+pub async fn file_cleanups_due(conn: &mut AnyConnection, now: Timestamp, limit: u32) -> Result<Vec<Id>> {
+    let rows = sqlx::query(
+        "SELECT c.org_id FROM file_cleanups c JOIN organizations o ON o.id = c.org_id \
+         WHERE c.due_at <= $1 AND o.deleted_at IS NULL ORDER BY c.due_at LIMIT $2",
+    )
+    .bind(now.as_millis())
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| id(r, "org_id")).collect()
+}
+
+/// After a cleanup: the next one at `next` (its oldest orphan's turn), or none.
+pub async fn reschedule_file_cleanup(conn: &mut AnyConnection, org_id: Id, next: Option<Timestamp>) -> Result<()> {
+    match next {
+        Some(at) => {
+            sqlx::query("UPDATE file_cleanups SET due_at = $1 WHERE org_id = $2")
+                .bind(at.as_millis())
+                .bind(org_id.as_i64())
+                .execute(conn)
+                .await?;
+        }
+        None => {
+            sqlx::query("DELETE FROM file_cleanups WHERE org_id = $1").bind(org_id.as_i64()).execute(conn).await?;
+        }
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@
 //! `postgres://…/<name>{org}` (one database each on that server, created and dropped over
 //! `admin_url`).
 
+pub mod blobs;
 pub mod documents;
 
 use std::collections::HashMap;
@@ -169,15 +170,17 @@ impl Tenants {
     fn keep(&self, org: Id, store: Store) -> Store {
         let mut open = self.lock();
         let store = open.entry(org).or_insert(Open { store, last_used: Instant::now() }).store.clone();
+        let mut evicted = Vec::new();
         while open.len() > self.settings.max_open {
-            // Dropping the last handle of a pool closes its connections once they are returned.
             let Some(oldest) =
                 open.iter().filter(|(id, _)| **id != org).min_by_key(|(_, o)| o.last_used).map(|(id, _)| *id)
             else {
                 break;
             };
-            open.remove(&oldest);
+            evicted.extend(open.remove(&oldest));
         }
+        drop(open);
+        close_pools(evicted);
         store
     }
 
@@ -280,9 +283,13 @@ impl Tenants {
     /// Closes the pools unused for longer than the idle time; returns how many.
     pub fn close_idle(&self) -> usize {
         let mut open = self.lock();
-        let before = open.len();
-        open.retain(|_, o| o.last_used.elapsed() < self.settings.idle);
-        before - open.len()
+        let idle: Vec<Id> =
+            open.iter().filter(|(_, o)| o.last_used.elapsed() >= self.settings.idle).map(|(id, _)| *id).collect();
+        let closed: Vec<Open> = idle.iter().filter_map(|id| open.remove(id)).collect();
+        drop(open);
+        let count = closed.len();
+        close_pools(closed);
+        count
     }
 
     /// Whether the tenant's pool is open.
@@ -395,6 +402,26 @@ impl Tenants {
 }
 
 /// The database name of a PostgreSQL URL: its path's last segment, without the query.
+/// Closes pools taken out of the open set: their connections end as soon as the requests
+/// using them return them, instead of lingering until their idle timeout (the database
+/// server's connection limit is shared by every tenant and replica).
+fn close_pools(pools: Vec<Open>) {
+    if pools.is_empty() {
+        return;
+    }
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(async move {
+                for pool in pools {
+                    pool.store.close().await;
+                }
+            });
+        }
+        // Outside a runtime, dropping the last handle closes them.
+        Err(_) => drop(pools),
+    }
+}
+
 fn database_of(url: &str) -> Option<&str> {
     let without_query = url.split('?').next()?;
     let (_, name) = without_query.rsplit_once('/')?;

@@ -2,6 +2,7 @@ pub mod account;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod documents;
 pub mod invitations;
 pub mod models;
 pub mod orgs;

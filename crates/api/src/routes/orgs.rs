@@ -117,7 +117,13 @@ async fn update_org(
     IdPath(org): IdPath,
     JsonBody(b): JsonBody<UpdateOrganizationRequest>,
 ) -> ApiResult<Json<OrganizationDto>> {
-    let patch = b.map(|b| OrgPatch { name: b.name, max_members: b.max_members, max_teams: b.max_teams });
+    let patch = b.map(|b| OrgPatch {
+        name: b.name,
+        max_members: b.max_members,
+        max_teams: b.max_teams,
+        max_storage_bytes: b.max_storage_bytes,
+        document_types: b.document_types,
+    });
     let changed = state.services.update_organization(&actor, org, patch).await?;
     Ok(Json(state.services.get_organization(&actor, changed.id).await?.into()))
 }

@@ -318,6 +318,19 @@ impl TestApp {
         self.post("/v1/chat/completions", Some(key), body).await
     }
 
+    /// Uploads `bytes` as a document named `filename` of `content_type` into `org`.
+    pub async fn upload(&self, token: &str, org: &str, filename: &str, content_type: &str, bytes: &[u8]) -> Reply {
+        let part = Part { name: "file", filename: Some(filename), content_type: Some(content_type), bytes };
+        self.upload_parts(token, org, &[part]).await
+    }
+
+    /// Uploads a multipart body of `parts` into `org`.
+    pub async fn upload_parts(&self, token: &str, org: &str, parts: &[Part<'_>]) -> Reply {
+        let path = format!("/api/v1/organizations/{org}/documents");
+        let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+        self.call_raw(Method::POST, &path, Some(token), Some(&content_type), Some(multipart(parts))).await
+    }
+
     /// Usage totals of the signed-in user, after everything metered so far is written.
     pub async fn usage(&self, session: &Session, query: &str) -> Value {
         self.gateway.flush_usage().await;
@@ -376,4 +389,36 @@ impl BadInput {
 
 pub fn chat_body(model: &str) -> Value {
     json!({ "model": model, "messages": [{ "role": "user", "content": "count these five words" }] })
+}
+
+/// One part of a `multipart/form-data` body.
+pub struct Part<'a> {
+    pub name: &'a str,
+    pub filename: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub bytes: &'a [u8],
+}
+
+pub const BOUNDARY: &str = "purser-test-7MA4YWxkTrZu0gW";
+
+/// A `multipart/form-data` body (boundary [`BOUNDARY`]) of `parts`.
+pub fn multipart(parts: &[Part<'_>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{}\"", part.name).as_bytes(),
+        );
+        if let Some(filename) = part.filename {
+            body.extend_from_slice(format!("; filename=\"{filename}\"").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        if let Some(content_type) = part.content_type {
+            body.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(part.bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
 }

@@ -50,12 +50,15 @@ both! {
         let team = app.post(&format!("/api/v1/organizations/{org}/teams"), Some(&owner.token), json!({ "name": "T" })).await.expect(201);
         let team = team["id"].as_str().unwrap().to_owned();
         let user = app.verified_user("member@example.com").await;
+        let doc = app.upload(&owner.token, &org, "a.txt", "text/plain", b"a").await.expect(201);
+        let doc = doc["document"]["id"].as_str().unwrap().to_owned();
         let fill = |template: &str| {
             template
                 .replace("{org}", &org)
                 .replace("{team}", &team)
                 .replace("{user}", &user.id)
                 .replace("{invitation}", "1")
+                .replace("{doc}", &doc)
                 .replace("{deploymentId}", &deployment)
                 .replace("{id}", if template.starts_with("/api/v1/users/") { &user.id } else { &model_id })
         };

@@ -18,6 +18,8 @@ fn out_of_scope(path: &str) -> bool {
         || path.starts_with("/api/v1/admin/")
         || path.starts_with("/api/v1/users/")
         || path.starts_with("/v1/")
+        // Signed download links: the signature is the authorization (see documents.rs).
+        || path.starts_with("/api/v1/document-links/")
 }
 
 /// A valid body for each route that takes one, so that only authorization can refuse.
@@ -32,6 +34,7 @@ fn body_for(method: &str, path: &str, eve: &str) -> Option<Value> {
         ("put", "/api/v1/organizations/{org}/teams/{team}/permissions") => json!({ "permissions": ["inviteMembers"] }),
         ("post", "/api/v1/organizations/{org}/teams/{team}/members") => json!({ "userId": eve }),
         ("patch", "/api/v1/organizations/{org}/teams/{team}/members/{user}") => json!({ "manager": true }),
+        ("patch", "/api/v1/organizations/{org}/documents/{doc}") => json!({ "name": "taken.txt" }),
         _ => return None,
     };
     Some(body)
@@ -46,6 +49,9 @@ async fn snapshot(app: &TestApp, owner: &Session, org: &str, team: &str, victim:
         format!("/api/v1/organizations/{org}/invitations"),
         format!("/api/v1/organizations/{org}/teams"),
         format!("/api/v1/organizations/{org}/teams/{team}/members"),
+        format!("/api/v1/organizations/{org}/documents"),
+        format!("/api/v1/organizations/{org}/storage"),
+        format!("/api/v1/organizations/{org}/orphaned-files"),
     ] {
         state.insert(path.clone(), app.get(&path, Some(&owner.token)).await.expect(200));
     }
@@ -73,6 +79,8 @@ both! {
         let email = app.post("/api/v1/auth/emails", Some(&bob.token), json!({ "email": "bob@work.example" })).await.expect(201);
         let email = email["id"].as_str().unwrap().to_owned();
         let session = app.get("/api/v1/auth/sessions", Some(&bob.token)).await.expect(200)[0]["id"].as_str().unwrap().to_owned();
+        let document = app.upload(&bob.token, &org, "plans.txt", "text/plain", b"the plans").await.expect(201);
+        let document = document["document"]["id"].as_str().unwrap().to_owned();
 
         // Eve owns another organization (and is an admin there, with a team of her own).
         let (eve, eve_org) = org_with_owner(&app, "eve@example.com", "Attacker").await;
@@ -84,6 +92,7 @@ both! {
             ("{team}", team.as_str()),
             ("{user}", bob.id.as_str()),
             ("{invitation}", invitation.as_str()),
+            ("{doc}", document.as_str()),
         ];
         let resource_ids = [
             ("/api/v1/api-keys/{id}", key.as_str()),

@@ -39,6 +39,8 @@ enum Who {
     OrgOwner,
     OrgOwnerRead,
     OrgMember,
+    /// Members and above (not viewers): uploading.
+    OrgWrite,
     OrgPlatformAdmin,
 }
 
@@ -61,6 +63,7 @@ fn expect(who: Who, actor: Actor) -> Expect {
         Who::OrgOwner => &[Admin, Owner],
         Who::OrgOwnerRead => &[Admin, Readonly, Owner],
         Who::OrgMember => &[Admin, Owner, OrgAdmin, Member, Viewer],
+        Who::OrgWrite => &[Admin, Owner, OrgAdmin, Member],
     };
     let org_route = !matches!(who, Who::AnySignedIn | Who::PlatformReader | Who::PlatformAdmin);
     if allowed.contains(&actor) {
@@ -83,6 +86,8 @@ struct Fixture {
     /// Unrestricted models for the actor's own key and own subscription.
     keyed_model: Id,
     open_model: Id,
+    /// A document the target (a member) uploaded.
+    document: Id,
 }
 
 struct Cast {
@@ -125,6 +130,8 @@ async fn fixture(app: &TestApp, cast: &Cast) -> Fixture {
         status: OrgStatus::Active,
         max_members: None,
         max_teams: None,
+        max_storage_bytes: None,
+        document_types: None,
         created_at: now,
         updated_at: now,
     };
@@ -189,6 +196,8 @@ async fn fixture(app: &TestApp, cast: &Cast) -> Fixture {
     };
     subscriptions::insert(&mut tx, &pending).await.unwrap();
     tx.commit().await.unwrap();
+    let uploaded = app.upload(&cast.target.token, &org.id.to_string(), "notes.txt", "text/plain", b"notes").await;
+    let document = uploaded.expect(201)["document"]["id"].as_str().unwrap().parse().unwrap();
     Fixture {
         org: org.id,
         team: team.id,
@@ -198,6 +207,7 @@ async fn fixture(app: &TestApp, cast: &Cast) -> Fixture {
         pending: pending.id,
         keyed_model: keyed.id,
         open_model: open.id,
+        document,
     }
 }
 
@@ -296,6 +306,17 @@ fn routes(f: &Fixture, n: usize) -> Vec<(&'static str, &'static str, Who, Option
             Some(json!({ "manager": true })),
         ),
         ("delete", "/api/v1/organizations/{org}/teams/{team}/members/{user}", OrgAdmin, None),
+        // Uploads are multipart (sent by `call`, below); the rest JSON or nothing.
+        ("post", "/api/v1/organizations/{org}/documents", OrgWrite, None),
+        ("get", "/api/v1/organizations/{org}/documents", OrgRead, None),
+        ("get", "/api/v1/organizations/{org}/documents/{doc}", OrgRead, None),
+        ("patch", "/api/v1/organizations/{org}/documents/{doc}", OrgAdmin, Some(json!({ "name": "renamed.txt" }))),
+        ("delete", "/api/v1/organizations/{org}/documents/{doc}", OrgAdmin, None),
+        ("get", "/api/v1/organizations/{org}/documents/{doc}/content", OrgRead, None),
+        ("get", "/api/v1/organizations/{org}/documents/{doc}/download-url", OrgRead, None),
+        ("get", "/api/v1/organizations/{org}/storage", OrgRead, None),
+        ("get", "/api/v1/organizations/{org}/orphaned-files", OrgAdmin, None),
+        ("delete", "/api/v1/organizations/{org}/orphaned-files", OrgAdmin, None),
     ]
 }
 
@@ -368,7 +389,9 @@ async fn newest_audit(app: &TestApp) -> (u64, bool) {
 }
 
 /// Routes anyone may call signed out; they have no role dimension.
-const PUBLIC: [&str; 7] = [
+const PUBLIC: [&str; 8] = [
+    // A signed download link: its signature is its authorization (see documents.rs).
+    "/api/v1/document-links/{org}/{doc}",
     "/api/v1/auth/register",
     "/api/v1/auth/login",
     "/api/v1/auth/login/cookie",
@@ -455,6 +478,7 @@ both! {
                     .replace("{team}", &f.team.to_string())
                     .replace("{user}", &f.target.to_string())
                     .replace("{invitation}", &f.invitation.to_string())
+                    .replace("{doc}", &f.document.to_string())
                     .replace("{deploymentId}", "1")
                     .replace("{id}", &id);
                 let own_email = if template == "/api/v1/auth/verify-email/send" {
@@ -493,7 +517,11 @@ both! {
 
                 let what = format!("{actor:?} {method} {template}");
                 let audit_before = newest_audit(&app).await;
-                let reply = app.call(verb(), &path, Some(&token), body).await;
+                let reply = if template == "/api/v1/organizations/{org}/documents" && method == "post" {
+                    app.upload(&token, &f.org.to_string(), &format!("upload-{n}.txt"), "text/plain", format!("upload {n}").as_bytes()).await
+                } else {
+                    app.call(verb(), &path, Some(&token), body).await
+                };
                 assert_eq!(judge(&reply, &what), expected, "{what} answered {}: {}", reply.status, reply.body);
                 if OWN_RESOURCES.contains(&template) {
                     assert!(reply.status.is_success(), "{what} on the caller's own resource answered {}: {}", reply.status, reply.body);
