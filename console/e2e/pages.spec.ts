@@ -62,7 +62,14 @@ test("every page of the navigation", async ({ page }, info) => {
   // An organization's tabs, and a model's page.
   await nav.getByRole("link", { name: m.nav.organizations, exact: true }).click();
   await page.getByRole("grid").getByRole("link").first().click();
-  for (const tab of ["members", "invitations", "teams", "audit", "settings"] as const) {
+  for (const tab of [
+    "members",
+    "invitations",
+    "teams",
+    "documents",
+    "audit",
+    "settings",
+  ] as const) {
     await page.getByRole("tab", { name: m.organization.tabs[tab] }).click();
     await check(page, info, `organization-${tab}`);
   }

@@ -484,6 +484,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/document-links/{org}/{doc}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A download link signed by Purser (local storage): works without signing in until it
+         *     expires; a tampered or expired link is 403, one whose query cannot be read 400.
+         */
+        get: operations["linked_download"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/invitations": {
         parameters: {
             query?: never;
@@ -609,6 +629,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/organizations/{org}/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's documents: newest first unless `sort` says otherwise, filtered by
+         *     name (`search`) and type (`mimeType`).
+         */
+        get: operations["list_documents"];
+        put?: never;
+        /**
+         * Upload a document: `multipart/form-data` with the file in the part `file` (its
+         *     `Content-Type` is the document's type; its file name the default name) and an optional
+         *     `name`. The file is streamed to storage; bytes the organization stores already are not
+         *     stored again (`deduplicated`). Members, admins and owners.
+         */
+        post: operations["upload_document"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{org}/documents/{doc}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One document. */
+        get: operations["get_document"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a document (its uploader, admins and owners). Its bytes are removed later, once
+         *     no document names them.
+         */
+        delete: operations["delete_document"];
+        options?: never;
+        head?: never;
+        /** Rename a document (its uploader, admins and owners). */
+        patch: operations["rename_document"];
+        trace?: never;
+    };
+    "/api/v1/organizations/{org}/documents/{doc}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a document's bytes, streamed, with `Range` (one range), `ETag` and
+         *     `If-None-Match`.
+         */
+        get: operations["download_document"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{org}/documents/{doc}/download-url": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A link that downloads the document without signing in, until it expires
+         *     (`expiresIn` seconds, 60 to 86400, default 3600). Every link issued is audited.
+         */
+        get: operations["document_link"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/organizations/{org}/invitations": {
         parameters: {
             query?: never;
@@ -706,6 +814,24 @@ export interface paths {
         patch: operations["update_member"];
         trace?: never;
     };
+    "/api/v1/organizations/{org}/orphaned-files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Files no document names any more, waiting for the cleanup (admins and owners). */
+        get: operations["list_orphans"];
+        put?: never;
+        post?: never;
+        /** Remove every orphaned file now instead of after the grace period (admins and owners). */
+        delete: operations["remove_orphans"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/organizations/{org}/resume": {
         parameters: {
             query?: never;
@@ -717,6 +843,26 @@ export interface paths {
         put?: never;
         /** Resume a suspended organization (platform admins). */
         post: operations["resume_org"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{org}/storage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the organization stores: documents, files, bytes, and bytes saved by storing each
+         *     file once.
+         */
+        get: operations["storage"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1420,6 +1566,35 @@ export interface components {
             /** Format: int32 */
             weight: number;
         };
+        DocumentDto: {
+            createdAt: components["schemas"]["Timestamp"];
+            id: components["schemas"]["Id"];
+            /** @description Hex; a checksum only. */
+            md5: string;
+            mimeType: string;
+            name: string;
+            ownerId: components["schemas"]["Id"];
+            /** @description Hex; the file's identity in the organization, also its ETag. */
+            sha256: string;
+            /** Format: int64 */
+            size: number;
+            updatedAt: components["schemas"]["Timestamp"];
+        };
+        DocumentLinkDto: {
+            expiresAt: components["schemas"]["Timestamp"];
+            /** @description Downloads the document without signing in until `expiresAt`. */
+            url: string;
+        };
+        /** @description The form of an upload (documentation only: the body is read as a stream). */
+        DocumentUploadForm: {
+            /**
+             * Format: binary
+             * @description The file; its part's `Content-Type` is the document's type.
+             */
+            file: string;
+            /** @description The document's name; default the file's name. */
+            name?: string | null;
+        };
         EmailRequest: {
             email: string;
         };
@@ -1535,11 +1710,17 @@ export interface components {
         OrgStatus: "active" | "suspended";
         OrganizationDto: {
             createdAt: components["schemas"]["Timestamp"];
+            /** @description Whether `documentTypes` is the default list. */
+            defaultDocumentTypes: boolean;
+            /** @description MIME types documents may have (the default list when not chosen). */
+            documentTypes: string[];
             id: components["schemas"]["Id"];
             /** @description The organization everyone belongs to. */
             isDefault: boolean;
             /** Format: int32 */
             maxMembers?: number | null;
+            /** Format: int64 */
+            maxStorageBytes?: number | null;
             /** Format: int32 */
             maxTeams?: number | null;
             /** Format: int64 */
@@ -1548,6 +1729,17 @@ export interface components {
             name: string;
             status: components["schemas"]["OrgStatus"];
             updatedAt: components["schemas"]["Timestamp"];
+        };
+        OrphanedFileDto: {
+            createdAt: components["schemas"]["Timestamp"];
+            orphanedAt?: null | components["schemas"]["Timestamp"];
+            sha256: string;
+            /** Format: int64 */
+            size: number;
+        };
+        OrphansRemovedDto: {
+            /** Format: int64 */
+            removed: number;
         };
         /** @description One page of a list. */
         Paginated_ApiKeyDto: {
@@ -1599,6 +1791,24 @@ export interface components {
                 resourceType: string;
                 success: boolean;
                 userAgent?: string | null;
+            }[];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /** @description One page of a list. */
+        Paginated_DocumentDto: {
+            data: {
+                createdAt: components["schemas"]["Timestamp"];
+                id: components["schemas"]["Id"];
+                /** @description Hex; a checksum only. */
+                md5: string;
+                mimeType: string;
+                name: string;
+                ownerId: components["schemas"]["Id"];
+                /** @description Hex; the file's identity in the organization, also its ETag. */
+                sha256: string;
+                /** Format: int64 */
+                size: number;
+                updatedAt: components["schemas"]["Timestamp"];
             }[];
             pagination: components["schemas"]["Pagination"];
         };
@@ -1659,11 +1869,17 @@ export interface components {
         Paginated_OrganizationDto: {
             data: {
                 createdAt: components["schemas"]["Timestamp"];
+                /** @description Whether `documentTypes` is the default list. */
+                defaultDocumentTypes: boolean;
+                /** @description MIME types documents may have (the default list when not chosen). */
+                documentTypes: string[];
                 id: components["schemas"]["Id"];
                 /** @description The organization everyone belongs to. */
                 isDefault: boolean;
                 /** Format: int32 */
                 maxMembers?: number | null;
+                /** Format: int64 */
+                maxStorageBytes?: number | null;
                 /** Format: int32 */
                 maxTeams?: number | null;
                 /** Format: int64 */
@@ -1822,6 +2038,10 @@ export interface components {
              */
             password: string;
         };
+        RenameDocumentRequest: {
+            /** @description 1 to 255 characters, no `/`, `\\` or control characters. */
+            name: string;
+        };
         ResetPasswordRequest: {
             newPassword: string;
             token: string;
@@ -1850,6 +2070,32 @@ export interface components {
             database?: string | null;
             /** @description `ok` or `unavailable`. */
             status: string;
+        };
+        StorageDto: {
+            /**
+             * Format: int64
+             * @description What storing every document's bytes separately would have added.
+             */
+            bytesSaved: number;
+            /** Format: int64 */
+            bytesStored: number;
+            /** Format: int64 */
+            documents: number;
+            /**
+             * Format: int64
+             * @description Distinct files stored.
+             */
+            files: number;
+            /**
+             * Format: int64
+             * @description The organization's quota, if it has one.
+             */
+            maxStorageBytes?: number | null;
+            /**
+             * Format: int64
+             * @description The largest upload accepted.
+             */
+            maxUploadBytes: number;
         };
         SubscriptionDto: {
             createdAt: components["schemas"]["Timestamp"];
@@ -1953,11 +2199,18 @@ export interface components {
             restricted?: boolean | null;
         };
         UpdateOrganizationRequest: {
+            /** @description Owners and admins: MIME types documents may have; `null` restores the default list. */
+            documentTypes?: string[] | null;
             /**
              * Format: int32
              * @description Platform admins; `null` removes the quota.
              */
             maxMembers?: number | null;
+            /**
+             * Format: int64
+             * @description Platform admins: bytes the organization's files may take; `null` removes the quota.
+             */
+            maxStorageBytes?: number | null;
             /**
              * Format: int32
              * @description Platform admins; `null` removes the quota.
@@ -1986,6 +2239,11 @@ export interface components {
             /** @description `false` deactivates: sessions end and keys stop at once. */
             active?: boolean | null;
             role?: null | components["schemas"]["PlatformRole"];
+        };
+        UploadedDocumentDto: {
+            /** @description The organization stored these bytes already; they were not stored again. */
+            deduplicated: boolean;
+            document: components["schemas"]["DocumentDto"];
         };
         /** @description One bucket of one model's usage. */
         UsagePointDto: {
@@ -4490,6 +4748,89 @@ export interface operations {
             };
         };
     };
+    linked_download: {
+        parameters: {
+            query: {
+                /** @description Unix time (seconds) the link expires. */
+                expires: number;
+                signature: string;
+            };
+            header?: never;
+            path: {
+                /** @description Organization id */
+                org: components["schemas"]["Id"];
+                /** @description Document id */
+                doc: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": unknown;
+                };
+            };
+            /** @description The range asked for */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": unknown;
+                };
+            };
+            /** @description A query parameter is unknown, malformed or out of range (`invalid_query`); `errors` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Tampered with or expired */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The document is gone */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A query parameter breaks a rule (`validation_failed`), such as a window that ends before it starts */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again (`database_unavailable`, with Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     my_invitations: {
         parameters: {
             query?: never;
@@ -5239,6 +5580,572 @@ export interface operations {
             };
         };
     };
+    list_documents: {
+        parameters: {
+            query?: {
+                page?: number;
+                /** @description 1 to 100, default 20. */
+                limit?: number;
+                /** @description Text in the name, any case. */
+                search?: string;
+                /** @description Only documents of this type. */
+                mimeType?: string;
+                /** @description `-createdAt` (default), `createdAt`, `name`, `-name`, `-size` or `size`. */
+                sort?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Organization id */
+                org: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of documents */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Paginated_DocumentDto"];
+                };
+            };
+            /** @description A bad query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the session has ended (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A query parameter breaks a rule (`validation_failed`), such as a window that ends before it starts */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again (`database_unavailable`, with Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    upload_document: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization id */
+                org: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["DocumentUploadForm"];
+            };
+        };
+        responses: {
+            /** @description Stored */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadedDocumentDto"];
+                };
+            };
+            /** @description Not a readable multipart body, no file, two files, or an unknown part */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the session has ended (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Viewers cannot upload */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Larger than the upload limit or the storage quota left */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not multipart, or a type the organization does not accept */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Empty file, bad name, or content that is not of the declared type */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again (`database_unavailable`, with Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_document: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization id */
+                org: components["schemas"]["Id"];
+                /** @description Document id */
+                doc: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentDto"];
+                };
+            };
+            /** @description An id in the path is not an id (`invalid_id`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the session has ended (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such document or organization, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again (`database_unavailable`, with Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_document: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization id */
+                org: components["schemas"]["Id"];
+                /** @description Document id */
+                doc: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An id in the path is not an id (`invalid_id`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the session has ended (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not yours to delete */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such document or organization, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again (`database_unavailable`, with Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rename_document: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization id */
+                org: components["schemas"]["Id"];
+                /** @description Document id */
+                doc: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenameDocumentRequest"];
+            };
+        };
+        responses: {
+            /** @description Renamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentDto"];
+                };
+            };
+            /** @description The body is not JSON (`malformed_json`) or could not be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the session has ended (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not yours to rename */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such document or organization, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server takes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as application/json (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid name */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again (`database_unavailable`, with Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    download_document: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization id */
+                org: components["schemas"]["Id"];
+                /** @description Document id */
+                doc: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": unknown;
+                };
+            };
+            /** @description The range asked for */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": unknown;
+                };
+            };
+            /** @description Unchanged (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An id in the path is not an id (`invalid_id`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the session has ended (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such document or organization, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The range is outside the file */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again (`database_unavailable`, with Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    document_link: {
+        parameters: {
+            query?: {
+                /** @description Seconds the link works, 60 to 86400 (default 3600). */
+                expiresIn?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Organization id */
+                org: components["schemas"]["Id"];
+                /** @description Document id */
+                doc: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The link */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentLinkDto"];
+                };
+            };
+            /** @description A query parameter is unknown, malformed or out of range (`invalid_query`); `errors` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the session has ended (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such document or organization, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description expiresIn out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again (`database_unavailable`, with Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_invitations: {
         parameters: {
             query?: {
@@ -5893,6 +6800,142 @@ export interface operations {
             };
         };
     };
+    list_orphans: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization id */
+                org: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The orphaned files, oldest first (at most 1000) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrphanedFileDto"][];
+                };
+            };
+            /** @description An id in the path is not an id (`invalid_id`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the session has ended (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Admins and owners only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again (`database_unavailable`, with Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    remove_orphans: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization id */
+                org: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description How many were removed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrphansRemovedDto"];
+                };
+            };
+            /** @description An id in the path is not an id (`invalid_id`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the session has ended (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Admins and owners only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again (`database_unavailable`, with Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     resume_org: {
         parameters: {
             query?: never;
@@ -5942,6 +6985,65 @@ export interface operations {
                 };
             };
             /** @description Nothing with that id, or nothing of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again (`database_unavailable`, with Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    storage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization id */
+                org: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Storage use */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StorageDto"];
+                };
+            };
+            /** @description An id in the path is not an id (`invalid_id`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the session has ended (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -17,6 +17,7 @@ import { Loaded, ProblemAlert } from "../components/states";
 import { useMe, type User } from "../lib/session";
 import { abilities, type Org, type Permission, type TabProps } from "./organization/access";
 import { Audit } from "./organization/Audit";
+import { Documents } from "./organization/Documents";
 import { Invitations } from "./organization/Invitations";
 import { Members } from "./organization/Members";
 import { useDelegated, useOrg } from "./organization/queries";
@@ -74,6 +75,7 @@ function OrgPage({ org, user }: { org: Org; user: User }) {
     "members",
     ...(can.readInvitations ? ["invitations"] : []),
     "teams",
+    "documents",
     ...(can.readAudit ? ["audit"] : []),
     ...(can.settings ? ["settings"] : []),
   ];
@@ -122,6 +124,7 @@ function OrgPage({ org, user }: { org: Org; user: User }) {
           <Route path="invitations" element={<Invitations {...props} />} />
           <Route path="teams" element={<Teams {...props} />} />
           <Route path="teams/:team" element={<Team {...props} />} />
+          <Route path="documents" element={<Documents {...props} />} />
           <Route path="audit" element={<Audit {...props} />} />
           <Route path="settings" element={<Settings {...props} />} />
           <Route path="*" element={<Navigate to={`${base}/members`} replace />} />

@@ -23,16 +23,33 @@ function useRefreshOrganizations() {
     ]);
 }
 
+const MIB = 1024 * 1024;
+
+/** A quota typed in MiB, as the bytes the API wants (`null`: none). */
+function mibToBytes(value: string): number | null {
+  const mib = numberOrNull(value);
+  return mib === null ? null : Math.round(mib * MIB);
+}
+
 function QuotaForm({ org, onClose }: { org: Organization; onClose: () => void }) {
   const { t } = useTranslation();
   const refresh = useRefreshOrganizations();
-  const [f, set] = useFields({ maxMembers: text(org.maxMembers), maxTeams: text(org.maxTeams) });
+  const [f, set] = useFields({
+    maxMembers: text(org.maxMembers),
+    maxTeams: text(org.maxTeams),
+    // Shown in MiB; the API counts bytes.
+    maxStorageMib: text(org.maxStorageBytes ? Math.ceil(org.maxStorageBytes / MIB) : null),
+  });
   const save = useMutation({
     mutationFn: () =>
       call(
         api.PATCH("/api/v1/organizations/{org}", {
           params: { path: { org: org.id } },
-          body: { maxMembers: numberOrNull(f.maxMembers), maxTeams: numberOrNull(f.maxTeams) },
+          body: {
+            maxMembers: numberOrNull(f.maxMembers),
+            maxTeams: numberOrNull(f.maxTeams),
+            maxStorageBytes: mibToBytes(f.maxStorageMib),
+          },
         }),
       ),
     onSuccess: async () => {
@@ -66,6 +83,16 @@ function QuotaForm({ org, onClose }: { org: Organization; onClose: () => void })
               value={f.maxTeams}
               onChange={set("maxTeams")}
               error={fieldError(save.error, "maxTeams")}
+              hint={t("admin.noLimitHint")}
+            />
+          </GridItem>
+          <GridItem>
+            <TextField
+              label={t("admin.organizations.maxStorage")}
+              type="number"
+              value={f.maxStorageMib}
+              onChange={set("maxStorageMib")}
+              error={fieldError(save.error, "maxStorageBytes")}
               hint={t("admin.noLimitHint")}
             />
           </GridItem>

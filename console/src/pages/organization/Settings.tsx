@@ -1,5 +1,7 @@
 import {
+  ActionGroup,
   Alert,
+  Button,
   DescriptionList,
   DescriptionListDescription,
   DescriptionListGroup,
@@ -13,11 +15,11 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router";
-import { api, call } from "../../api/client";
+import { api, ApiError, call } from "../../api/client";
 import { ConfirmButton } from "../../components/Confirm";
 import { Submit, TextField } from "../../components/form";
 import { fieldError, ProblemAlert } from "../../components/states";
-import { date, number } from "../../lib/format";
+import { bytes, date, number } from "../../lib/format";
 import type { Org, TabProps } from "./access";
 import { useRefreshOrg } from "./queries";
 
@@ -53,6 +55,69 @@ function Rename({ org }: { org: Org }) {
         isRequired
       />
       <Submit busy={rename.isPending}>{t("common.save")}</Submit>
+    </Form>
+  );
+}
+
+function DocumentTypes({ org }: { org: Org }) {
+  const { t } = useTranslation();
+  const refresh = useRefreshOrg(org.id);
+  const [types, setTypes] = useState(org.documentTypes.join("\n"));
+  const save = useMutation({
+    mutationFn: (documentTypes: string[] | null) =>
+      call(
+        api.PATCH("/api/v1/organizations/{org}", {
+          params: { path: { org: org.id } },
+          body: { documentTypes },
+        }),
+      ),
+    onSuccess: async (saved) => {
+      setTypes(saved.documentTypes.join("\n"));
+      await refresh();
+    },
+  });
+  const listed = types
+    .split(/[\s,]+/)
+    .map((type) => type.trim())
+    .filter(Boolean);
+  return (
+    <Form
+      onSubmit={(e) => {
+        e.preventDefault();
+        save.mutate(listed);
+      }}
+    >
+      <Title headingLevel="h2">{t("organization.settings.documentTypes")}</Title>
+      <p>{t("organization.settings.documentTypesExplain")}</p>
+      <ProblemAlert error={save.error} />
+      {save.isSuccess ? <Alert variant="success" isInline title={t("common.saved")} /> : null}
+      <TextField
+        label={t("organization.settings.documentTypesField")}
+        value={types}
+        onChange={setTypes}
+        multiline
+        error={
+          // The list as a whole, or the first type refused (`documentTypes[2]`).
+          save.error instanceof ApiError
+            ? save.error.problem.errors?.find((e) => e.field.startsWith("documentTypes"))?.message
+            : undefined
+        }
+        hint={
+          org.defaultDocumentTypes
+            ? t("organization.settings.documentTypesDefault")
+            : t("organization.settings.documentTypesHint")
+        }
+      />
+      <ActionGroup>
+        <Button type="submit" isLoading={save.isPending} isDisabled={save.isPending}>
+          {t("common.save")}
+        </Button>
+        {org.defaultDocumentTypes ? null : (
+          <Button variant="link" onClick={() => save.mutate(null)} isDisabled={save.isPending}>
+            {t("organization.settings.documentTypesReset")}
+          </Button>
+        )}
+      </ActionGroup>
     </Form>
   );
 }
@@ -114,6 +179,14 @@ export function Settings({ org, can }: TabProps) {
             <DescriptionListTerm>{t("organization.settings.maxTeams")}</DescriptionListTerm>
             <DescriptionListDescription>{quota(org.maxTeams)}</DescriptionListDescription>
           </DescriptionListGroup>
+          <DescriptionListGroup>
+            <DescriptionListTerm>{t("organization.settings.maxStorage")}</DescriptionListTerm>
+            <DescriptionListDescription>
+              {org.maxStorageBytes
+                ? bytes(org.maxStorageBytes)
+                : t("organization.settings.noQuota")}
+            </DescriptionListDescription>
+          </DescriptionListGroup>
         </DescriptionList>
       </StackItem>
       {!can.rename && !can.delete ? (
@@ -124,6 +197,11 @@ export function Settings({ org, can }: TabProps) {
       {can.rename ? (
         <StackItem>
           <Rename org={org} />
+        </StackItem>
+      ) : null}
+      {can.editDocumentTypes ? (
+        <StackItem>
+          <DocumentTypes org={org} />
         </StackItem>
       ) : null}
       {can.delete ? (

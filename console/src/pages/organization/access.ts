@@ -61,6 +61,12 @@ export function abilities(user: User, org: Org, delegated: ReadonlySet<Permissio
     manageTeamMembers: (managesTeam: boolean) =>
       changes(admin || has("manageTeamMembers") || managesTeam),
     readAudit: reads(owner || has("readAuditLog")),
+    uploadDocuments: changes(atLeast(role, "member")),
+    /** Renaming and deleting: admins any document, members their own. */
+    manageDocument: (ownerId: string) =>
+      changes(admin || (atLeast(role, "member") && ownerId === user.id)),
+    manageFiles: changes(admin),
+    editDocumentTypes: changes(admin),
   };
 }
 
