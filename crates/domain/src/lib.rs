@@ -7,6 +7,7 @@ pub mod api_key;
 pub mod audit;
 pub mod clock;
 pub mod document;
+pub mod event;
 pub mod id;
 pub mod model;
 pub mod money;

@@ -59,6 +59,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub tenancy: TenancyConfig,
     pub storage: StorageConfig,
+    pub events: EventsConfig,
     pub limits: LimitsConfig,
     pub log: LogConfig,
 }
@@ -76,6 +77,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             tenancy: TenancyConfig::default(),
             storage: StorageConfig::default(),
+            events: EventsConfig::default(),
             limits: LimitsConfig::default(),
             log: LogConfig::default(),
         }
@@ -361,6 +363,31 @@ pub struct S3Config {
     pub public_endpoint: Option<String>,
 }
 
+/// Where events go besides the outbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// NATS with JetStream, e.g. `nats://127.0.0.1:4222`; unset, events stay in the outbox.
+    pub nats_url: Option<Secret>,
+    /// The JetStream stream, created if missing.
+    pub nats_stream: String,
+    /// Events are published to `<prefix>.<type>`.
+    pub nats_subject_prefix: String,
+    /// Events no bus took are dropped after this many days (published ones after a day).
+    pub keep_days: u32,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            nats_url: None,
+            nats_stream: "PURSER_EVENTS".into(),
+            nats_subject_prefix: "purser.events".into(),
+            keep_days: 7,
+        }
+    }
+}
+
 /// `limit` requests per `window_secs`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -584,6 +611,18 @@ impl Config {
             return Err(ConfigError(e.to_string()));
         }
         self.validate_storage()?;
+        if let Some(url) = &self.events.nats_url
+            && !(url.expose().starts_with("nats://") || url.expose().starts_with("tls://"))
+        {
+            return fail("events.nats_url", "must start with nats:// or tls://");
+        }
+        let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+        if !token(&self.events.nats_stream) || self.events.nats_stream.contains('.') {
+            return fail("events.nats_stream", "must be letters, digits, - and _");
+        }
+        if !token(&self.events.nats_subject_prefix) || self.events.nats_subject_prefix.split('.').any(str::is_empty) {
+            return fail("events.nats_subject_prefix", "must be dot-separated tokens of letters, digits, - and _");
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return fail("log.format", "must be text or json");
         }

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod console;
+pub mod nats;
 pub mod tenants_cli;
 
 use std::future::Future;
@@ -20,6 +21,7 @@ use purser_limits::{MemoryLimiter, RateLimiter, RedisLimiter};
 use purser_mail::{FileMailer, SmtpMailer};
 use purser_services::crypto::MasterKey;
 use purser_services::documents::DocumentSettings;
+use purser_services::events::EventBus;
 use purser_services::mail::Mailer;
 use purser_services::workers::WorkerLease;
 use purser_services::{AuthSettings, ClientInfo, Services, Settings, TenantData};
@@ -36,6 +38,8 @@ pub struct Purser {
     lease: WorkerLease,
     resync: tokio::task::JoinHandle<()>,
     housekeeping: tokio::task::JoinHandle<()>,
+    /// Publishes the event outbox (when a bus is configured), as `holder`.
+    relay: Option<(tokio::task::JoinHandle<()>, String)>,
     shutdown_grace: Duration,
     serving_threads: usize,
 }
@@ -243,7 +247,20 @@ impl Purser {
             Gateway::start(Arc::clone(&services), config.gateway.to_gateway_config(&config.limits), &mut registry)
                 .await?;
         let resync = gateway.spawn_sync();
-        let housekeeping = spawn_housekeeping(Arc::clone(&services));
+        let housekeeping = spawn_housekeeping(Arc::clone(&services), config.events.keep_days);
+        let relay = match &config.events.nats_url {
+            Some(url) => {
+                let bus = nats::NatsBus::connect(
+                    url.expose(),
+                    &config.events.nats_stream,
+                    &config.events.nats_subject_prefix,
+                )
+                .await?;
+                let holder = format!("{}:{}:{}", hostname(), std::process::id(), services.ids().next_id());
+                Some((spawn_relay(Arc::clone(&services), Arc::new(bus), holder.clone()), holder))
+            }
+            None => None,
+        };
         let state = AppState {
             services: Arc::clone(&services),
             gateway: Arc::clone(&gateway),
@@ -264,6 +281,7 @@ impl Purser {
             lease,
             resync,
             housekeeping,
+            relay,
             shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
             serving_threads: config.server.threads.unwrap_or_else(purser_serve::default_threads),
         })
@@ -294,6 +312,13 @@ impl Purser {
     pub async fn shutdown(self) {
         self.resync.abort();
         self.housekeeping.abort();
+        if let Some((relay, holder)) = &self.relay {
+            relay.abort();
+            // Another replica takes over at once instead of when the lease runs out.
+            if let Err(e) = self.services.release_relay(holder).await {
+                tracing::warn!(error = %e, "could not release the event relay's lease");
+            }
+        }
         self.gateway.shutdown().await;
         self.lease.release().await;
         self.services.store().close().await;
@@ -307,7 +332,25 @@ impl Purser {
 
 /// Periodic chores: purging organizations past their deletion grace period. They are
 /// idempotent, so every replica may run them.
-fn spawn_housekeeping(services: Arc<Services>) -> tokio::task::JoinHandle<()> {
+/// The event relay: a round every quarter second (when this replica holds the lease), a
+/// pause after a failure (the bus is down: the events wait in the outbox, in order).
+fn spawn_relay(services: Arc<Services>, bus: Arc<dyn EventBus>, holder: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let pause = match services.relay_events(bus.as_ref(), &holder).await {
+                Ok(Some(n)) if n > 0 => Duration::ZERO,
+                Ok(_) => Duration::from_millis(250),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not publish events; retrying");
+                    Duration::from_secs(2)
+                }
+            };
+            tokio::time::sleep(pause).await;
+        }
+    })
+}
+
+fn spawn_housekeeping(services: Arc<Services>, keep_events_days: u32) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         // Every minute, close the organizations' databases left idle and remove files
         // orphaned past their grace; every hour (and at start), purge and prune.
@@ -326,6 +369,9 @@ fn spawn_housekeeping(services: Arc<Services>) -> tokio::task::JoinHandle<()> {
             }
             if let Err(e) = services.prune_change_log().await {
                 tracing::warn!(error = %e, "could not prune the change log");
+            }
+            if let Err(e) = services.prune_events(keep_events_days).await {
+                tracing::warn!(error = %e, "could not prune the event outbox");
             }
         }
     })

@@ -249,9 +249,14 @@ impl Services {
         }
     }
 
-    /// Records a successful change in the change's own transaction.
+    /// Records a successful change in the change's own transaction, with the event it
+    /// makes for other systems (if any) in the outbox.
     pub(crate) async fn audit(&self, conn: &mut AnyConnection, client: &ClientInfo, entry: AuditEntry) -> Result<()> {
+        let event = self.event_of(&entry);
         store::insert(conn, &self.audit_record(entry, client, None)).await?;
+        if let Some(event) = event {
+            purser_store::events::append(conn, &event).await?;
+        }
         Ok(())
     }
 

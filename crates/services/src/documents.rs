@@ -297,7 +297,8 @@ impl Services {
         .await
     }
 
-    /// A change committed in a tenant's database is audited in the main one just after.
+    /// A change committed in a tenant's database is audited in the main one just after (its
+    /// event with it).
     async fn record_tenant_change(&self, client: &crate::ClientInfo, entry: AuditEntry) {
         let written = async {
             let mut conn = self.store.conn().await?;

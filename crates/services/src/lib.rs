@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod crypto;
 pub mod documents;
 mod error;
+pub mod events;
 pub mod feed;
 mod input;
 pub mod invitations;

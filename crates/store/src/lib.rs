@@ -18,6 +18,7 @@ pub mod audit;
 pub mod changes;
 pub mod deployments;
 pub mod emails;
+pub mod events;
 pub mod invitations;
 pub mod leases;
 pub mod models;

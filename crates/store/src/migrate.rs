@@ -50,6 +50,7 @@ const SQLITE: &[Migration] = &[
     migration!("sqlite", 7, "0007_usage_estimates"),
     migration!("sqlite", 8, "0008_listing_indexes"),
     migration!("sqlite", 9, "0009_documents"),
+    migration!("sqlite", 10, "0010_events"),
 ];
 const POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001_init"),
@@ -61,6 +62,7 @@ const POSTGRES: &[Migration] = &[
     migration!("postgres", 7, "0007_usage_estimates"),
     migration!("postgres", 8, "0008_listing_indexes"),
     migration!("postgres", 9, "0009_documents"),
+    migration!("postgres", 10, "0010_events"),
 ];
 
 /// Arbitrary constant shared by every replica: the advisory lock that serialises migrations.

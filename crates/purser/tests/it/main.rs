@@ -33,6 +33,7 @@ mod audit;
 mod auth;
 mod console;
 mod documents;
+mod events;
 mod faults;
 mod gateway;
 mod governance;
