@@ -62,7 +62,10 @@ class RssSampler(threading.Thread):
 
     def run(self):
         while self.running:
-            self.peak = max(self.peak, scale.rss_mib(self.pid))
+            try:
+                self.peak = max(self.peak, scale.rss_mib(self.pid))
+            except OSError:
+                return
             time.sleep(0.01)
 
     def stop(self):
@@ -103,7 +106,10 @@ def upload(args):
         dd_seconds = time.monotonic() - started
         os.remove(target)
 
+        # The default upload limit is 100 MiB.
+        os.environ["PURSER__STORAGE__MAX_UPLOAD_BYTES"] = str(size + (1 << 20))
         proc, base, _ = bench.start_purser({"bench": bench.free_port()}, data_dir=data)
+        del os.environ["PURSER__STORAGE__MAX_UPLOAD_BYTES"]
         env_note = "release" if "release" in (os.environ.get("PURSER_BIN") or "release") else os.environ["PURSER_BIN"]
         try:
             token = bench.admin_token(base)

@@ -123,10 +123,12 @@ pub async fn list(conn: &mut AnyConnection, query: &DocumentQuery, page: PageReq
         DocumentSort::Smallest => "d.size, d.id",
     };
     let n = filter.next_placeholder();
-    // The page is found on the documents alone (an index in each order), then joined.
+    // The page is found on the documents alone (an index in each order), then joined. The
+    // page comes first in the join (CROSS JOIN fixes SQLite's join order; PostgreSQL plans
+    // it as any inner join), so only its rows are looked up.
     let sql = format!(
-        "SELECT {COLUMNS} FROM {FROM} JOIN (SELECT d.id FROM documents d{where_sql} ORDER BY {order} \
-         LIMIT ${n} OFFSET ${}) page ON page.id = d.id ORDER BY {order}",
+        "SELECT {COLUMNS} FROM (SELECT d.id FROM documents d{where_sql} ORDER BY {order} LIMIT ${n} OFFSET ${}) page \
+         CROSS JOIN documents d CROSS JOIN files f WHERE d.id = page.id AND f.sha256 = d.sha256 ORDER BY {order}",
         n + 1
     );
     let rows = filter.bind(sqlx::query(&sql)).bind(i64::from(page.limit)).bind(page.offset()).fetch_all(conn).await?;

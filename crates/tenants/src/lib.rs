@@ -21,14 +21,23 @@ use purser_store::{Applied, Backend, Migration, MigrationReport, Migrations, Poo
 use sqlx::{Executor, Row};
 
 /// The tenants' schema, numbered apart from the main database's. Its DDL is the SQL both
-/// backends share; a step that must differ would get a file per backend.
-const MIGRATIONS: &[Migration] = &[
-    Migration::new(1, "0001_documents", include_str!("../migrations/0001_documents.sql")),
-    Migration::new(2, "0002_document_order", include_str!("../migrations/0002_document_order.sql")),
+/// backends share, except where a step needs a file per backend.
+const DOCUMENTS: Migration = Migration::new(1, "0001_documents", include_str!("../migrations/0001_documents.sql"));
+const DOCUMENT_ORDER: Migration =
+    Migration::new(2, "0002_document_order", include_str!("../migrations/0002_document_order.sql"));
+const SQLITE: &[Migration] = &[
+    DOCUMENTS,
+    DOCUMENT_ORDER,
+    Migration::new(3, "0003_document_search", include_str!("../migrations/sqlite/0003_document_search.sql")),
+];
+const POSTGRES: &[Migration] = &[
+    DOCUMENTS,
+    DOCUMENT_ORDER,
+    Migration::new(3, "0003_document_search", include_str!("../migrations/postgres/0003_document_search.sql")),
 ];
 
 pub fn migrations(backend: Backend) -> Migrations {
-    Migrations::new(backend, MIGRATIONS)
+    Migrations::new(backend, if backend == Backend::Postgres { POSTGRES } else { SQLITE })
 }
 
 /// PostgreSQL refuses longer database names.

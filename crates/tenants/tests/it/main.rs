@@ -38,7 +38,7 @@ impl Place {
 }
 
 /// The tenants' migrations, in order.
-const ALL: [(i64, &str); 2] = [(1, "0001_documents"), (2, "0002_document_order")];
+const ALL: [(i64, &str); 3] = [(1, "0001_documents"), (2, "0002_document_order"), (3, "0003_document_search")];
 
 pub fn org(n: i64) -> Id {
     Id::from_i64(1_000_000 + n)
@@ -74,14 +74,14 @@ both! {
         let first = tenants.create(org(1)).await.unwrap();
         assert!(first.created);
         assert_eq!(first.migrations, ALL);
-        assert_eq!(first.version, 2);
+        assert_eq!(first.version, 3);
         let again = tenants.create(org(1)).await.unwrap();
         assert!(!again.created);
         assert!(again.migrations.is_empty());
-        assert_eq!(again.version, 2);
+        assert_eq!(again.version, 3);
 
         let info = tenants.inspect(org(1)).await.unwrap().unwrap();
-        assert_eq!(info.version, 2);
+        assert_eq!(info.version, 3);
         assert!(info.size_bytes > 0);
         let history = tenants.history(org(1)).await.unwrap().unwrap();
         assert_eq!(history.iter().map(|a| (a.version, a.name.as_str())).collect::<Vec<_>>(), ALL);
@@ -144,7 +144,7 @@ both! {
         tenants.migrate(org(1), false).await.unwrap();
         let current = tenants.migrate(org(1), true).await.unwrap();
         assert!(!current.created && current.migrations.is_empty());
-        assert_eq!(current.version, 2);
+        assert_eq!(current.version, 3);
     }
 
     // Replicas opening a new organization's database at the same moment: one creates it,
@@ -160,11 +160,11 @@ both! {
         let mut created = 0;
         for task in tasks {
             let outcome = task.await.unwrap().unwrap();
-            assert_eq!(outcome.version, 2);
+            assert_eq!(outcome.version, 3);
             created += usize::from(outcome.created);
         }
         assert_eq!(created, 1);
-        assert_eq!(replicas[0].inspect(org(7)).await.unwrap().unwrap().version, 2);
+        assert_eq!(replicas[0].inspect(org(7)).await.unwrap().unwrap().version, 3);
     }
 
     async fn dropping_removes_the_database(place: Place) {
