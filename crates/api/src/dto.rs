@@ -1267,3 +1267,91 @@ impl From<purser_domain::document::StoredFile> for OrphanedFileDto {
 pub struct OrphansRemovedDto {
     pub removed: u64,
 }
+
+// ---------------------------------------------------------------- webhooks
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateWebhookRequest {
+    /// http or https; never a link-local or metadata address.
+    #[schema(example = "https://hooks.example.com/purser")]
+    pub url: String,
+    /// Event types to send, or `["*"]` for all.
+    #[schema(example = json!(["document.uploaded", "member.added"]))]
+    pub event_types: Vec<String>,
+    /// Default true.
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateWebhookRequest {
+    pub url: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookDto {
+    pub id: Id,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub active: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<purser_domain::webhook::Webhook> for WebhookDto {
+    fn from(w: purser_domain::webhook::Webhook) -> Self {
+        Self {
+            id: w.id,
+            url: w.url,
+            event_types: w.event_types,
+            active: w.active,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedWebhookDto {
+    pub webhook: WebhookDto,
+    /// Shown only here: the key of every delivery's signature.
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryDto {
+    pub id: Id,
+    pub event_id: Id,
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed` (given up after 8 attempts).
+    pub status: String,
+    pub attempts: u32,
+    pub next_attempt_at: Option<Timestamp>,
+    pub last_status_code: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<purser_domain::webhook::Delivery> for DeliveryDto {
+    fn from(d: purser_domain::webhook::Delivery) -> Self {
+        Self {
+            id: d.id,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            status: d.status.as_str().to_owned(),
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            last_status_code: d.last_status_code,
+            last_error: d.last_error,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}

@@ -152,6 +152,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::invitations::router())
         .merge(routes::teams::router())
         .merge(routes::documents::router())
+        .merge(routes::webhooks::router())
         .merge(routes::subscriptions::router())
         .merge(routes::api_keys::router())
         .merge(routes::usage::router())

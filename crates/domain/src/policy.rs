@@ -201,6 +201,10 @@ pub enum OrgAction {
     },
     /// List and remove the stored files no document names any more.
     ManageFiles,
+    /// See the webhooks and their delivery logs.
+    ReadWebhooks,
+    /// Create, change, delete webhooks and redeliver.
+    ManageWebhooks,
 }
 
 /// Why an organization action is refused. Someone with no standing in the organization is
@@ -214,7 +218,7 @@ pub enum OrgDenied {
 impl OrgAction {
     /// Reads that read-only platform admins may do in any organization.
     pub const fn is_read(self) -> bool {
-        matches!(self, Self::Read | Self::ReadInvitations | Self::ReadAudit | Self::ReadDocuments)
+        matches!(self, Self::Read | Self::ReadInvitations | Self::ReadAudit | Self::ReadDocuments | Self::ReadWebhooks)
     }
 }
 
@@ -261,6 +265,8 @@ pub fn authorize_org(principal: &Principal, standing: &Standing, action: OrgActi
         OrgAction::UploadDocuments => role >= Member,
         OrgAction::ManageDocument { owner } => role >= Admin || (role >= Member && owner == principal.user_id),
         OrgAction::ManageFiles => role >= Admin,
+        // A webhook's URL and delivery log show what the organization does: admins only.
+        OrgAction::ReadWebhooks | OrgAction::ManageWebhooks => role >= Admin,
     };
     if allowed || (platform_reader && action.is_read()) { Ok(Authorized(())) } else { Err(OrgDenied::Forbidden) }
 }

@@ -375,6 +375,10 @@ pub struct EventsConfig {
     pub nats_subject_prefix: String,
     /// Events no bus took are dropped after this many days (published ones after a day).
     pub keep_days: u32,
+    /// Run the event relay on this replica (one relays at a time, by a lease).
+    pub relay: bool,
+    /// Let webhooks reach link-local addresses (where cloud metadata services answer).
+    pub webhook_allow_link_local: bool,
 }
 
 impl Default for EventsConfig {
@@ -384,6 +388,8 @@ impl Default for EventsConfig {
             nats_stream: "PURSER_EVENTS".into(),
             nats_subject_prefix: "purser.events".into(),
             keep_days: 7,
+            relay: true,
+            webhook_allow_link_local: false,
         }
     }
 }

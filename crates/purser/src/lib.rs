@@ -5,6 +5,7 @@ pub mod config;
 pub mod console;
 pub mod nats;
 pub mod tenants_cli;
+mod webhook_http;
 
 use std::future::Future;
 use std::path::Path;
@@ -40,6 +41,8 @@ pub struct Purser {
     housekeeping: tokio::task::JoinHandle<()>,
     /// Publishes the event outbox (when a bus is configured), as `holder`.
     relay: Option<(tokio::task::JoinHandle<()>, String)>,
+    /// Sends webhook deliveries.
+    deliveries: tokio::task::JoinHandle<()>,
     shutdown_grace: Duration,
     serving_threads: usize,
 }
@@ -190,6 +193,7 @@ pub fn services(config: &Config, store: Store, clock: Arc<dyn Clock>) -> anyhow:
             max_upload_bytes: config.storage.max_upload_bytes,
             orphan_grace_secs: config.storage.orphan_grace_secs,
         },
+        allow_link_local_webhooks: config.events.webhook_allow_link_local,
     };
     let tenant_data = TenantData {
         databases: Arc::new(purser_tenants::Tenants::new(config.tenant_settings())?),
@@ -248,19 +252,22 @@ impl Purser {
                 .await?;
         let resync = gateway.spawn_sync();
         let housekeeping = spawn_housekeeping(Arc::clone(&services), config.events.keep_days);
-        let relay = match &config.events.nats_url {
-            Some(url) => {
-                let bus = nats::NatsBus::connect(
-                    url.expose(),
-                    &config.events.nats_stream,
-                    &config.events.nats_subject_prefix,
-                )
-                .await?;
-                let holder = format!("{}:{}:{}", hostname(), std::process::id(), services.ids().next_id());
-                Some((spawn_relay(Arc::clone(&services), Arc::new(bus), holder.clone()), holder))
-            }
+        // Every replica relays (one at a time, by the lease) and sends webhook deliveries.
+        let bus: Option<Arc<dyn EventBus>> = match &config.events.nats_url {
+            Some(url) => Some(Arc::new(
+                nats::NatsBus::connect(url.expose(), &config.events.nats_stream, &config.events.nats_subject_prefix)
+                    .await?,
+            )),
             None => None,
         };
+        let relay = config.events.relay.then(|| {
+            let holder = format!("{}:{}:{}", hostname(), std::process::id(), services.ids().next_id());
+            (spawn_relay(Arc::clone(&services), bus, holder.clone()), holder)
+        });
+        let deliveries = spawn_deliveries(
+            Arc::clone(&services),
+            Arc::new(webhook_http::HttpSender::new(config.events.webhook_allow_link_local)),
+        );
         let state = AppState {
             services: Arc::clone(&services),
             gateway: Arc::clone(&gateway),
@@ -282,6 +289,7 @@ impl Purser {
             resync,
             housekeeping,
             relay,
+            deliveries,
             shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
             serving_threads: config.server.threads.unwrap_or_else(purser_serve::default_threads),
         })
@@ -312,6 +320,7 @@ impl Purser {
     pub async fn shutdown(self) {
         self.resync.abort();
         self.housekeeping.abort();
+        self.deliveries.abort();
         if let Some((relay, holder)) = &self.relay {
             relay.abort();
             // Another replica takes over at once instead of when the lease runs out.
@@ -334,15 +343,32 @@ impl Purser {
 /// idempotent, so every replica may run them.
 /// The event relay: a round every quarter second (when this replica holds the lease), a
 /// pause after a failure (the bus is down: the events wait in the outbox, in order).
-fn spawn_relay(services: Arc<Services>, bus: Arc<dyn EventBus>, holder: String) -> tokio::task::JoinHandle<()> {
+fn spawn_relay(services: Arc<Services>, bus: Option<Arc<dyn EventBus>>, holder: String) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let pause = match services.relay_events(bus.as_ref(), &holder).await {
+            let pause = match services.relay_events(bus.as_deref(), &holder).await {
                 Ok(Some(n)) if n > 0 => Duration::ZERO,
                 Ok(_) => Duration::from_millis(250),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not publish events; retrying");
                     Duration::from_secs(2)
+                }
+            };
+            tokio::time::sleep(pause).await;
+        }
+    })
+}
+
+/// Webhook deliveries due are sent every second (replicas share them by claiming each).
+fn spawn_deliveries(services: Arc<Services>, sender: Arc<webhook_http::HttpSender>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let pause = match services.deliver_webhooks(sender.as_ref()).await {
+                Ok(n) if n > 0 => Duration::ZERO,
+                Ok(_) => Duration::from_secs(1),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not send webhook deliveries; retrying");
+                    Duration::from_secs(5)
                 }
             };
             tokio::time::sleep(pause).await;

@@ -74,6 +74,10 @@ pub enum AuditAction {
     DocumentDelete,
     DocumentLink,
     FilesClean,
+    WebhookCreate,
+    WebhookUpdate,
+    WebhookDelete,
+    WebhookRedeliver,
 }
 
 impl AuditAction {
@@ -134,6 +138,10 @@ impl AuditAction {
             Self::DocumentDelete => "document.delete",
             Self::DocumentLink => "document.link",
             Self::FilesClean => "file.clean",
+            Self::WebhookCreate => "webhook.create",
+            Self::WebhookUpdate => "webhook.update",
+            Self::WebhookDelete => "webhook.delete",
+            Self::WebhookRedeliver => "webhook.redeliver",
         }
     }
 
@@ -177,6 +185,7 @@ impl AuditAction {
             Self::SessionRevoke => "session",
             Self::DocumentUpload | Self::DocumentRename | Self::DocumentDelete | Self::DocumentLink => "document",
             Self::FilesClean => "file",
+            Self::WebhookCreate | Self::WebhookUpdate | Self::WebhookDelete | Self::WebhookRedeliver => "webhook",
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Events for other systems. Each audited change that other systems care about also
 //! writes an event to the outbox, in the change's own transaction (see
 //! [`Services::audit`]); a relay, one replica at a time (a lease in the database),
-//! publishes the outbox in order to an [`EventBus`] (NATS JetStream), at least once, with
+//! publishes the outbox in order to an [`EventBus`] (NATS JetStream, when configured) and
+//! queues it for the organization's webhooks, at least once, with
 //! the event id for consumers (and JetStream) to de-duplicate on. Nothing is lost when a
 //! relay dies: what it did not mark published, the next holder of the lease publishes.
 
@@ -98,7 +99,7 @@ impl Services {
     /// oldest unpublished events in order, marking each once the bus has it. Returns how
     /// many it published; `None` when another replica holds the lease. A failure stops
     /// the round (the rest waits, in order, for the next).
-    pub async fn relay_events(&self, bus: &dyn EventBus, holder: &str) -> Result<Option<usize>> {
+    pub async fn relay_events(&self, bus: Option<&dyn EventBus>, holder: &str) -> Result<Option<usize>> {
         let mut conn = self.store.conn().await?;
         if !events::hold_lease(&mut conn, RELAY_LEASE, holder, self.now(), RELAY_LEASE_MS).await? {
             return Ok(None);
@@ -106,9 +107,13 @@ impl Services {
         let batch = events::unpublished(&mut conn, RELAY_BATCH).await?;
         let mut published = 0;
         for (seq, event) in batch {
-            bus.publish(&event, &envelope(&event))
-                .await
-                .map_err(|e| crate::Error::new(crate::ErrorKind::Unavailable, "event_bus_unavailable", e))?;
+            let envelope = envelope(&event);
+            if let Some(bus) = bus {
+                bus.publish(&event, &envelope)
+                    .await
+                    .map_err(|e| crate::Error::new(crate::ErrorKind::Unavailable, "event_bus_unavailable", e))?;
+            }
+            self.fan_out(&mut conn, &event, &envelope).await?;
             events::mark_published(&mut conn, seq, self.now()).await?;
             published += 1;
         }

@@ -25,6 +25,7 @@ pub mod tokens;
 pub mod usage;
 pub mod users;
 mod views;
+pub mod webhooks;
 pub mod workers;
 
 use std::sync::{Arc, RwLock};
@@ -109,6 +110,8 @@ pub struct Settings {
     /// How long a deleted organization's data is kept.
     pub org_deletion_grace_days: u32,
     pub documents: documents::DocumentSettings,
+    /// Webhooks may be sent to link-local addresses (where cloud metadata answers).
+    pub allow_link_local_webhooks: bool,
 }
 
 /// Where organizations keep their own data: a database each, and blob storage for files.
@@ -126,6 +129,7 @@ pub struct Services {
     documents: documents::DocumentSettings,
     /// Signs the download links Purser serves itself.
     link_key: [u8; 32],
+    allow_link_local_webhooks: bool,
     mailer: Arc<dyn mail::Mailer>,
     /// Base URL of this deployment, for links in mails.
     public_url: String,
@@ -149,13 +153,14 @@ impl Services {
         mailer: Arc<dyn mail::Mailer>,
         tenant_data: TenantData,
     ) -> Self {
-        let Settings { auth, public_url, org_deletion_grace_days, documents } = settings;
+        let Settings { auth, public_url, org_deletion_grace_days, documents, allow_link_local_webhooks } = settings;
         Self {
             store,
             tenants: tenant_data.databases,
             blobs: tenant_data.blobs,
             documents,
             link_key: master_key.derive("purser/document-links/v1"),
+            allow_link_local_webhooks,
             mailer,
             public_url: public_url.trim_end_matches('/').to_owned(),
             org_deletion_grace_days,

@@ -29,6 +29,7 @@ pub mod teams;
 pub mod usage;
 pub mod user_limits;
 pub mod users;
+pub mod webhooks;
 
 #[cfg(feature = "testing")]
 pub mod testing;

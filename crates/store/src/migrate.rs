@@ -51,6 +51,7 @@ const SQLITE: &[Migration] = &[
     migration!("sqlite", 8, "0008_listing_indexes"),
     migration!("sqlite", 9, "0009_documents"),
     migration!("sqlite", 10, "0010_events"),
+    migration!("sqlite", 11, "0011_webhooks"),
 ];
 const POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001_init"),
@@ -63,6 +64,7 @@ const POSTGRES: &[Migration] = &[
     migration!("postgres", 8, "0008_listing_indexes"),
     migration!("postgres", 9, "0009_documents"),
     migration!("postgres", 10, "0010_events"),
+    migration!("postgres", 11, "0011_webhooks"),
 ];
 
 /// Arbitrary constant shared by every replica: the advisory lock that serialises migrations.

@@ -11,3 +11,4 @@ pub mod system;
 pub mod teams;
 pub mod usage;
 pub mod users;
+pub mod webhooks;

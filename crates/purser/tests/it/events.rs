@@ -156,8 +156,10 @@ impl EventBus for DyingBus {
 
 async fn dead_relay(backend: Backend) {
     let clock = Arc::new(ManualClock::new(T0));
-    // No bus configured: events wait in the outbox for the relays driven below.
-    let app = TestApp::start_with(backend, Options { clock: Some(Arc::clone(&clock)), ..Options::default() }).await;
+    // The app relays nothing itself: events wait in the outbox for the relays driven below.
+    let options =
+        Options { clock: Some(Arc::clone(&clock)), tweak: Box::new(|c| c.events.relay = false), ..Options::default() };
+    let app = TestApp::start_with(backend, options).await;
     let (owner, org) = org_with_owner(&app, "owner@example.com", "Relay").await;
     for n in 0..4 {
         app.post(&format!("/api/v1/organizations/{org}/teams"), Some(&owner.token), json!({ "name": format!("T{n}") }))
@@ -179,13 +181,13 @@ async fn dead_relay(backend: Backend) {
     let (first, second) = (bus(3).await, bus(usize::MAX).await);
 
     // The first relay takes the lease, publishes two, publishes the third and dies.
-    assert!(app.services.relay_events(&first, "replica-a").await.is_err());
+    assert!(app.services.relay_events(Some(&first), "replica-a").await.is_err());
     // While its lease runs, nobody else relays.
-    assert_eq!(app.services.relay_events(&second, "replica-b").await.unwrap(), None);
+    assert_eq!(app.services.relay_events(Some(&second), "replica-b").await.unwrap(), None);
     // Once it has run out, another replica takes over and publishes the rest, the third again.
     clock.advance_secs(16);
     let mut total = 0;
-    while let Some(n) = app.services.relay_events(&second, "replica-b").await.unwrap() {
+    while let Some(n) = app.services.relay_events(Some(&second), "replica-b").await.unwrap() {
         total += n;
         if n == 0 {
             break;
@@ -194,8 +196,10 @@ async fn dead_relay(backend: Backend) {
     assert!(total >= 6, "the rest was published: {total}");
     // Two replicas asking at once after the lease ran out: exactly one gets it.
     clock.advance_secs(16);
-    let (a, b) =
-        tokio::join!(app.services.relay_events(&first, "replica-c"), app.services.relay_events(&second, "replica-d"));
+    let (a, b) = tokio::join!(
+        app.services.relay_events(Some(&first), "replica-c"),
+        app.services.relay_events(Some(&second), "replica-d")
+    );
     assert_eq!([a.unwrap().is_some(), b.unwrap().is_some()].iter().filter(|held| **held).count(), 1);
 
     // Every event is in the stream exactly once, in order: the one published twice was

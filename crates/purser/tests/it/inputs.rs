@@ -52,6 +52,8 @@ both! {
         let user = app.verified_user("member@example.com").await;
         let doc = app.upload(&owner.token, &org, "a.txt", "text/plain", b"a").await.expect(201);
         let doc = doc["document"]["id"].as_str().unwrap().to_owned();
+        let hook = app.post(&format!("/api/v1/organizations/{org}/webhooks"), Some(&owner.token), json!({ "url": "http://127.0.0.1:9/h", "eventTypes": ["*"] })).await.expect(201);
+        let hook = hook["webhook"]["id"].as_str().unwrap().to_owned();
         let fill = |template: &str| {
             template
                 .replace("{org}", &org)
@@ -59,6 +61,8 @@ both! {
                 .replace("{user}", &user.id)
                 .replace("{invitation}", "1")
                 .replace("{doc}", &doc)
+                .replace("{webhook}", &hook)
+                .replace("{delivery}", "1")
                 .replace("{deploymentId}", &deployment)
                 .replace("{id}", if template.starts_with("/api/v1/users/") { &user.id } else { &model_id })
         };

@@ -35,6 +35,10 @@ fn body_for(method: &str, path: &str, eve: &str) -> Option<Value> {
         ("post", "/api/v1/organizations/{org}/teams/{team}/members") => json!({ "userId": eve }),
         ("patch", "/api/v1/organizations/{org}/teams/{team}/members/{user}") => json!({ "manager": true }),
         ("patch", "/api/v1/organizations/{org}/documents/{doc}") => json!({ "name": "taken.txt" }),
+        ("post", "/api/v1/organizations/{org}/webhooks") => {
+            json!({ "url": "http://127.0.0.1:9/spy", "eventTypes": ["*"] })
+        }
+        ("patch", "/api/v1/organizations/{org}/webhooks/{webhook}") => json!({ "url": "http://127.0.0.1:9/spy" }),
         _ => return None,
     };
     Some(body)
@@ -52,6 +56,7 @@ async fn snapshot(app: &TestApp, owner: &Session, org: &str, team: &str, victim:
         format!("/api/v1/organizations/{org}/documents"),
         format!("/api/v1/organizations/{org}/storage"),
         format!("/api/v1/organizations/{org}/orphaned-files"),
+        format!("/api/v1/organizations/{org}/webhooks"),
     ] {
         state.insert(path.clone(), app.get(&path, Some(&owner.token)).await.expect(200));
     }
@@ -81,6 +86,8 @@ both! {
         let session = app.get("/api/v1/auth/sessions", Some(&bob.token)).await.expect(200)[0]["id"].as_str().unwrap().to_owned();
         let document = app.upload(&bob.token, &org, "plans.txt", "text/plain", b"the plans").await.expect(201);
         let document = document["document"]["id"].as_str().unwrap().to_owned();
+        let webhook = app.post(&format!("/api/v1/organizations/{org}/webhooks"), Some(&owner.token), json!({ "url": "http://127.0.0.1:9/h", "eventTypes": ["*"] })).await.expect(201);
+        let webhook = webhook["webhook"]["id"].as_str().unwrap().to_owned();
 
         // Eve owns another organization (and is an admin there, with a team of her own).
         let (eve, eve_org) = org_with_owner(&app, "eve@example.com", "Attacker").await;
@@ -93,6 +100,9 @@ both! {
             ("{user}", bob.id.as_str()),
             ("{invitation}", invitation.as_str()),
             ("{doc}", document.as_str()),
+            ("{webhook}", webhook.as_str()),
+            // Eve learns nothing of deliveries either: the webhook is not hers to name.
+            ("{delivery}", "1"),
         ];
         let resource_ids = [
             ("/api/v1/api-keys/{id}", key.as_str()),

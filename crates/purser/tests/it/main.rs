@@ -56,3 +56,4 @@ mod teams;
 mod tenants;
 mod usage;
 mod users;
+mod webhooks;

@@ -6,6 +6,7 @@ use purser_domain::model::{Capability, Model};
 use purser_domain::org::{INVITATION_TTL_SECS, Invitation, OrgRole, OrgStatus, Organization, Team};
 use purser_domain::subscription::{Subscription, SubscriptionStatus};
 use purser_domain::user::UserEmail;
+use purser_domain::webhook::{Delivery, DeliveryStatus};
 use purser_domain::{Id, PlatformRole, TokenPrice};
 use purser_store::{emails, invitations, models, orgs, subscriptions, teams};
 use reqwest::Method;
@@ -88,6 +89,9 @@ struct Fixture {
     open_model: Id,
     /// A document the target (a member) uploaded.
     document: Id,
+    /// A webhook the owner made, and a delivery of it that failed.
+    webhook: Id,
+    delivery: Id,
 }
 
 struct Cast {
@@ -198,6 +202,26 @@ async fn fixture(app: &TestApp, cast: &Cast) -> Fixture {
     tx.commit().await.unwrap();
     let uploaded = app.upload(&cast.target.token, &org.id.to_string(), "notes.txt", "text/plain", b"notes").await;
     let document = uploaded.expect(201)["document"]["id"].as_str().unwrap().parse().unwrap();
+    let owner = &cast.sessions.iter().find(|(a, _)| *a == Actor::Owner).unwrap().1;
+    let hook = json!({ "url": "http://127.0.0.1:9/hook", "eventTypes": ["member.added"] });
+    let created =
+        app.post(&format!("/api/v1/organizations/{}/webhooks", org.id), Some(&owner.token), hook).await.expect(201);
+    let webhook: Id = created["webhook"]["id"].as_str().unwrap().parse().unwrap();
+    let delivery = Delivery {
+        id: next(),
+        webhook_id: webhook,
+        event_id: next(),
+        event_type: "member.added".into(),
+        payload: "{}".into(),
+        status: DeliveryStatus::Failed,
+        attempts: 8,
+        next_attempt_at: None,
+        last_status_code: Some(500),
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    purser_store::webhooks::enqueue(&mut services.store().conn().await.unwrap(), &delivery).await.unwrap();
     Fixture {
         org: org.id,
         team: team.id,
@@ -208,6 +232,8 @@ async fn fixture(app: &TestApp, cast: &Cast) -> Fixture {
         keyed_model: keyed.id,
         open_model: open.id,
         document,
+        webhook,
+        delivery: delivery.id,
     }
 }
 
@@ -317,6 +343,18 @@ fn routes(f: &Fixture, n: usize) -> Vec<(&'static str, &'static str, Who, Option
         ("get", "/api/v1/organizations/{org}/storage", OrgRead, None),
         ("get", "/api/v1/organizations/{org}/orphaned-files", OrgAdmin, None),
         ("delete", "/api/v1/organizations/{org}/orphaned-files", OrgAdmin, None),
+        (
+            "post",
+            "/api/v1/organizations/{org}/webhooks",
+            OrgAdmin,
+            Some(json!({ "url": "http://127.0.0.1:9/new", "eventTypes": ["*"] })),
+        ),
+        ("get", "/api/v1/organizations/{org}/webhooks", OrgAdminRead, None),
+        ("get", "/api/v1/organizations/{org}/webhooks/{webhook}", OrgAdminRead, None),
+        ("patch", "/api/v1/organizations/{org}/webhooks/{webhook}", OrgAdmin, Some(json!({ "active": false }))),
+        ("delete", "/api/v1/organizations/{org}/webhooks/{webhook}", OrgAdmin, None),
+        ("get", "/api/v1/organizations/{org}/webhooks/{webhook}/deliveries", OrgAdminRead, None),
+        ("post", "/api/v1/organizations/{org}/webhooks/{webhook}/deliveries/{delivery}/redeliver", OrgAdmin, None),
     ]
 }
 
@@ -479,6 +517,8 @@ both! {
                     .replace("{user}", &f.target.to_string())
                     .replace("{invitation}", &f.invitation.to_string())
                     .replace("{doc}", &f.document.to_string())
+                    .replace("{webhook}", &f.webhook.to_string())
+                    .replace("{delivery}", &f.delivery.to_string())
                     .replace("{deploymentId}", "1")
                     .replace("{id}", &id);
                 let own_email = if template == "/api/v1/auth/verify-email/send" {
