@@ -67,6 +67,7 @@ test("every page of the navigation", async ({ page }, info) => {
     "invitations",
     "teams",
     "documents",
+    "webhooks",
     "audit",
     "settings",
   ] as const) {

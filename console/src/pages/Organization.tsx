@@ -24,6 +24,7 @@ import { useDelegated, useOrg } from "./organization/queries";
 import { Settings } from "./organization/Settings";
 import { Team } from "./organization/Team";
 import { Teams } from "./organization/Teams";
+import { Webhooks } from "./organization/Webhooks";
 
 const NONE: ReadonlySet<Permission> = new Set();
 
@@ -76,6 +77,7 @@ function OrgPage({ org, user }: { org: Org; user: User }) {
     ...(can.readInvitations ? ["invitations"] : []),
     "teams",
     "documents",
+    ...(can.readWebhooks ? ["webhooks"] : []),
     ...(can.readAudit ? ["audit"] : []),
     ...(can.settings ? ["settings"] : []),
   ];
@@ -125,6 +127,7 @@ function OrgPage({ org, user }: { org: Org; user: User }) {
           <Route path="teams" element={<Teams {...props} />} />
           <Route path="teams/:team" element={<Team {...props} />} />
           <Route path="documents" element={<Documents {...props} />} />
+          <Route path="webhooks" element={<Webhooks {...props} />} />
           <Route path="audit" element={<Audit {...props} />} />
           <Route path="settings" element={<Settings {...props} />} />
           <Route path="*" element={<Navigate to={`${base}/members`} replace />} />

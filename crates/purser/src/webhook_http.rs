@@ -17,6 +17,9 @@ pub struct HttpSender {
 
 impl HttpSender {
     pub fn new(allow_link_local: bool) -> Self {
+        // reqwest is built without a TLS provider of its own: ring, as everywhere in Purser
+        // (a no-op when one is installed already).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Self { allow_link_local, timeout: Duration::from_secs(10) }
     }
 

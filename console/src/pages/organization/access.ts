@@ -67,6 +67,8 @@ export function abilities(user: User, org: Org, delegated: ReadonlySet<Permissio
       changes(admin || (atLeast(role, "member") && ownerId === user.id)),
     manageFiles: changes(admin),
     editDocumentTypes: changes(admin),
+    readWebhooks: reads(admin),
+    manageWebhooks: changes(admin),
   };
 }
 
