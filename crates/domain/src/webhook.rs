@@ -159,7 +159,7 @@ mod tests {
             "ftp://example.com/",
             "https://user:pass@example.com/",
             "not a url",
-            "http:///path",
+            "http://",
         ] {
             assert!(check_url(bad, false).is_err(), "{bad}");
         }
