@@ -213,8 +213,9 @@ pub fn content_disposition(name: &str) -> String {
 }
 
 impl Services {
-    fn document_settings(&self) -> &DocumentSettings {
-        &self.documents
+    /// How long a file no document names is kept, in seconds.
+    fn orphan_grace_secs(&self) -> i64 {
+        i64::try_from(self.documents.orphan_grace_secs).unwrap_or(i64::MAX)
     }
 
     /// Uploads a document. The caller must be allowed to upload here before `receive` reads
@@ -241,7 +242,7 @@ impl Services {
                     return Err(quota_exceeded());
                 }
             }
-            let max_bytes = self.document_settings().max_upload_bytes;
+            let max_bytes = self.documents.max_upload_bytes;
             let (upload, details) = receive(Upload { max_bytes, spool: self.blobs.spool()? }).await?;
             let spooled = upload.spool.finish().await.map_err(|e| Error::from(BlobError::Io(e)))?;
             if spooled.size == 0 {
@@ -396,7 +397,7 @@ impl Services {
             let mut tx = tenant.begin().await?;
             documents::delete(&mut tx, doc, now).await?.ok_or_else(document_not_found)?;
             tx.commit().await.map_err(purser_store::StoreError::from)?;
-            let grace = i64::try_from(self.document_settings().orphan_grace_secs).unwrap_or(i64::MAX);
+            let grace = self.orphan_grace_secs();
             let mut conn = self.store.conn().await?;
             orgs::schedule_file_cleanup(&mut conn, org_id, now.plus_secs(grace)).await?;
             let entry = AuditEntry::new(AuditAction::DocumentDelete, Some(actor.user_id))
@@ -492,7 +493,7 @@ impl Services {
         Ok(StorageView {
             usage,
             max_storage_bytes: at.org.max_storage_bytes,
-            max_upload_bytes: self.document_settings().max_upload_bytes,
+            max_upload_bytes: self.documents.max_upload_bytes,
         })
     }
 
@@ -551,7 +552,7 @@ impl Services {
     /// than the grace period and schedules the next visit for the rest. Returns how many.
     pub async fn clean_due_files(&self) -> Result<u64> {
         let now = self.now();
-        let grace = i64::try_from(self.document_settings().orphan_grace_secs).unwrap_or(i64::MAX);
+        let grace = self.orphan_grace_secs();
         let due = orgs::file_cleanups_due(&mut *self.store.conn().await?, now, CLEANUP_BATCH).await?;
         let mut removed = 0;
         for org_id in due {

@@ -296,10 +296,9 @@ impl Services {
             if !webhooks::claim(&mut conn, &delivery, self.now().plus_millis(CLAIM_MS)).await? {
                 continue;
             }
-            let Some(sealed) = webhooks::secret(&mut conn, delivery.webhook_id).await? else { continue };
-            let secret = self.secrets.open(&sealed, &context(delivery.webhook_id)).map_err(Error::internal)?;
             // The webhook's URL as it is now (it may have changed since the event was queued).
-            let Some(url) = webhooks::url(&mut conn, delivery.webhook_id).await? else { continue };
+            let Some((url, sealed)) = webhooks::target(&mut conn, delivery.webhook_id).await? else { continue };
+            let secret = self.secrets.open(&sealed, &context(delivery.webhook_id)).map_err(Error::internal)?;
             let timestamp = self.now().as_secs();
             let id = delivery.event_id.to_string();
             let body = delivery.payload.as_bytes();

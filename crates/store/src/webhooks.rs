@@ -55,23 +55,16 @@ pub async fn get(conn: &mut AnyConnection, org_id: Id, webhook_id: Id) -> Result
         .transpose()
 }
 
-pub async fn url(conn: &mut AnyConnection, webhook_id: Id) -> Result<Option<String>> {
-    Ok(sqlx::query("SELECT url FROM webhooks WHERE id = $1")
+/// Where a webhook's deliveries go now and its sealed signing secret.
+pub async fn target(conn: &mut AnyConnection, webhook_id: Id) -> Result<Option<(String, Vec<u8>)>> {
+    let Some(row) = sqlx::query("SELECT url, secret FROM webhooks WHERE id = $1")
         .bind(webhook_id.as_i64())
         .fetch_optional(conn)
         .await?
-        .map(|row| row.try_get::<String, _>("url"))
-        .transpose()?)
-}
-
-/// The sealed signing secret.
-pub async fn secret(conn: &mut AnyConnection, webhook_id: Id) -> Result<Option<Vec<u8>>> {
-    Ok(sqlx::query("SELECT secret FROM webhooks WHERE id = $1")
-        .bind(webhook_id.as_i64())
-        .fetch_optional(conn)
-        .await?
-        .map(|row| row.try_get::<Vec<u8>, _>("secret"))
-        .transpose()?)
+    else {
+        return Ok(None);
+    };
+    Ok(Some((row.try_get("url")?, row.try_get("secret")?)))
 }
 
 pub async fn list(conn: &mut AnyConnection, org_id: Id, page: PageRequest) -> Result<Page<Webhook>> {

@@ -65,12 +65,6 @@ pub enum BlobError {
     Io(#[from] std::io::Error),
 }
 
-impl BlobError {
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::Store(object_store::Error::NotFound { .. }))
-    }
-}
-
 pub type BlobResult<T> = std::result::Result<T, BlobError>;
 
 /// Uploads are written to the spool in blocks this large, each hashed and written off the
@@ -135,12 +129,6 @@ impl Blobs {
                 })
             }
         }
-    }
-
-    /// Links to S3 objects are S3's own pre-signed URLs; on the local backend Purser signs
-    /// and serves them.
-    pub fn presigns(&self) -> bool {
-        self.signer.is_some()
     }
 
     /// A new spool file for an upload. Dropped unkept, it is removed.
@@ -250,11 +238,6 @@ impl Blobs {
             }
         }
         Ok(removed)
-    }
-
-    /// How many uploads are being spooled (or were left behind).
-    pub fn spooled_files(&self) -> BlobResult<usize> {
-        Ok(std::fs::read_dir(&self.spool_dir)?.count())
     }
 }
 
