@@ -803,6 +803,9 @@ pub struct UpdateOrganizationRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Vec<String>>)]
     pub document_types: Option<Option<Vec<String>>>,
+    /// Owners and admins: time-stamp documents as they are uploaded (needs a time-stamping
+    /// authority configured on the server).
+    pub timestamp_uploads: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -820,6 +823,8 @@ pub struct OrganizationDto {
     pub document_types: Vec<String>,
     /// Whether `documentTypes` is the default list.
     pub default_document_types: bool,
+    /// Documents are time-stamped (RFC 3161) as they are uploaded.
+    pub timestamp_uploads: bool,
     pub member_count: Option<u64>,
     /// Your role here (absent for platform admins who are not members).
     pub my_role: Option<purser_domain::org::OrgRole>,
@@ -842,6 +847,7 @@ impl OrganizationDto {
             max_teams: o.max_teams,
             max_storage_bytes: o.max_storage_bytes,
             default_document_types: o.document_types.is_none(),
+            timestamp_uploads: o.timestamp_uploads,
             document_types: o.document_types.unwrap_or_else(|| {
                 purser_domain::document::DEFAULT_DOCUMENT_TYPES.iter().map(|t| (*t).to_owned()).collect()
             }),
@@ -1175,6 +1181,9 @@ pub struct DocumentDto {
     /// Hex; a checksum only.
     pub md5: String,
     pub owner_id: Id,
+    /// When a time-stamping authority attested these bytes existed (RFC 3161); its reply is
+    /// at `/timestamp.tsr`.
+    pub timestamped_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -1189,6 +1198,7 @@ impl From<purser_domain::document::Document> for DocumentDto {
             sha256: d.sha256,
             md5: d.md5,
             owner_id: d.owner_id,
+            timestamped_at: d.timestamped_at,
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
@@ -1208,6 +1218,57 @@ pub struct UploadedDocumentDto {
 pub struct RenameDocumentRequest {
     /// 1 to 255 characters, no `/`, `\\` or control characters.
     pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TimestampDocumentsRequest {
+    /// 1 to 1,000 documents to time-stamp.
+    #[schema(value_type = Vec<String>)]
+    pub document_ids: Vec<Id>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentStampDto {
+    pub document_id: Id,
+    /// `timestamped`, `already_timestamped` (its bytes carry a stamp), `not_found` or `failed`.
+    pub status: String,
+    pub timestamped_at: Option<Timestamp>,
+    /// Why the authority gave no valid timestamp, when `failed`.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimestampDocumentsDto {
+    pub results: Vec<DocumentStampDto>,
+    pub timestamped: usize,
+    pub already_timestamped: usize,
+    pub not_found: usize,
+    pub failed: usize,
+}
+
+impl From<Vec<purser_services::timestamps::StampResult>> for TimestampDocumentsDto {
+    fn from(results: Vec<purser_services::timestamps::StampResult>) -> Self {
+        use purser_services::timestamps::StampOutcome;
+        let count = |o: StampOutcome| results.iter().filter(|r| r.outcome == o).count();
+        Self {
+            timestamped: count(StampOutcome::Timestamped),
+            already_timestamped: count(StampOutcome::AlreadyTimestamped),
+            not_found: count(StampOutcome::NotFound),
+            failed: count(StampOutcome::Failed),
+            results: results
+                .into_iter()
+                .map(|r| DocumentStampDto {
+                    document_id: r.document_id,
+                    status: r.outcome.as_str().to_owned(),
+                    timestamped_at: r.timestamped_at,
+                    error: r.error,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1231,6 +1292,8 @@ pub struct StorageDto {
     pub max_storage_bytes: Option<u64>,
     /// The largest upload accepted.
     pub max_upload_bytes: u64,
+    /// A time-stamping authority is configured: documents can be time-stamped.
+    pub timestamps_available: bool,
 }
 
 impl From<purser_services::documents::StorageView> for StorageDto {
@@ -1242,6 +1305,7 @@ impl From<purser_services::documents::StorageView> for StorageDto {
             bytes_saved: v.usage.bytes_saved,
             max_storage_bytes: v.max_storage_bytes,
             max_upload_bytes: v.max_upload_bytes,
+            timestamps_available: v.timestamps_available,
         }
     }
 }

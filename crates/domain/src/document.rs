@@ -16,6 +16,8 @@ pub struct Document {
     pub md5: String,
     pub size: u64,
     pub owner_id: Id,
+    /// When a time-stamping authority attested the bytes existed (RFC 3161), if one did.
+    pub timestamped_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

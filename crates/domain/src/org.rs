@@ -97,6 +97,8 @@ pub struct Organization {
     pub max_storage_bytes: Option<u64>,
     /// MIME types its documents may have (owners and admins); `None` is the default list.
     pub document_types: Option<Vec<String>>,
+    /// Documents are time-stamped by the configured authority as they are uploaded.
+    pub timestamp_uploads: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

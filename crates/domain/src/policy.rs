@@ -199,6 +199,9 @@ pub enum OrgAction {
     ManageDocument {
         owner: Id,
     },
+    /// Ask the time-stamping authority to stamp documents (an addition that proves when the
+    /// bytes existed; it changes nothing in them).
+    TimestampDocuments,
     /// List and remove the stored files no document names any more.
     ManageFiles,
     /// See the webhooks and their delivery logs.
@@ -264,6 +267,7 @@ pub fn authorize_org(principal: &Principal, standing: &Standing, action: OrgActi
         OrgAction::ReadDocuments => true,
         OrgAction::UploadDocuments => role >= Member,
         OrgAction::ManageDocument { owner } => role >= Admin || (role >= Member && owner == principal.user_id),
+        OrgAction::TimestampDocuments => role >= Member,
         OrgAction::ManageFiles => role >= Admin,
         // A webhook's URL and delivery log show what the organization does: admins only.
         OrgAction::ReadWebhooks | OrgAction::ManageWebhooks => role >= Admin,
@@ -412,6 +416,7 @@ mod org_tests {
                 && !check(Viewer, OrgAction::ManageFiles)
         );
         assert!(check(Member, OrgAction::UploadDocuments) && check(Member, mine));
+        assert!(check(Member, OrgAction::TimestampDocuments) && !check(Viewer, OrgAction::TimestampDocuments));
         assert!(!check(Member, theirs) && !check(Member, OrgAction::ManageFiles));
         for role in [Admin, Owner] {
             assert!(check(role, theirs) && check(role, OrgAction::ManageFiles), "{role:?}");

@@ -60,6 +60,7 @@ pub struct Config {
     pub tenancy: TenancyConfig,
     pub storage: StorageConfig,
     pub events: EventsConfig,
+    pub timestamps: TimestampsConfig,
     pub limits: LimitsConfig,
     pub log: LogConfig,
 }
@@ -78,6 +79,7 @@ impl Default for Config {
             tenancy: TenancyConfig::default(),
             storage: StorageConfig::default(),
             events: EventsConfig::default(),
+            timestamps: TimestampsConfig::default(),
             limits: LimitsConfig::default(),
             log: LogConfig::default(),
         }
@@ -394,6 +396,24 @@ impl Default for EventsConfig {
     }
 }
 
+/// An RFC 3161 time-stamping authority, for organizations that time-stamp their documents.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimestampsConfig {
+    /// Where `application/timestamp-query` requests are POSTed; unset, time-stamping is off.
+    pub url: Option<String>,
+    /// PEM file of the CA certificates the authority's certificate must chain to.
+    pub ca_file: Option<PathBuf>,
+    /// Longest wait for one reply.
+    pub timeout_secs: u64,
+}
+
+impl Default for TimestampsConfig {
+    fn default() -> Self {
+        Self { url: None, ca_file: None, timeout_secs: 10 }
+    }
+}
+
 /// `limit` requests per `window_secs`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -628,6 +648,20 @@ impl Config {
         }
         if !token(&self.events.nats_subject_prefix) || self.events.nats_subject_prefix.split('.').any(str::is_empty) {
             return fail("events.nats_subject_prefix", "must be dot-separated tokens of letters, digits, - and _");
+        }
+        if let Some(url) = &self.timestamps.url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return fail("timestamps.url", "must start with http:// or https://");
+            }
+            if self.timestamps.ca_file.is_none() {
+                return fail(
+                    "timestamps.ca_file",
+                    "is needed with timestamps.url: the CA the authority's certificate chains to",
+                );
+            }
+            if self.timestamps.timeout_secs == 0 {
+                return fail("timestamps.timeout_secs", "must be at least 1");
+            }
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return fail("log.format", "must be text or json");

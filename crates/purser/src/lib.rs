@@ -5,6 +5,7 @@ pub mod config;
 pub mod console;
 pub mod nats;
 pub mod tenants_cli;
+mod tsa_http;
 mod webhook_http;
 
 use std::future::Future;
@@ -198,8 +199,19 @@ pub fn services(config: &Config, store: Store, clock: Arc<dyn Clock>) -> anyhow:
     let tenant_data = TenantData {
         databases: Arc::new(purser_tenants::Tenants::new(config.tenant_settings())?),
         blobs: Arc::new(purser_tenants::blobs::Blobs::new(config.blob_settings()).context("storage")?),
+        timestamping: timestamping(config)?,
     };
     Ok(Arc::new(Services::new(store, clock, ids, &master_key(config)?, settings, mailer(config)?, tenant_data)))
+}
+
+/// The time-stamping authority, when one is configured, with the CAs it must chain to.
+fn timestamping(config: &Config) -> anyhow::Result<Option<purser_services::timestamps::Timestamping>> {
+    let (Some(url), Some(ca_file)) = (&config.timestamps.url, &config.timestamps.ca_file) else { return Ok(None) };
+    let pem = std::fs::read(ca_file).with_context(|| format!("timestamps.ca_file {}", ca_file.display()))?;
+    let trust_anchors = purser_services::timestamp_token::trust_anchors(&pem)
+        .map_err(|e| anyhow::anyhow!("timestamps.ca_file {}: {e}", ca_file.display()))?;
+    let authority = tsa_http::HttpAuthority::new(url.clone(), Duration::from_secs(config.timestamps.timeout_secs))?;
+    Ok(Some(purser_services::timestamps::Timestamping { authority: Arc::new(authority), trust_anchors }))
 }
 
 /// Redis when configured (limits shared by every replica), otherwise this process's memory.

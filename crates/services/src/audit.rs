@@ -73,6 +73,7 @@ pub enum AuditAction {
     DocumentRename,
     DocumentDelete,
     DocumentLink,
+    DocumentTimestamp,
     FilesClean,
     WebhookCreate,
     WebhookUpdate,
@@ -137,6 +138,7 @@ impl AuditAction {
             Self::DocumentRename => "document.rename",
             Self::DocumentDelete => "document.delete",
             Self::DocumentLink => "document.link",
+            Self::DocumentTimestamp => "document.timestamp",
             Self::FilesClean => "file.clean",
             Self::WebhookCreate => "webhook.create",
             Self::WebhookUpdate => "webhook.update",
@@ -183,7 +185,11 @@ impl AuditAction {
             Self::TeamMemberAdd | Self::TeamMemberUpdate | Self::TeamMemberRemove => "team_member",
             Self::UserUpdate | Self::UserLimits => "user",
             Self::SessionRevoke => "session",
-            Self::DocumentUpload | Self::DocumentRename | Self::DocumentDelete | Self::DocumentLink => "document",
+            Self::DocumentUpload
+            | Self::DocumentRename
+            | Self::DocumentDelete
+            | Self::DocumentLink
+            | Self::DocumentTimestamp => "document",
             Self::FilesClean => "file",
             Self::WebhookCreate | Self::WebhookUpdate | Self::WebhookDelete | Self::WebhookRedeliver => "webhook",
         }

@@ -192,6 +192,7 @@ pub struct StorageView {
     pub usage: StorageUsage,
     pub max_storage_bytes: Option<u64>,
     pub max_upload_bytes: u64,
+    pub timestamps_available: bool,
 }
 
 /// `Content-Disposition` for a download: `attachment` with the name as an RFC 6266 / 5987
@@ -249,6 +250,8 @@ impl Services {
                 return Err(Error::invalid_field("file", "must not be empty"));
             }
             let (name, mime_type) = judge_upload(&at.org, details, &spooled.head)?;
+            let stamp =
+                if at.org.timestamp_uploads { self.timestamp_for_upload(org_id, &spooled.sha256).await? } else { None };
 
             let now = self.now();
             let file = StoredFile {
@@ -269,18 +272,25 @@ impl Services {
             {
                 return Err(quota_exceeded());
             }
+            if let Some(stamp) = &stamp {
+                documents::set_timestamp(&mut tx, &stored.sha256, &stamp.reply, stamp.gen_time()).await?;
+            }
+            let id = self.ids.next_id();
             let document = Document {
-                id: self.ids.next_id(),
+                id,
                 name,
                 mime_type,
                 sha256: stored.sha256.clone(),
                 md5: stored.md5.clone(),
                 size: stored.size,
                 owner_id: actor.user_id,
+                timestamped_at: None,
                 created_at: now,
                 updated_at: now,
             };
             documents::insert(&mut tx, &document).await?;
+            // As stored: with its file's timestamp, if the file has one.
+            let document = documents::get(&mut tx, id).await?.ok_or_else(document_not_found)?;
             if !deduplicated {
                 self.blobs.keep(spooled, &stored.object_key).await?;
             }
@@ -300,7 +310,7 @@ impl Services {
 
     /// A change committed in a tenant's database is audited in the main one just after (its
     /// event with it).
-    async fn record_tenant_change(&self, client: &crate::ClientInfo, entry: AuditEntry) {
+    pub(crate) async fn record_tenant_change(&self, client: &crate::ClientInfo, entry: AuditEntry) {
         let written = async {
             let mut conn = self.store.conn().await?;
             self.audit(&mut conn, client, entry).await
@@ -337,7 +347,7 @@ impl Services {
     }
 
     /// A document the caller may read, and its organization.
-    async fn readable_document(
+    pub(crate) async fn readable_document(
         &self,
         principal: &Principal,
         org_id: Id,
@@ -434,7 +444,7 @@ impl Services {
                 Some(url) => url,
                 None => {
                     let expires = expires_at.as_secs();
-                    let signature = self.link_signature(org_id, &document, expires);
+                    let signature = self.link_signature(org_id, doc, expires);
                     format!(
                         "{}/api/v1/document-links/{org_id}/{doc}?expires={expires}&signature={signature}",
                         self.public_url
@@ -451,14 +461,15 @@ impl Services {
         .await
     }
 
-    fn link_signature(&self, org_id: Id, document: &Document, expires: i64) -> String {
+    fn link_signature(&self, org_id: Id, doc: Id, expires: i64) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.link_key).expect("HMAC takes any key length");
-        mac.update(format!("{org_id}.{}.{}.{expires}", document.id, document.sha256).as_bytes());
+        mac.update(format!("{org_id}.{doc}.{expires}").as_bytes());
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
     /// The document behind a Purser-signed link, if the link is intact and unexpired
-    /// (else 403) and the document still exists in a live organization (else 404).
+    /// (else 403, whether or not there is such a document: the link is checked before
+    /// anything is looked up) and the document still exists in a live organization (else 404).
     pub async fn linked_document(
         &self,
         org_id: Id,
@@ -467,18 +478,18 @@ impl Services {
         signature: &str,
     ) -> Result<(Document, Content)> {
         let refused = |why: &str| Error::new(ErrorKind::Forbidden, "link_invalid", format!("this download link {why}"));
-        let mut conn = self.store.conn().await?;
-        orgs::by_id(&mut conn, org_id).await?.ok_or_else(crate::orgs::org_not_found)?;
-        drop(conn);
-        let tenant = self.tenants.store(org_id).await?;
-        let document = documents::get(&mut *tenant.conn().await?, doc).await?.ok_or_else(document_not_found)?;
-        let expected = self.link_signature(org_id, &document, expires);
+        let expected = self.link_signature(org_id, doc, expires);
         if !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), signature.as_bytes())) {
             return Err(refused("is not valid"));
         }
         if self.now().as_secs() > expires {
             return Err(refused("has expired"));
         }
+        let mut conn = self.store.conn().await?;
+        orgs::by_id(&mut conn, org_id).await?.ok_or_else(crate::orgs::org_not_found)?;
+        drop(conn);
+        let tenant = self.tenants.store(org_id).await?;
+        let document = documents::get(&mut *tenant.conn().await?, doc).await?.ok_or_else(document_not_found)?;
         let content = Content { blobs: Arc::clone(&self.blobs), key: file_key(org_id, &document.sha256) };
         Ok((document, content))
     }
@@ -494,6 +505,7 @@ impl Services {
             usage,
             max_storage_bytes: at.org.max_storage_bytes,
             max_upload_bytes: self.documents.max_upload_bytes,
+            timestamps_available: self.timestamps_available(),
         })
     }
 

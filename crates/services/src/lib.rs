@@ -21,6 +21,8 @@ pub mod passwords;
 pub mod request_id;
 pub mod subscriptions;
 pub mod teams;
+pub mod timestamp_token;
+pub mod timestamps;
 pub mod tokens;
 pub mod usage;
 pub mod users;
@@ -118,6 +120,8 @@ pub struct Settings {
 pub struct TenantData {
     pub databases: Arc<purser_tenants::Tenants>,
     pub blobs: Arc<purser_tenants::blobs::Blobs>,
+    /// The time-stamping authority documents are stamped by, if one is configured.
+    pub timestamping: Option<timestamps::Timestamping>,
 }
 
 pub struct Services {
@@ -127,6 +131,7 @@ pub struct Services {
     /// Organizations' files.
     blobs: Arc<purser_tenants::blobs::Blobs>,
     documents: documents::DocumentSettings,
+    timestamping: Option<timestamps::Timestamping>,
     /// Signs the download links Purser serves itself.
     link_key: [u8; 32],
     allow_link_local_webhooks: bool,
@@ -158,6 +163,7 @@ impl Services {
             store,
             tenants: tenant_data.databases,
             blobs: tenant_data.blobs,
+            timestamping: tenant_data.timestamping,
             documents,
             link_key: master_key.derive("purser/document-links/v1"),
             allow_link_local_webhooks,

@@ -43,6 +43,7 @@ pub struct OrgPatch {
     pub max_teams: Option<Option<u32>>,
     pub max_storage_bytes: Option<Option<u64>>,
     pub document_types: Option<Option<Vec<String>>>,
+    pub timestamp_uploads: Option<bool>,
 }
 
 /// An organization and the caller's standing in it, loaded together for one use case.
@@ -117,6 +118,7 @@ impl Services {
                 max_teams: None,
                 max_storage_bytes: None,
                 document_types: None,
+                timestamp_uploads: false,
                 created_at: now,
                 updated_at: now,
             };
@@ -203,6 +205,9 @@ impl Services {
                 Some(Some(types)) => Some(Some(crate::documents::check_document_types(&mut v, types))),
                 other => other,
             };
+            if patch.timestamp_uploads == Some(true) && self.timestamping.is_none() {
+                v.error("timestampUploads", "no time-stamping authority is configured on this server");
+            }
             v.finish()?;
             let before = at.org.clone();
             let mut org = at.org;
@@ -220,6 +225,9 @@ impl Services {
             }
             if let Some(types) = document_types {
                 org.document_types = types;
+            }
+            if let Some(stamp) = patch.timestamp_uploads {
+                org.timestamp_uploads = stamp;
             }
             org.updated_at = self.now();
             orgs::update(&mut tx, &org).await?;
@@ -494,6 +502,7 @@ impl Services {
                     max_teams: None,
                     max_storage_bytes: None,
                     document_types: None,
+                    timestamp_uploads: false,
                     created_at: now,
                     updated_at: now,
                 };

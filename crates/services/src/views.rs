@@ -48,7 +48,7 @@ pub fn organization(o: &purser_domain::org::Organization) -> Value {
     json!({
         "id": o.id, "name": o.name, "isDefault": o.is_default, "status": o.status,
         "maxMembers": o.max_members, "maxTeams": o.max_teams, "maxStorageBytes": o.max_storage_bytes,
-        "documentTypes": o.document_types,
+        "documentTypes": o.document_types, "timestampUploads": o.timestamp_uploads,
     })
 }
 

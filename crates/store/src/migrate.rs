@@ -52,6 +52,7 @@ const SQLITE: &[Migration] = &[
     migration!("sqlite", 9, "0009_documents"),
     migration!("sqlite", 10, "0010_events"),
     migration!("sqlite", 11, "0011_webhooks"),
+    migration!("sqlite", 12, "0012_timestamps"),
 ];
 const POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001_init"),
@@ -65,6 +66,7 @@ const POSTGRES: &[Migration] = &[
     migration!("postgres", 9, "0009_documents"),
     migration!("postgres", 10, "0010_events"),
     migration!("postgres", 11, "0011_webhooks"),
+    migration!("postgres", 12, "0012_timestamps"),
 ];
 
 /// Arbitrary constant shared by every replica: the advisory lock that serialises migrations.

@@ -11,8 +11,8 @@ use sqlx::{AnyConnection, Row};
 use crate::rows::{count, flag, id, opt_u32, parsed, ts};
 use crate::{Result, StoreError};
 
-const COLUMNS: &str =
-    "id, name, is_default, status, max_members, max_teams, max_storage_bytes, document_types, created_at, updated_at";
+const COLUMNS: &str = "id, name, is_default, status, max_members, max_teams, max_storage_bytes, document_types, timestamp_uploads, created_at, \
+     updated_at";
 
 fn organization(row: &AnyRow) -> Result<Organization> {
     Ok(Organization {
@@ -29,25 +29,29 @@ fn organization(row: &AnyRow) -> Result<Organization> {
         document_types: row
             .try_get::<Option<String>, _>("document_types")?
             .map(|types| types.split(',').map(str::to_owned).collect()),
+        timestamp_uploads: flag(row, "timestamp_uploads")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
     })
 }
 
 pub async fn insert(conn: &mut AnyConnection, o: &Organization) -> Result<()> {
-    sqlx::query(&format!("INSERT INTO organizations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
-        .bind(o.id.as_i64())
-        .bind(&o.name)
-        .bind(o.is_default)
-        .bind(o.status.as_str())
-        .bind(o.max_members.map(i64::from))
-        .bind(o.max_teams.map(i64::from))
-        .bind(storage_bytes(o))
-        .bind(document_types(o))
-        .bind(o.created_at.as_millis())
-        .bind(o.updated_at.as_millis())
-        .execute(conn)
-        .await?;
+    sqlx::query(&format!(
+        "INSERT INTO organizations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    ))
+    .bind(o.id.as_i64())
+    .bind(&o.name)
+    .bind(o.is_default)
+    .bind(o.status.as_str())
+    .bind(o.max_members.map(i64::from))
+    .bind(o.max_teams.map(i64::from))
+    .bind(storage_bytes(o))
+    .bind(document_types(o))
+    .bind(o.timestamp_uploads)
+    .bind(o.created_at.as_millis())
+    .bind(o.updated_at.as_millis())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -83,7 +87,7 @@ fn document_types(o: &Organization) -> Option<String> {
 pub async fn update(conn: &mut AnyConnection, o: &Organization) -> Result<()> {
     let done = sqlx::query(
         "UPDATE organizations SET name = $1, status = $2, max_members = $3, max_teams = $4, max_storage_bytes = $5, \
-         document_types = $6, updated_at = $7 WHERE id = $8 AND deleted_at IS NULL",
+         document_types = $6, timestamp_uploads = $7, updated_at = $8 WHERE id = $9 AND deleted_at IS NULL",
     )
     .bind(&o.name)
     .bind(o.status.as_str())
@@ -91,6 +95,7 @@ pub async fn update(conn: &mut AnyConnection, o: &Organization) -> Result<()> {
     .bind(o.max_teams.map(i64::from))
     .bind(storage_bytes(o))
     .bind(document_types(o))
+    .bind(o.timestamp_uploads)
     .bind(o.updated_at.as_millis())
     .bind(o.id.as_i64())
     .execute(conn)

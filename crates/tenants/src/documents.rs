@@ -14,7 +14,8 @@ use sqlx::any::AnyRow;
 
 use crate::Result;
 
-const COLUMNS: &str = "d.id, d.name, d.mime_type, d.sha256, f.md5, d.size, d.owner_id, d.created_at, d.updated_at";
+const COLUMNS: &str =
+    "d.id, d.name, d.mime_type, d.sha256, f.md5, d.size, d.owner_id, f.timestamped_at, d.created_at, d.updated_at";
 const FROM: &str = "documents d JOIN files f ON f.sha256 = d.sha256";
 
 fn document(row: &AnyRow) -> purser_store::Result<Document> {
@@ -26,6 +27,7 @@ fn document(row: &AnyRow) -> purser_store::Result<Document> {
         md5: row.try_get("md5")?,
         size: u64_of(row, "size")?,
         owner_id: id(row, "owner_id")?,
+        timestamped_at: opt_ts(row, "timestamped_at")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
     })
@@ -161,6 +163,31 @@ pub async fn delete(conn: &mut AnyConnection, doc: Id, now: Timestamp) -> Result
     .execute(conn)
     .await?;
     Ok(Some(found))
+}
+
+/// A file's time-stamp reply and the time it attests, if it has one.
+pub async fn timestamp(conn: &mut AnyConnection, sha256: &str) -> Result<Option<(Vec<u8>, Timestamp)>> {
+    let row = sqlx::query("SELECT timestamp_reply, timestamped_at FROM files WHERE sha256 = $1")
+        .bind(sha256)
+        .fetch_optional(conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let reply: Option<Vec<u8>> = row.try_get("timestamp_reply").map_err(purser_store::StoreError::from)?;
+    Ok(reply.zip(opt_ts(&row, "timestamped_at")?))
+}
+
+/// Keeps a checked time-stamp reply for a file that has none yet; `false` if it had one
+/// (or is gone).
+pub async fn set_timestamp(conn: &mut AnyConnection, sha256: &str, reply: &[u8], at: Timestamp) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE files SET timestamp_reply = $1, timestamped_at = $2 WHERE sha256 = $3 AND timestamp_reply IS NULL",
+    )
+    .bind(reply)
+    .bind(at.as_millis())
+    .bind(sha256)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Files no document has named since before `before`, oldest first.

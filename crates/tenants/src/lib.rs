@@ -29,11 +29,13 @@ const SQLITE: &[Migration] = &[
     DOCUMENTS,
     DOCUMENT_ORDER,
     Migration::new(3, "0003_document_search", include_str!("../migrations/sqlite/0003_document_search.sql")),
+    Migration::new(4, "0004_file_timestamps", include_str!("../migrations/sqlite/0004_file_timestamps.sql")),
 ];
 const POSTGRES: &[Migration] = &[
     DOCUMENTS,
     DOCUMENT_ORDER,
     Migration::new(3, "0003_document_search", include_str!("../migrations/postgres/0003_document_search.sql")),
+    Migration::new(4, "0004_file_timestamps", include_str!("../migrations/postgres/0004_file_timestamps.sql")),
 ];
 
 pub fn migrations(backend: Backend) -> Migrations {

@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::dto::{
     DocumentDto, DocumentLinkDto, DocumentUploadForm, OrphanedFileDto, OrphansRemovedDto, Paginated,
-    RenameDocumentRequest, StorageDto, UploadedDocumentDto,
+    RenameDocumentRequest, StorageDto, TimestampDocumentsDto, TimestampDocumentsRequest, UploadedDocumentDto,
 };
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Auth, IdPair, IdPath, JsonBody, QueryParams, page_request};
@@ -31,6 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_document, rename_document, delete_document))
         .routes(routes!(download_document))
         .routes(routes!(document_link))
+        .routes(routes!(timestamp_documents))
+        .routes(routes!(download_timestamp))
         .routes(routes!(storage))
         .routes(routes!(list_orphans, remove_orphans))
         .routes(routes!(linked_download))
@@ -306,6 +308,60 @@ async fn document_link(
 ) -> ApiResult<Json<DocumentLinkDto>> {
     let link = state.services.document_link(&actor, org, doc, q.map(|q| q.expires_in)).await?;
     Ok(Json(DocumentLinkDto { url: link.url, expires_at: link.expires_at }))
+}
+
+/// Time-stamp documents (RFC 3161; members and above): the configured authority signs the
+/// SHA-256 of each document's bytes with the time. Bytes stamped already keep their stamp.
+#[utoipa::path(
+    post, path = "/api/v1/organizations/{org}/documents/timestamps", tag = "documents",
+    security(("bearer" = [])),
+    params(("org" = String, Path, description = "Organization id")),
+    request_body = TimestampDocumentsRequest,
+    responses(
+        (status = 200, description = "What became of each document", body = TimestampDocumentsDto),
+        (status = 403, description = "Viewers cannot", body = Problem),
+        (status = 404, description = "No such organization, or not yours", body = Problem),
+        (status = 409, description = "No time-stamping authority is configured", body = Problem),
+        (status = 422, description = "Not 1 to 1,000 documents", body = Problem),
+    )
+)]
+async fn timestamp_documents(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPath(org): IdPath,
+    JsonBody(b): JsonBody<TimestampDocumentsRequest>,
+) -> ApiResult<Json<TimestampDocumentsDto>> {
+    let results = state.services.timestamp_documents(&actor, org, b.map(|b| b.document_ids)).await?;
+    Ok(Json(results.into()))
+}
+
+/// The document's RFC 3161 time-stamp reply (`TimeStampResp`, DER), as `openssl ts -verify
+/// -in` reads it.
+#[utoipa::path(
+    get, path = "/api/v1/organizations/{org}/documents/{doc}/timestamp.tsr", tag = "documents",
+    security(("bearer" = [])),
+    params(("org" = String, Path, description = "Organization id"), ("doc" = String, Path, description = "Document id")),
+    responses(
+        (status = 200, description = "The reply", content_type = "application/timestamp-reply"),
+        (status = 404, description = "No such document, not yours, or not time-stamped", body = Problem),
+    )
+)]
+async fn download_timestamp(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPair(org, doc): IdPair,
+) -> ApiResult<Response> {
+    let reply = state.services.document_timestamp(&actor, org, doc).await?;
+    let disposition = HeaderValue::from_str(&content_disposition(&reply.name)).map_err(Error::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/timestamp-reply")),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        ],
+        reply.reply,
+    )
+        .into_response())
 }
 
 /// What the organization stores: documents, files, bytes, and bytes saved by storing each

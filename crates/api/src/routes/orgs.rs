@@ -123,6 +123,7 @@ async fn update_org(
         max_teams: b.max_teams,
         max_storage_bytes: b.max_storage_bytes,
         document_types: b.document_types,
+        timestamp_uploads: b.timestamp_uploads,
     });
     let changed = state.services.update_organization(&actor, org, patch).await?;
     Ok(Json(state.services.get_organization(&actor, changed.id).await?.into()))

@@ -54,6 +54,8 @@ mod s3;
 mod subscriptions;
 mod teams;
 mod tenants;
+mod timestamps;
+mod tsa;
 mod usage;
 mod users;
 mod webhooks;

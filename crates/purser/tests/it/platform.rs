@@ -190,6 +190,8 @@ fn openapi_covers_every_route() {
         ("delete", "/api/v1/organizations/{org}/documents/{doc}"),
         ("get", "/api/v1/organizations/{org}/documents/{doc}/content"),
         ("get", "/api/v1/organizations/{org}/documents/{doc}/download-url"),
+        ("post", "/api/v1/organizations/{org}/documents/timestamps"),
+        ("get", "/api/v1/organizations/{org}/documents/{doc}/timestamp.tsr"),
         ("get", "/api/v1/organizations/{org}/storage"),
         ("get", "/api/v1/organizations/{org}/orphaned-files"),
         ("delete", "/api/v1/organizations/{org}/orphaned-files"),

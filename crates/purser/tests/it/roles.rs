@@ -136,6 +136,7 @@ async fn fixture(app: &TestApp, cast: &Cast) -> Fixture {
         max_teams: None,
         max_storage_bytes: None,
         document_types: None,
+        timestamp_uploads: false,
         created_at: now,
         updated_at: now,
     };
@@ -340,6 +341,14 @@ fn routes(f: &Fixture, n: usize) -> Vec<(&'static str, &'static str, Who, Option
         ("delete", "/api/v1/organizations/{org}/documents/{doc}", OrgAdmin, None),
         ("get", "/api/v1/organizations/{org}/documents/{doc}/content", OrgRead, None),
         ("get", "/api/v1/organizations/{org}/documents/{doc}/download-url", OrgRead, None),
+        // No time-stamping authority here: those allowed are told so (409).
+        (
+            "post",
+            "/api/v1/organizations/{org}/documents/timestamps",
+            OrgWrite,
+            Some(json!({ "documentIds": [f.document.to_string()] })),
+        ),
+        ("get", "/api/v1/organizations/{org}/documents/{doc}/timestamp.tsr", OrgRead, None),
         ("get", "/api/v1/organizations/{org}/storage", OrgRead, None),
         ("get", "/api/v1/organizations/{org}/orphaned-files", OrgAdmin, None),
         ("delete", "/api/v1/organizations/{org}/orphaned-files", OrgAdmin, None),

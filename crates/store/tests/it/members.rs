@@ -29,7 +29,7 @@ contract! {
     async fn organization_members_are_paged_owners_first(store: Store) {
         let org = Organization {
             id: next_id(), name: "Acme".into(), is_default: false, status: OrgStatus::Active,
-            max_members: None, max_teams: None, max_storage_bytes: None, document_types: None, created_at: T0, updated_at: T0,
+            max_members: None, max_teams: None, max_storage_bytes: None, document_types: None, timestamp_uploads: false, created_at: T0, updated_at: T0,
         };
         let mut conn = store.conn().await.unwrap();
         orgs::insert(&mut conn, &org).await.unwrap();
@@ -58,7 +58,7 @@ contract! {
     async fn team_members_are_paged_managers_first(store: Store) {
         let org = Organization {
             id: next_id(), name: "Acme".into(), is_default: false, status: OrgStatus::Active,
-            max_members: None, max_teams: None, max_storage_bytes: None, document_types: None, created_at: T0, updated_at: T0,
+            max_members: None, max_teams: None, max_storage_bytes: None, document_types: None, timestamp_uploads: false, created_at: T0, updated_at: T0,
         };
         let team = Team {
             id: next_id(), org_id: org.id, name: "Core".into(), description: None, is_default: false,

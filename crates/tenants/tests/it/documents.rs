@@ -32,6 +32,7 @@ fn doc(n: i64, name: &str, f: &StoredFile, mime: &str, at: Timestamp) -> Documen
         md5: f.md5.clone(),
         size: f.size,
         owner_id: Id::from_i64(42),
+        timestamped_at: None,
         created_at: at,
         updated_at: at,
     }
@@ -171,5 +172,24 @@ both! {
         assert!(!documents::rename(&mut conn, Id::from_i64(999), "x.txt", T0).await.unwrap());
         let got = documents::get(&mut conn, Id::from_i64(501)).await.unwrap().unwrap();
         assert_eq!((got.name.as_str(), got.updated_at, got.created_at), ("new.txt", T0.plus_secs(5), T0));
+    }
+
+    // A file's time-stamp reply is kept once, bytes intact; every document of the file shows it.
+    async fn a_files_timestamp_is_kept_once(place: Place) {
+        let store = place.tenants(8, Duration::from_secs(60)).store(org(1)).await.unwrap();
+        let f = file("ee55", 9);
+        upload(&store, &doc(1, "a.txt", &f, "text/plain", T0), &f).await;
+        upload(&store, &doc(2, "b.txt", &f, "text/plain", T0), &f).await;
+        let mut conn = store.conn().await.unwrap();
+        assert_eq!(documents::timestamp(&mut conn, &f.sha256).await.unwrap(), None);
+        let reply: Vec<u8> = (0..=255).collect();
+        assert!(documents::set_timestamp(&mut conn, &f.sha256, &reply, T0.plus_secs(1)).await.unwrap());
+        assert!(!documents::set_timestamp(&mut conn, &f.sha256, b"another", T0.plus_secs(2)).await.unwrap());
+        assert!(!documents::set_timestamp(&mut conn, "no-such-file", b"x", T0).await.unwrap());
+        assert_eq!(documents::timestamp(&mut conn, &f.sha256).await.unwrap(), Some((reply, T0.plus_secs(1))));
+        for id in [501, 502] {
+            let got = documents::get(&mut conn, Id::from_i64(id)).await.unwrap().unwrap();
+            assert_eq!(got.timestamped_at, Some(T0.plus_secs(1)));
+        }
     }
 }
