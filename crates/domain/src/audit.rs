@@ -3,7 +3,7 @@
 use crate::clock::Timestamp;
 use crate::id::Id;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuditRecord {
     pub id: Id,
     pub occurred_at: Timestamp,

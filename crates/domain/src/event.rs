@@ -4,7 +4,7 @@
 use crate::{Id, Timestamp};
 
 /// One event as it is kept and sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     /// Unique: consumers de-duplicate on it (events are delivered at least once).
     pub id: Id,

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use crate::{Id, Timestamp};
 
 /// The events a webhook may ask for (`*`: all of them).
-pub const EVENT_TYPES: [&str; 11] = [
+pub const EVENT_TYPES: [&str; 12] = [
     "organization.created",
     "organization.deleted",
     "member.added",
@@ -17,6 +17,7 @@ pub const EVENT_TYPES: [&str; 11] = [
     "subscription.denied",
     "document.uploaded",
     "document.deleted",
+    "budget.crossed",
     "*",
 ];
 

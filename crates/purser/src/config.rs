@@ -375,6 +375,12 @@ pub struct EventsConfig {
     pub nats_stream: String,
     /// Events are published to `<prefix>.<type>`.
     pub nats_subject_prefix: String,
+    /// Kafka bootstrap brokers (`host:port`); empty, events do not go to Kafka.
+    pub kafka_brokers: Vec<String>,
+    /// The topic events are written to, keyed by organization id; created if missing.
+    pub kafka_topic: String,
+    /// Partitions of the topic when Purser creates it.
+    pub kafka_partitions: u16,
     /// Events no bus took are dropped after this many days (published ones after a day).
     pub keep_days: u32,
     /// Run the event relay on this replica (one relays at a time, by a lease).
@@ -389,6 +395,9 @@ impl Default for EventsConfig {
             nats_url: None,
             nats_stream: "PURSER_EVENTS".into(),
             nats_subject_prefix: "purser.events".into(),
+            kafka_brokers: Vec::new(),
+            kafka_topic: "purser.events".into(),
+            kafka_partitions: 3,
             keep_days: 7,
             relay: true,
             webhook_allow_link_local: false,
@@ -662,6 +671,24 @@ impl Config {
             if self.timestamps.timeout_secs == 0 {
                 return fail("timestamps.timeout_secs", "must be at least 1");
             }
+        }
+        for broker in &self.events.kafka_brokers {
+            let port = broker.rsplit_once(':').and_then(|(host, port)| (!host.is_empty()).then_some(port));
+            if port.and_then(|p| p.parse::<u16>().ok()).is_none() {
+                return fail("events.kafka_brokers", "each must be host:port");
+            }
+        }
+        // Kafka's own rule for topic names.
+        let topic = &self.events.kafka_topic;
+        if topic.is_empty()
+            || topic.len() > 249
+            || matches!(topic.as_str(), "." | "..")
+            || !topic.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return fail("events.kafka_topic", "must be 1 to 249 letters, digits, '.', '_' and '-'");
+        }
+        if self.events.kafka_partitions == 0 {
+            return fail("events.kafka_partitions", "must be at least 1");
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return fail("log.format", "must be text or json");

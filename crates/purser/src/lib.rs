@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod console;
+pub mod kafka;
 pub mod nats;
 pub mod tenants_cli;
 mod tsa_http;
@@ -214,6 +215,47 @@ fn timestamping(config: &Config) -> anyhow::Result<Option<purser_services::times
     Ok(Some(purser_services::timestamps::Timestamping { authority: Arc::new(authority), trust_anchors }))
 }
 
+/// Where events are published besides webhooks: NATS JetStream and/or Kafka, as configured.
+async fn event_buses(config: &Config) -> anyhow::Result<Option<Arc<dyn EventBus>>> {
+    let mut buses: Vec<Arc<dyn EventBus>> = Vec::new();
+    let events = &config.events;
+    if let Some(url) = &events.nats_url {
+        buses.push(Arc::new(
+            nats::NatsBus::connect(url.expose(), &events.nats_stream, &events.nats_subject_prefix).await?,
+        ));
+    }
+    if !events.kafka_brokers.is_empty() {
+        let partitions = i32::from(events.kafka_partitions);
+        buses.push(Arc::new(
+            kafka::KafkaBus::connect(events.kafka_brokers.clone(), &events.kafka_topic, partitions).await?,
+        ));
+    }
+    Ok(match buses.len() {
+        0 => None,
+        1 => buses.pop(),
+        _ => Some(Arc::new(EveryBus(buses))),
+    })
+}
+
+/// Publishes to each bus in turn; a failure anywhere fails the event, which the relay
+/// publishes again later (to all: consumers de-duplicate on the event id).
+struct EveryBus(Vec<Arc<dyn EventBus>>);
+
+impl EventBus for EveryBus {
+    fn publish<'a>(
+        &'a self,
+        event: &'a purser_domain::event::Event,
+        envelope: &'a [u8],
+    ) -> futures_util::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            for bus in &self.0 {
+                bus.publish(event, envelope).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Redis when configured (limits shared by every replica), otherwise this process's memory.
 async fn limiter(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn RateLimiter>> {
     Ok(match &config.limits.redis_url {
@@ -265,13 +307,7 @@ impl Purser {
         let resync = gateway.spawn_sync();
         let housekeeping = spawn_housekeeping(Arc::clone(&services), config.events.keep_days);
         // Every replica relays (one at a time, by the lease) and sends webhook deliveries.
-        let bus: Option<Arc<dyn EventBus>> = match &config.events.nats_url {
-            Some(url) => Some(Arc::new(
-                nats::NatsBus::connect(url.expose(), &config.events.nats_stream, &config.events.nats_subject_prefix)
-                    .await?,
-            )),
-            None => None,
-        };
+        let bus = event_buses(config).await?;
         let relay = config.events.relay.then(|| {
             let holder = format!("{}:{}:{}", hostname(), std::process::id(), services.ids().next_id());
             (spawn_relay(Arc::clone(&services), bus, holder.clone()), holder)
@@ -390,12 +426,16 @@ fn spawn_deliveries(services: Arc<Services>, sender: Arc<webhook_http::HttpSende
 
 fn spawn_housekeeping(services: Arc<Services>, keep_events_days: u32) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        // Every minute, close the organizations' databases left idle and remove files
-        // orphaned past their grace; every hour (and at start), purge and prune.
+        // Every minute, close the organizations' databases left idle, move document changes
+        // a crash left in their outboxes and remove files orphaned past their grace; every
+        // hour (and at start), purge and prune.
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         for minute in 0u64.. {
             tick.tick().await;
             services.tenants().close_idle();
+            if let Err(e) = services.sweep_tenant_changes().await {
+                tracing::warn!(error = %e, "could not move organizations' waiting changes");
+            }
             if let Err(e) = services.clean_due_files().await {
                 tracing::warn!(error = %e, "could not clean up orphaned files");
             }

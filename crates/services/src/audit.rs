@@ -245,7 +245,7 @@ impl AuditEntry {
 }
 
 impl Services {
-    fn audit_record(&self, entry: AuditEntry, client: &ClientInfo, failure: Option<&str>) -> AuditRecord {
+    pub(crate) fn audit_record(&self, entry: AuditEntry, client: &ClientInfo, failure: Option<&str>) -> AuditRecord {
         AuditRecord {
             id: self.ids.next_id(),
             occurred_at: self.now(),

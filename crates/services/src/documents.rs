@@ -3,9 +3,10 @@
 //! organization (MD5 is kept as a checksum only: its collisions are easy to make).
 //!
 //! An upload is authorized before a byte is read, spooled while its hashes are computed,
-//! then named in one transaction of the organization's database: the file's row is claimed (taking its lock, so the orphan
-//! cleanup cannot remove it meanwhile), its bytes kept unless already stored, the document
-//! written. A failure anywhere leaves no row and no stored bytes behind.
+//! then named in one transaction of the organization's database: the file's row is claimed
+//! (taking its lock, so the orphan cleanup cannot remove it meanwhile), the document and
+//! its audit entry and event written (see `tenant_changes`), its bytes kept unless already
+//! stored. A failure anywhere leaves no row and no stored bytes behind.
 
 use std::future::Future;
 use std::ops::Range;
@@ -26,7 +27,7 @@ use purser_domain::page::{Page, PageRequest};
 use purser_domain::{Id, OrgAction, Principal, Timestamp, Validator};
 use purser_store::orgs;
 use purser_tenants::blobs::{BlobError, Blobs, Spool, file_key};
-use purser_tenants::documents;
+use purser_tenants::{documents, outbox};
 use serde_json::json;
 use sha2::Sha256;
 
@@ -263,6 +264,7 @@ impl Services {
                 orphaned_at: None,
             };
             let tenant = self.tenants.store(org_id).await?;
+            self.note_tenant_change(org_id).await?;
             let mut tx = tenant.begin().await?;
             let (stored, existed) = documents::claim_file(&mut tx, &file).await?;
             let deduplicated = existed && self.blobs.exists(&stored.object_key).await?;
@@ -291,10 +293,6 @@ impl Services {
             documents::insert(&mut tx, &document).await?;
             // As stored: with its file's timestamp, if the file has one.
             let document = documents::get(&mut tx, id).await?.ok_or_else(document_not_found)?;
-            if !deduplicated {
-                self.blobs.keep(spooled, &stored.object_key).await?;
-            }
-            tx.commit().await.map_err(purser_store::StoreError::from)?;
             let entry = AuditEntry::new(AuditAction::DocumentUpload, Some(actor.user_id))
                 .org(org_id)
                 .resource(document.id)
@@ -302,15 +300,20 @@ impl Services {
                     "name": document.name, "mimeType": document.mime_type, "size": document.size,
                     "sha256": document.sha256, "deduplicated": deduplicated,
                 }));
-            self.record_tenant_change(&actor.client, entry).await;
+            outbox::push(&mut tx, &self.tenant_change(&actor.client, entry)).await?;
+            if !deduplicated {
+                self.blobs.keep(spooled, &stored.object_key).await?;
+            }
+            tx.commit().await.map_err(purser_store::StoreError::from)?;
+            self.after_tenant_change(org_id).await;
             Ok(Uploaded { document, deduplicated })
         })
         .await
     }
 
-    /// A change committed in a tenant's database is audited in the main one just after (its
-    /// event with it).
-    pub(crate) async fn record_tenant_change(&self, client: &crate::ClientInfo, entry: AuditEntry) {
+    /// Audits what was done (not a change to the documents themselves, which is audited in
+    /// its own transaction: see `tenant_changes`) once it is done.
+    pub(crate) async fn audit_done(&self, client: &crate::ClientInfo, entry: AuditEntry) {
         let written = async {
             let mut conn = self.store.conn().await?;
             self.audit(&mut conn, client, entry).await
@@ -381,7 +384,9 @@ impl Services {
             check_document_name(&name).map_err(|message| Error::invalid_field("name", message))?;
             let now = self.now();
             let tenant = self.tenants.store(org_id).await?;
-            if !documents::rename(&mut *tenant.conn().await?, doc, &name, now).await? {
+            self.note_tenant_change(org_id).await?;
+            let mut tx = tenant.begin().await?;
+            if !documents::rename(&mut tx, doc, &name, now).await? {
                 return Err(document_not_found());
             }
             let after = Document { name, updated_at: now, ..before.clone() };
@@ -390,7 +395,9 @@ impl Services {
                 .resource(doc)
                 .before(json!({ "name": before.name }))
                 .after(json!({ "name": after.name }));
-            self.record_tenant_change(&actor.client, entry).await;
+            outbox::push(&mut tx, &self.tenant_change(&actor.client, entry)).await?;
+            tx.commit().await.map_err(purser_store::StoreError::from)?;
+            self.after_tenant_change(org_id).await;
             Ok(after)
         })
         .await
@@ -404,17 +411,19 @@ impl Services {
             self.allow(actor, &at, OrgAction::ManageDocument { owner: found.owner_id })?;
             let now = self.now();
             let tenant = self.tenants.store(org_id).await?;
+            // Noted first: the cleanup visits (and finds nothing) if the delete then fails.
+            let grace = self.orphan_grace_secs();
+            orgs::schedule_file_cleanup(&mut *self.store.conn().await?, org_id, now.plus_secs(grace)).await?;
+            self.note_tenant_change(org_id).await?;
             let mut tx = tenant.begin().await?;
             documents::delete(&mut tx, doc, now).await?.ok_or_else(document_not_found)?;
-            tx.commit().await.map_err(purser_store::StoreError::from)?;
-            let grace = self.orphan_grace_secs();
-            let mut conn = self.store.conn().await?;
-            orgs::schedule_file_cleanup(&mut conn, org_id, now.plus_secs(grace)).await?;
             let entry = AuditEntry::new(AuditAction::DocumentDelete, Some(actor.user_id))
                 .org(org_id)
                 .resource(doc)
                 .before(json!({ "name": found.name, "sha256": found.sha256, "size": found.size }));
-            self.record_tenant_change(&actor.client, entry).await;
+            outbox::push(&mut tx, &self.tenant_change(&actor.client, entry)).await?;
+            tx.commit().await.map_err(purser_store::StoreError::from)?;
+            self.after_tenant_change(org_id).await;
             Ok(())
         })
         .await
@@ -455,7 +464,7 @@ impl Services {
                 .org(org_id)
                 .resource(doc)
                 .after(json!({ "name": document.name, "expiresAt": expires_at }));
-            self.record_tenant_change(&actor.client, entry).await;
+            self.audit_done(&actor.client, entry).await;
             Ok(DocumentLink { url, expires_at })
         })
         .await
@@ -532,7 +541,7 @@ impl Services {
             let entry = AuditEntry::new(AuditAction::FilesClean, Some(actor.user_id))
                 .org(org_id)
                 .after(json!({ "removed": removed }));
-            self.record_tenant_change(&actor.client, entry).await;
+            self.audit_done(&actor.client, entry).await;
             Ok(removed)
         })
         .await

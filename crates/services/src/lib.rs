@@ -21,6 +21,7 @@ pub mod passwords;
 pub mod request_id;
 pub mod subscriptions;
 pub mod teams;
+mod tenant_changes;
 pub mod timestamp_token;
 pub mod timestamps;
 pub mod tokens;

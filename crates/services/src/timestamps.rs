@@ -211,7 +211,7 @@ impl Services {
                 "notFound": count(StampOutcome::NotFound),
                 "failed": count(StampOutcome::Failed),
             }));
-            self.record_tenant_change(&actor.client, entry).await;
+            self.audit_done(&actor.client, entry).await;
             Ok(results)
         })
         .await

@@ -1,11 +1,14 @@
 //! Usage: what the gateway metered, summed for the people who pay for it.
 
 use futures_util::stream::BoxStream;
+use purser_domain::event::Event;
+use purser_domain::org::BudgetPeriod;
 use purser_domain::page::{Page, PageRequest};
 use purser_domain::policy::{Action, authorize};
 use purser_domain::usage::{Bucket, UsagePoint, UsageRecord, UsageSummary};
 use purser_domain::{Id, Principal, Timestamp, Validator};
-use purser_store::{StoreError, usage};
+use purser_store::{StoreError, events, usage};
+use serde_json::json;
 
 use crate::error::Result;
 use crate::{Input, Services};
@@ -136,10 +139,38 @@ impl Services {
 
     /// Stores a batch of metered requests and adds their cost to each key's spend, all or
     /// nothing. Safe to retry: records already stored are skipped.
+    /// A budget the batch takes over its limit is told as a `budget.crossed` event, in the
+    /// same transaction.
     pub async fn record_usage(&self, records: &[UsageRecord]) -> Result<usize> {
         let mut tx = self.store.begin().await?;
-        let inserted = usage::insert_batch(&mut tx, records).await?;
+        let fresh = usage::insert_new(&mut tx, records).await?;
+        for crossed in usage::budgets_crossed(&mut tx, &fresh).await? {
+            events::append(&mut tx, &self.budget_event(&crossed)).await?;
+        }
         tx.commit().await.map_err(StoreError::from)?;
-        Ok(inserted)
+        Ok(fresh.len())
+    }
+
+    fn budget_event(&self, crossed: &usage::BudgetCrossed) -> Event {
+        let scope = match crossed.by {
+            usage::SpendBy::Key => "api_key",
+            usage::SpendBy::Team => "team",
+            usage::SpendBy::User => "user",
+        };
+        let data = json!({
+            "scope": scope,
+            "resourceId": crossed.owner.to_string(),
+            "budget": crossed.budget,
+            "spend": crossed.spend,
+            "period": crossed.period.map(BudgetPeriod::as_str),
+        });
+        Event {
+            id: self.ids.next_id(),
+            kind: "budget.crossed".into(),
+            org_id: crossed.org_id,
+            actor_id: None,
+            occurred_at: self.now(),
+            data: data.to_string(),
+        }
     }
 }

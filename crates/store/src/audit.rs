@@ -32,8 +32,18 @@ fn record(row: &AnyRow) -> Result<AuditRecord> {
 }
 
 pub async fn insert(conn: &mut AnyConnection, r: &AuditRecord) -> Result<()> {
+    write(conn, r, "").await
+}
+
+/// Inserts an entry unless one with its id is there (a change moved from a tenant's
+/// outbox again, after a crash).
+pub async fn insert_once(conn: &mut AnyConnection, r: &AuditRecord) -> Result<()> {
+    write(conn, r, " ON CONFLICT (id) DO NOTHING").await
+}
+
+async fn write(conn: &mut AnyConnection, r: &AuditRecord, on_conflict: &str) -> Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        "INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14){on_conflict}"
     ))
     .bind(r.id.as_i64())
     .bind(r.occurred_at.as_millis())

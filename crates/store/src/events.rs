@@ -10,7 +10,18 @@ use crate::rows::{id, ts};
 
 /// Writes an event in the caller's transaction (the change's own).
 pub async fn append(conn: &mut AnyConnection, event: &Event) -> Result<()> {
-    sqlx::query("INSERT INTO events (id, type, org_id, actor_id, occurred_at, data) VALUES ($1, $2, $3, $4, $5, $6)")
+    write(conn, event, "").await
+}
+
+/// Appends an event unless one with its id is there (moved from a tenant's outbox again).
+pub async fn append_once(conn: &mut AnyConnection, event: &Event) -> Result<()> {
+    write(conn, event, " ON CONFLICT (id) DO NOTHING").await
+}
+
+async fn write(conn: &mut AnyConnection, event: &Event, on_conflict: &str) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO events (id, type, org_id, actor_id, occurred_at, data) VALUES ($1, $2, $3, $4, $5, $6){on_conflict}"
+    ))
         .bind(event.id.as_i64())
         .bind(&event.kind)
         .bind(event.org_id.map(Id::as_i64))

@@ -53,6 +53,7 @@ const SQLITE: &[Migration] = &[
     migration!("sqlite", 10, "0010_events"),
     migration!("sqlite", 11, "0011_webhooks"),
     migration!("sqlite", 12, "0012_timestamps"),
+    migration!("sqlite", 13, "0013_tenant_changes"),
 ];
 const POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001_init"),
@@ -67,6 +68,7 @@ const POSTGRES: &[Migration] = &[
     migration!("postgres", 10, "0010_events"),
     migration!("postgres", 11, "0011_webhooks"),
     migration!("postgres", 12, "0012_timestamps"),
+    migration!("postgres", 13, "0013_tenant_changes"),
 ];
 
 /// Arbitrary constant shared by every replica: the advisory lock that serialises migrations.

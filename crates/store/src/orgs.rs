@@ -417,3 +417,41 @@ pub async fn reschedule_file_cleanup(conn: &mut AnyConnection, org_id: Id, next:
     }
     Ok(())
 }
+
+/// Notes that `org`'s own database is about to hold a change to move to this one.
+pub async fn note_tenant_change(conn: &mut AnyConnection, org_id: Id, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO tenant_changes (org_id, noted_at) VALUES ($1, $2) \
+         ON CONFLICT (org_id) DO UPDATE SET noted_at = excluded.noted_at",
+    )
+    .bind(org_id.as_i64())
+    .bind(now.as_millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Organizations whose last change was noted before `before`, with that time, oldest first.
+pub async fn tenant_changes_noted_before(
+    conn: &mut AnyConnection,
+    before: Timestamp,
+    limit: u32,
+) -> Result<Vec<(Id, Timestamp)>> {
+    let rows =
+        sqlx::query("SELECT org_id, noted_at FROM tenant_changes WHERE noted_at < $1 ORDER BY noted_at LIMIT $2")
+            .bind(before.as_millis())
+            .bind(i64::from(limit))
+            .fetch_all(conn)
+            .await?;
+    rows.iter().map(|r| Ok((id(r, "org_id")?, ts(r, "noted_at")?))).collect()
+}
+
+/// Clears the note of `org`, unless a change was noted since `noted_at`.
+pub async fn clear_tenant_changes(conn: &mut AnyConnection, org_id: Id, noted_at: Timestamp) -> Result<()> {
+    sqlx::query("DELETE FROM tenant_changes WHERE org_id = $1 AND noted_at = $2")
+        .bind(org_id.as_i64())
+        .bind(noted_at.as_millis())
+        .execute(conn)
+        .await?;
+    Ok(())
+}

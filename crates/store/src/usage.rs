@@ -1,16 +1,17 @@
 //! Usage records, written in batches by the gateway, and the sums users see.
 
 use std::borrow::Borrow;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::LazyLock;
 
+use purser_domain::org::BudgetPeriod;
 use purser_domain::page::{Page, PageRequest};
 use purser_domain::usage::{Bucket, ModelUsage, UsagePoint, UsageRecord, UsageSummary, UsageTotals};
 use purser_domain::{Id, Timestamp, Usd};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::rows::{flag, id, ts, u64_of};
+use crate::rows::{flag, id, opt_parsed, ts, u64_of};
 use crate::{Result, StoreError};
 
 const COLUMNS: &str = "id, request_id, key_id, user_id, model_id, model_name, endpoint, prompt_tokens, \
@@ -142,6 +143,11 @@ struct DailySums {
 /// a batch retried after a commit whose answer was lost) are skipped and not counted twice.
 /// Returns how many records were new.
 pub async fn insert_batch(conn: &mut AnyConnection, records: &[UsageRecord]) -> Result<usize> {
+    Ok(insert_new(conn, records).await?.len())
+}
+
+/// As [`insert_batch`], returning the records that were new.
+pub async fn insert_new<'a>(conn: &mut AnyConnection, records: &'a [UsageRecord]) -> Result<Vec<&'a UsageRecord>> {
     // The common case, a batch never seen before, costs one plain INSERT per chunk. If an
     // id is already stored, undo and redo the batch without the stored ones. (Not `ON
     // CONFLICT DO NOTHING`: on PostgreSQL it probes the primary key before every row, a
@@ -206,7 +212,7 @@ pub async fn insert_batch(conn: &mut AnyConnection, records: &[UsageRecord]) -> 
         .execute(&mut *conn)
         .await?;
     }
-    Ok(fresh.len())
+    Ok(fresh)
 }
 
 fn totals(row: &AnyRow) -> Result<UsageTotals> {
@@ -454,4 +460,137 @@ pub async fn spend_since(
         }
     }
     Ok(spend)
+}
+
+/// A budget that a batch of usage took from under its limit to at or over it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetCrossed {
+    pub by: SpendBy,
+    /// The key, team or user whose budget it is.
+    pub owner: Id,
+    /// The organization of the team (a key's: of the team it is billed to).
+    pub org_id: Option<Id>,
+    pub budget: Usd,
+    /// Spend in the period (or ever) once the batch was counted.
+    pub spend: Usd,
+    pub period: Option<BudgetPeriod>,
+}
+
+/// A budget and whose it is, as read for [`budgets_crossed`].
+struct Budget {
+    owner: Id,
+    org_id: Option<Id>,
+    budget: i64,
+    period: Option<BudgetPeriod>,
+    /// Lifetime spend kept on the row itself (keys), counted with the batch already.
+    spend: Option<i64>,
+}
+
+/// The budgets (of keys, teams and users) that `fresh` records, just counted in this
+/// transaction by [`insert_batch`], took over their limit: the spend before the batch was
+/// under the budget, after it at or over. Only owners with a budget are read.
+pub async fn budgets_crossed(conn: &mut AnyConnection, fresh: &[&UsageRecord]) -> Result<Vec<BudgetCrossed>> {
+    let mut crossed = Vec::new();
+    for by in [SpendBy::Key, SpendBy::Team, SpendBy::User] {
+        // What the batch spent per owner, record by record (a batch may span two periods).
+        let mut batch: HashMap<Id, Vec<(Timestamp, i64)>> = HashMap::new();
+        for r in fresh {
+            let owner = match by {
+                SpendBy::Key => Some(r.key_id),
+                SpendBy::Team => r.team_id,
+                SpendBy::User => Some(r.user_id),
+            };
+            if let Some(owner) = owner.filter(|_| r.cost.nanos() > 0) {
+                batch.entry(owner).or_default().push((r.created_at, r.cost.nanos()));
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let owners: Vec<Id> = batch.keys().copied().collect();
+        for budget in budgets_of(conn, by, &owners).await? {
+            // The batch's spend in each period it touches.
+            let mut periods: BTreeMap<(Timestamp, Timestamp), i64> = BTreeMap::new();
+            for (at, cost) in &batch[&budget.owner] {
+                let bounds = budget.period.map_or((Timestamp::from_millis(0), Timestamp::MAX), |p| p.bounds(*at));
+                *periods.entry(bounds).or_default() += cost;
+            }
+            for ((from, to), spent_now) in periods {
+                let after = match (budget.spend, budget.period) {
+                    (Some(lifetime), None) => lifetime,
+                    _ => spend_between(conn, by, budget.owner, from, to).await?,
+                };
+                let before = after - spent_now;
+                if before < budget.budget && after >= budget.budget {
+                    crossed.push(BudgetCrossed {
+                        by,
+                        owner: budget.owner,
+                        org_id: budget.org_id,
+                        budget: Usd::from_nanos(budget.budget),
+                        spend: Usd::from_nanos(after),
+                        period: budget.period,
+                    });
+                }
+            }
+        }
+    }
+    Ok(crossed)
+}
+
+/// One owner's spend on the days of `[from, to)`, read off the daily sums.
+async fn spend_between(
+    conn: &mut AnyConnection,
+    by: SpendBy,
+    owner: Id,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<i64> {
+    let column = by.column();
+    let row = sqlx::query(&format!(
+        "SELECT CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS spend FROM usage_daily \
+         WHERE {column} = $1 AND day >= $2 AND day < $3"
+    ))
+    .bind(owner.as_i64())
+    .bind(day_of(from))
+    .bind(to.as_millis())
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get("spend")?)
+}
+
+async fn budgets_of(conn: &mut AnyConnection, by: SpendBy, owners: &[Id]) -> Result<Vec<Budget>> {
+    let select = match by {
+        SpendBy::Key => {
+            "SELECT k.id AS owner, t.org_id AS org_id, k.max_budget AS budget, k.budget_period AS period, \
+             k.spend AS spend FROM api_keys k LEFT JOIN teams t ON t.id = k.team_id \
+             WHERE k.max_budget IS NOT NULL AND k.id IN"
+        }
+        SpendBy::Team => {
+            "SELECT id AS owner, org_id, budget, budget_period AS period, CAST(NULL AS BIGINT) AS spend FROM teams \
+             WHERE budget IS NOT NULL AND id IN"
+        }
+        SpendBy::User => {
+            "SELECT user_id AS owner, CAST(NULL AS BIGINT) AS org_id, max_budget AS budget, budget_period AS period, \
+             CAST(NULL AS BIGINT) AS spend FROM user_limits WHERE max_budget IS NOT NULL AND user_id IN"
+        }
+    };
+    let mut budgets = Vec::new();
+    for chunk in owners.chunks(1000) {
+        let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("{select} ({})", list.join(", "));
+        let mut query = sqlx::query(&sql);
+        for owner in chunk {
+            query = query.bind(owner.as_i64());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            budgets.push(Budget {
+                owner: id(&row, "owner")?,
+                org_id: row.try_get::<Option<i64>, _>("org_id")?.map(Id::from_i64),
+                budget: row.try_get("budget")?,
+                period: opt_parsed(&row, "period")?,
+                spend: row.try_get("spend")?,
+            });
+        }
+    }
+    Ok(budgets)
 }

@@ -10,6 +10,7 @@
 
 pub mod blobs;
 pub mod documents;
+pub mod outbox;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -25,17 +26,20 @@ use sqlx::{Executor, Row};
 const DOCUMENTS: Migration = Migration::new(1, "0001_documents", include_str!("../migrations/0001_documents.sql"));
 const DOCUMENT_ORDER: Migration =
     Migration::new(2, "0002_document_order", include_str!("../migrations/0002_document_order.sql"));
+const OUTBOX: Migration = Migration::new(5, "0005_outbox", include_str!("../migrations/0005_outbox.sql"));
 const SQLITE: &[Migration] = &[
     DOCUMENTS,
     DOCUMENT_ORDER,
     Migration::new(3, "0003_document_search", include_str!("../migrations/sqlite/0003_document_search.sql")),
     Migration::new(4, "0004_file_timestamps", include_str!("../migrations/sqlite/0004_file_timestamps.sql")),
+    OUTBOX,
 ];
 const POSTGRES: &[Migration] = &[
     DOCUMENTS,
     DOCUMENT_ORDER,
     Migration::new(3, "0003_document_search", include_str!("../migrations/postgres/0003_document_search.sql")),
     Migration::new(4, "0004_file_timestamps", include_str!("../migrations/postgres/0004_file_timestamps.sql")),
+    OUTBOX,
 ];
 
 pub fn migrations(backend: Backend) -> Migrations {

@@ -1,6 +1,6 @@
 //! Events: written with the changes they tell of, relayed in order to the NATS JetStream
-//! server on this machine, at least once and de-duplicated by id; one relay at a time, and
-//! a relay that dies loses nothing.
+//! server on this machine, at least once and de-duplicated by id, and to a Kafka-protocol
+//! broker keyed by organization; one relay at a time, and a relay that dies loses nothing.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +17,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::{Options, T0, TestApp};
+use crate::kafka::KafkaBroker;
 use crate::orgs::{join, org_with_owner};
 
 const NATS: &str = "nats://127.0.0.1:4222";
@@ -230,4 +231,190 @@ async fn a_dead_relay_loses_nothing_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_relay_loses_nothing_on_postgres() {
     dead_relay(Backend::Postgres).await;
+}
+
+/// Every record in every partition of `topic`: (partition, key, event-id header, envelope).
+async fn topic_records(broker: &str, topic: &str, partitions: i32) -> Vec<(i32, String, String, Value)> {
+    let client = rskafka::client::ClientBuilder::new(vec![broker.to_owned()]).build().await.unwrap();
+    let mut out = Vec::new();
+    for partition in 0..partitions {
+        let reader = client
+            .partition_client(topic, partition, rskafka::client::partition::UnknownTopicHandling::Retry)
+            .await
+            .unwrap();
+        let (records, _) = reader.fetch_records(0, 1..4_000_000, 500).await.unwrap();
+        for r in records {
+            let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).unwrap();
+            out.push((
+                partition,
+                text(r.record.key.as_deref().unwrap_or_default()),
+                text(&r.record.headers["event-id"]),
+                serde_json::from_slice(r.record.value.as_deref().unwrap()).unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+/// The outbox is empty once the relay has published everything written.
+async fn wait_until_published(app: &TestApp) -> i64 {
+    let mut conn = app.services.store().conn().await.unwrap();
+    for _ in 0..200 {
+        let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE published_at IS NULL")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        if waiting == 0 {
+            return sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&mut *conn).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("events were left unpublished");
+}
+
+async fn with_kafka(backend: Backend) {
+    let broker = KafkaBroker::start().await;
+    let topic = format!("purser-test-{:x}", rand_suffix());
+    let options = {
+        let (address, topic) = (broker.address.clone(), topic.clone());
+        Options::tweak(move |c| {
+            c.events.kafka_brokers = vec![address.clone()];
+            c.events.kafka_topic = topic.clone();
+            c.events.kafka_partitions = 3;
+        })
+    };
+    let app = TestApp::start_with(backend, options).await;
+    let (owner, org) = org_with_owner(&app, "owner@example.com", "Kafka").await;
+    let member = join(&app, &owner, &org, "member@example.com", "member").await;
+    let doc = app.upload(&member.token, &org, "a.txt", "text/plain", b"hello").await.expect(201);
+    let doc = doc["document"]["id"].as_str().unwrap().to_owned();
+    let (_, other) = org_with_owner(&app, "other@example.com", "Other").await;
+    app.delete(&format!("/api/v1/organizations/{org}/documents/{doc}"), Some(&member.token)).await.expect(204);
+    app.delete(&format!("/api/v1/organizations/{org}/members/{}", member.id), Some(&owner.token)).await.expect(204);
+
+    let written = wait_until_published(&app).await;
+    let records = topic_records(&broker.address, &topic, 3).await;
+    assert_eq!(records.len() as i64, written, "every event written, once");
+    for (_, key, event_id, envelope) in &records {
+        assert_eq!(envelope["orgId"].as_str(), Some(key.as_str()), "keyed by organization");
+        assert_eq!(envelope["id"].as_str(), Some(event_id.as_str()), "the event id travels as a header");
+    }
+    // An organization's events are in one partition, in the order they happened.
+    let of = |org: &str| -> (Vec<i32>, Vec<String>) {
+        records
+            .iter()
+            .filter(|(_, key, _, _)| key == org)
+            .map(|(p, _, _, e)| (*p, e["type"].as_str().unwrap().to_owned()))
+            .unzip()
+    };
+    let (partitions, types) = of(&org);
+    assert!(partitions.windows(2).all(|w| w[0] == w[1]), "{partitions:?}");
+    assert_eq!(
+        types,
+        ["organization.created", "member.added", "document.uploaded", "document.deleted", "member.removed"]
+    );
+    let (_, types) = of(&other);
+    assert_eq!(types, ["organization.created"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_reach_kafka_keyed_by_organization_on_sqlite() {
+    with_kafka(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_reach_kafka_keyed_by_organization_on_postgres() {
+    with_kafka(Backend::Postgres).await;
+}
+
+/// A document change whose audit entry and event a crash left in its organization's
+/// outbox (committed there, never moved) reaches the main database through the
+/// housekeeping, once; moved twice, it is still kept once.
+async fn left_in_the_outbox(backend: Backend) {
+    use purser_domain::audit::AuditRecord;
+    use purser_tenants::outbox::{self, TenantChange};
+
+    let clock = Arc::new(ManualClock::new(T0));
+    let options =
+        Options { clock: Some(Arc::clone(&clock)), tweak: Box::new(|c| c.events.relay = false), ..Options::default() };
+    let app = TestApp::start_with(backend, options).await;
+    let (owner, org) = org_with_owner(&app, "owner@example.com", "Crash").await;
+    let org_id = purser_domain::Id::from_i64(org.parse().unwrap());
+    let count = |sql: &'static str, id: i64| {
+        let store = app.services.store().clone();
+        async move {
+            let mut conn = store.conn().await.unwrap();
+            sqlx::query_scalar::<_, i64>(sql).bind(id).fetch_one(&mut *conn).await.unwrap()
+        }
+    };
+    // An upload moves its change at once.
+    let doc = app.upload(&owner.token, &org, "a.txt", "text/plain", b"hello").await.expect(201);
+    let doc_id: i64 = doc["document"]["id"].as_str().unwrap().parse().unwrap();
+    let uploads = "SELECT COUNT(*) FROM audit_log WHERE action = 'document.upload' AND success AND org_id = $1";
+    assert_eq!(count(uploads, org_id.as_i64()).await, 1);
+
+    // A delete that committed in the organization's database, then the process died.
+    let ids = app.services.ids();
+    let (audit_id, event_id) = (ids.next_id(), ids.next_id());
+    let change = TenantChange {
+        audit: AuditRecord {
+            id: audit_id,
+            occurred_at: T0,
+            actor_id: None,
+            action: "document.delete".into(),
+            resource_type: "document".into(),
+            resource_id: Some(doc_id.to_string()),
+            org_id: Some(org_id),
+            before: Some(r#"{"name":"a.txt"}"#.into()),
+            after: None,
+            ip: None,
+            user_agent: None,
+            request_id: None,
+            success: true,
+            error_code: None,
+        },
+        event: Some(Event {
+            id: event_id,
+            kind: "document.deleted".into(),
+            org_id: Some(org_id),
+            actor_id: None,
+            occurred_at: T0,
+            data: format!(r#"{{"resourceId":"{doc_id}"}}"#),
+        }),
+    };
+    let leave = |change: TenantChange| {
+        let services = Arc::clone(&app.services);
+        async move {
+            let mut conn = services.store().conn().await.unwrap();
+            purser_store::orgs::note_tenant_change(&mut conn, org_id, services.now()).await.unwrap();
+            let tenant = services.tenants().store(org_id).await.unwrap();
+            outbox::push(&mut tenant.conn().await.unwrap(), &change).await.unwrap();
+        }
+    };
+    leave(change.clone()).await;
+    let in_audit = "SELECT COUNT(*) FROM audit_log WHERE id = $1";
+    let in_events = "SELECT COUNT(*) FROM events WHERE id = $1";
+    assert_eq!((count(in_audit, audit_id.as_i64()).await, count(in_events, event_id.as_i64()).await), (0, 0));
+
+    // The housekeeping leaves a change that may still be on its way, then moves it.
+    assert_eq!(app.services.sweep_tenant_changes().await.unwrap(), 0);
+    clock.advance_secs(301);
+    assert_eq!(app.services.sweep_tenant_changes().await.unwrap(), 1);
+    assert_eq!((count(in_audit, audit_id.as_i64()).await, count(in_events, event_id.as_i64()).await), (1, 1));
+    assert_eq!(app.services.sweep_tenant_changes().await.unwrap(), 0, "the note is cleared");
+
+    // Moved again (a crash after the main database took it, before the outbox was emptied).
+    leave(change).await;
+    assert_eq!(app.services.move_tenant_changes(org_id).await.unwrap(), 1);
+    assert_eq!((count(in_audit, audit_id.as_i64()).await, count(in_events, event_id.as_i64()).await), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_left_in_an_outbox_arrive_once_on_sqlite() {
+    left_in_the_outbox(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_left_in_an_outbox_arrive_once_on_postgres() {
+    left_in_the_outbox(Backend::Postgres).await;
 }

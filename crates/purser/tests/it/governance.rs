@@ -99,7 +99,7 @@ async fn a_key_budget_with_a_period_resets_when_the_period_turns() {
     app.chat(&probe, chat_body("mock-model")).await.expect(200);
     let cost: f64 = app.usage(&user, "").await["totals"]["cost"].as_str().unwrap().parse().unwrap();
     let budget = format!("{:.9}", cost * 1.5);
-    let (_, key) =
+    let (key_id, key) =
         app.key(&user, &[model["id"].as_str().unwrap()], json!({ "maxBudget": budget, "budgetPeriod": "daily" })).await;
     let mut answered = 0;
     while app.chat(&key, chat_body("mock-model")).await.status.as_u16() == 200 {
@@ -115,6 +115,7 @@ async fn a_key_budget_with_a_period_resets_when_the_period_turns() {
         refused.body
     );
 
+    // Day one's usage may still be unwritten: written with day two's, each counts in its own day.
     clock.advance_secs(86_400);
     app.chat(&key, chat_body("mock-model")).await.expect(200);
     // A reload (as after a restart) counts only today's spend.
@@ -131,6 +132,29 @@ async fn a_key_budget_with_a_period_resets_when_the_period_turns() {
         )
         .await;
     assert_eq!((lifetime.status.as_u16(), lifetime.body["errors"][0]["field"].as_str()), (422, Some("budgetPeriod")));
+
+    // The budget was crossed once each day: one event each time, naming the key.
+    app.gateway.flush_usage().await;
+    let crossed = budget_events(&app).await;
+    assert_eq!(crossed.len(), 2, "{crossed:?}");
+    for (data, _) in &crossed {
+        assert_eq!((data["scope"].as_str(), data["resourceId"].as_str()), (Some("api_key"), Some(key_id.as_str())));
+        assert_eq!(
+            (data["budget"].as_str(), data["period"].as_str()),
+            (Some(budget.trim_end_matches('0')), Some("daily"))
+        );
+    }
+}
+
+/// The `budget.crossed` events in the outbox: their data and organization.
+async fn budget_events(app: &TestApp) -> Vec<(Value, Option<i64>)> {
+    let mut conn = app.services.store().conn().await.unwrap();
+    let rows: Vec<(String, Option<i64>)> =
+        sqlx::query_as("SELECT data, org_id FROM events WHERE type = 'budget.crossed' ORDER BY seq")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    rows.into_iter().map(|(data, org)| (serde_json::from_str(&data).unwrap(), org)).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,6 +224,7 @@ async fn budgets_hold_under_bursts(backend: Backend, scope: &str) {
     body["max_tokens"] = json!(11);
     // At most as many prompt tokens as the body has bytes, and the 11 allowed for the answer.
     let worst = serde_json::to_vec(&body).unwrap().len() as f64 * 0.000001 + 11.0 * 0.000002;
+    let mut team_org = None;
     let key = match scope {
         "key" => app.key(&user, &[&model], json!({ "maxBudget": budget.to_string() })).await.1,
         "team" => {
@@ -214,6 +239,7 @@ async fn budgets_hold_under_bursts(backend: Backend, scope: &str) {
                 .await
                 .expect(201);
             let team = team["id"].as_str().unwrap();
+            team_org = Some(org.parse::<i64>().unwrap());
             let members = format!("/api/v1/organizations/{org}/teams/{team}/members");
             app.post(&members, Some(&admin.token), json!({ "userId": user.id })).await.expect(201);
             app.key(&user, &[&model], json!({ "teamId": team })).await.1
@@ -252,6 +278,22 @@ async fn budgets_hold_under_bursts(backend: Backend, scope: &str) {
         (429, Some("insufficient_quota")),
         "{scope}"
     );
+    // However many batches the spend came in, the budget was crossed once: one event.
+    let crossed = budget_events(&app).await;
+    assert_eq!(crossed.len(), 1, "{scope}: {crossed:?}");
+    let (data, org) = &crossed[0];
+    let expected = match scope {
+        "key" => "api_key",
+        other => other,
+    };
+    assert_eq!(data["scope"].as_str(), Some(expected));
+    assert!(data["spend"].as_str().unwrap().parse::<f64>().unwrap() >= budget, "{data}");
+    match scope {
+        "team" => assert_eq!(*org, team_org, "a team's event belongs to its organization"),
+        // The key is billed to the Default organization's team.
+        "key" => assert!(org.is_some()),
+        _ => assert_eq!(*org, None, "a person's budget belongs to no organization"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,6 +40,7 @@ mod governance;
 mod harness;
 mod inputs;
 mod isolation;
+mod kafka;
 mod limits;
 mod metering;
 mod models;

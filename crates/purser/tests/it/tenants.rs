@@ -50,15 +50,15 @@ both! {
 
         let (ok, out) = purser(&app, &["tenants", "migrate", "--dry-run"]);
         assert!(ok, "{out}");
-        assert!(out.contains(&format!("{org} Lab: would create the database, would apply 0001_documents, 0002_document_order, 0003_document_search, 0004_file_timestamps")), "{out}");
-        assert!(out.contains("Default: up to date (version 4)"), "{out}");
+        assert!(out.contains(&format!("{org} Lab: would create the database, would apply 0001_documents, 0002_document_order, 0003_document_search, 0004_file_timestamps, 0005_outbox")), "{out}");
+        assert!(out.contains("Default: up to date (version 5)"), "{out}");
         assert!(out.contains("2 tenants: 1 would change, 1 up to date, 0 failed"), "{out}");
         assert_eq!(tenants.inspect(id).await.unwrap(), None, "a dry run created it");
 
         let (ok, out) = purser(&app, &["tenants", "migrate"]);
         assert!(ok, "{out}");
-        assert!(out.contains(&format!("[2/2] {org} Lab: created the database, applied 0001_documents, 0002_document_order, 0003_document_search, 0004_file_timestamps (version 4)")), "{out}");
-        assert_eq!(tenants.inspect(id).await.unwrap().unwrap().version, 4);
+        assert!(out.contains(&format!("[2/2] {org} Lab: created the database, applied 0001_documents, 0002_document_order, 0003_document_search, 0004_file_timestamps, 0005_outbox (version 5)")), "{out}");
+        assert_eq!(tenants.inspect(id).await.unwrap().unwrap().version, 5);
 
         let (ok, out) = purser(&app, &["tenants", "migrate"]);
         assert!(ok && out.contains("2 tenants: 0 changed, 2 up to date, 0 failed"), "{out}");
@@ -66,7 +66,7 @@ both! {
         let (ok, out) = purser(&app, &["tenants", "migrate", "--history", "--tenant", &org]);
         assert!(ok && out.contains("[1/1]") && out.contains("0001_documents") && out.contains("applied 20"), "{out}");
         let (ok, out) = purser(&app, &["tenants", "list"]);
-        assert!(ok && out.lines().any(|l| l.starts_with(&org) && l.contains(" 4 ") && l.ends_with("Lab")), "{out}");
+        assert!(ok && out.lines().any(|l| l.starts_with(&org) && l.contains(" 5 ") && l.ends_with("Lab")), "{out}");
 
         let (ok, out) = purser(&app, &["tenants", "migrate", "--tenant", "12345"]);
         assert!(!ok && out.contains("no organization has id 12345"), "{out}");

@@ -38,8 +38,13 @@ impl Place {
 }
 
 /// The tenants' migrations, in order.
-const ALL: [(i64, &str); 4] =
-    [(1, "0001_documents"), (2, "0002_document_order"), (3, "0003_document_search"), (4, "0004_file_timestamps")];
+const ALL: [(i64, &str); 5] = [
+    (1, "0001_documents"),
+    (2, "0002_document_order"),
+    (3, "0003_document_search"),
+    (4, "0004_file_timestamps"),
+    (5, "0005_outbox"),
+];
 
 pub fn org(n: i64) -> Id {
     Id::from_i64(1_000_000 + n)
@@ -75,14 +80,14 @@ both! {
         let first = tenants.create(org(1)).await.unwrap();
         assert!(first.created);
         assert_eq!(first.migrations, ALL);
-        assert_eq!(first.version, 4);
+        assert_eq!(first.version, 5);
         let again = tenants.create(org(1)).await.unwrap();
         assert!(!again.created);
         assert!(again.migrations.is_empty());
-        assert_eq!(again.version, 4);
+        assert_eq!(again.version, 5);
 
         let info = tenants.inspect(org(1)).await.unwrap().unwrap();
-        assert_eq!(info.version, 4);
+        assert_eq!(info.version, 5);
         assert!(info.size_bytes > 0);
         let history = tenants.history(org(1)).await.unwrap().unwrap();
         assert_eq!(history.iter().map(|a| (a.version, a.name.as_str())).collect::<Vec<_>>(), ALL);
@@ -145,7 +150,7 @@ both! {
         tenants.migrate(org(1), false).await.unwrap();
         let current = tenants.migrate(org(1), true).await.unwrap();
         assert!(!current.created && current.migrations.is_empty());
-        assert_eq!(current.version, 4);
+        assert_eq!(current.version, 5);
     }
 
     // Replicas opening a new organization's database at the same moment: one creates it,
@@ -161,11 +166,11 @@ both! {
         let mut created = 0;
         for task in tasks {
             let outcome = task.await.unwrap().unwrap();
-            assert_eq!(outcome.version, 4);
+            assert_eq!(outcome.version, 5);
             created += usize::from(outcome.created);
         }
         assert_eq!(created, 1);
-        assert_eq!(replicas[0].inspect(org(7)).await.unwrap().unwrap().version, 4);
+        assert_eq!(replicas[0].inspect(org(7)).await.unwrap().unwrap().version, 5);
     }
 
     async fn dropping_removes_the_database(place: Place) {
