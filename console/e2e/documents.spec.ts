@@ -1,6 +1,7 @@
 // An organization's documents: upload by choosing files (the drop zone's input) with the
-// same bytes twice, find one by name, download it, make a time-limited link that works
-// signed out, rename, delete, and remove the file no document uses any more.
+// same bytes twice, find one by name, download it, time-stamp it (by a real authority
+// that e2e/serve.mjs runs), make a time-limited link that works signed out, rename,
+// delete, and remove the file no document uses any more.
 import { expect, request, test } from "@playwright/test";
 import { address, fill, person, signIn, words } from "./support";
 
@@ -58,12 +59,35 @@ test("documents are uploaded once, found, shared by a link, renamed and deleted"
   await page.keyboard.press("Escape");
   await expect(dialog).toHaveCount(0);
 
+  // Trusted timestamps: on demand (both documents name the same bytes, so both are
+  // stamped), then every upload once the owner turns it on.
+  const stamped = table.getByRole("row").filter({ hasText: "figures.csv" });
+  await stamped.getByRole("button", { name: d.stamp }).click();
+  await expect(stamped.getByText(d.timestamped)).toBeVisible();
+  await expect(
+    table.getByRole("row").filter({ hasText: "copy.csv" }).getByText(d.timestamped),
+  ).toBeVisible();
+  const reply = page.waitForEvent("download");
+  await stamped.getByRole("link", { name: d.timestamped }).click();
+  expect((await reply).suggestedFilename()).toBe("figures.csv.tsr");
+  await page.getByRole("tab", { name: m.organization.tabs.settings }).click();
+  // The switch's own track covers its input: click its label, as people do.
+  await page.getByText(m.organization.settings.timestampUploads, { exact: true }).click();
+  await expect(page.getByLabel(m.organization.settings.timestampUploads)).toBeChecked();
+  await page.getByRole("tab", { name: m.organization.tabs.documents }).click();
+  await page
+    .getByTestId("document-files")
+    .setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("minutes\n") });
+  await expect(
+    table.getByRole("row").filter({ hasText: "notes.txt" }).getByText(d.timestamped),
+  ).toBeVisible();
+
   // Renaming and deleting.
   await row.getByRole("button", { name: d.rename }).click();
   await page.getByRole("dialog").getByLabel(m.fields.name).fill("regions.csv");
   await page.getByRole("dialog").getByRole("button", { name: m.common.save }).click();
   await expect(table.getByRole("link", { name: "regions.csv" })).toBeVisible();
-  for (const name of ["regions.csv", "copy.csv"]) {
+  for (const name of ["regions.csv", "copy.csv", "notes.txt"]) {
     await table
       .getByRole("row")
       .filter({ hasText: name })

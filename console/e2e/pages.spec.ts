@@ -37,6 +37,8 @@ test("the signed-out pages", async ({ page }, info) => {
 });
 
 test("every page of the navigation", async ({ page }, info) => {
+  // Every page and tab, each checked by axe and photographed: about a minute.
+  test.setTimeout(180_000);
   const m = words(info);
   await signIn(page, m, ADMIN.email, ADMIN.password);
   await check(page, info, "home");

@@ -1,14 +1,22 @@
 // Starts a fresh Purser for the end-to-end suite: a new data directory under
-// test-results/, a platform admin, and a mock model server for deployments.
+// test-results/, a platform admin, a mock model server for deployments and a
+// time-stamping authority for documents.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
-import { ADMIN, DATA_DIR, MOCK_PORT, PORT } from "./env.mjs";
+import { ADMIN, DATA_DIR, MOCK_PORT, PORT, TSA_PORT } from "./env.mjs";
+import { startTsa } from "./tsa.mjs";
 
 const bin = resolve(process.env.PURSER_BIN_DIR ?? "../target/debug");
 rmSync(DATA_DIR, { recursive: true, force: true });
 mkdirSync(DATA_DIR, { recursive: true });
-const env = { ...process.env, RUST_LOG: "warn" };
+const tsa = startTsa(resolve(DATA_DIR, "..", "tsa"), TSA_PORT);
+const env = {
+  ...process.env,
+  RUST_LOG: "warn",
+  PURSER__TIMESTAMPS__URL: tsa.url,
+  PURSER__TIMESTAMPS__CA_FILE: tsa.caFile,
+};
 execFileSync(
   `${bin}/purser`,
   ["admin", "create", "--data-dir", DATA_DIR, "--email", ADMIN.email, "--password", ADMIN.password],
@@ -28,6 +36,7 @@ const children = [
 ];
 const stop = () => {
   for (const child of children) child.kill("SIGTERM");
+  tsa.server.close();
   process.exit(0);
 };
 process.on("SIGTERM", stop);

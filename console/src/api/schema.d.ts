@@ -655,6 +655,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/organizations/{org}/documents/timestamps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Time-stamp documents (RFC 3161; members and above): the configured authority signs the
+         *     SHA-256 of each document's bytes with the time. Bytes stamped already keep their stamp.
+         */
+        post: operations["timestamp_documents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/organizations/{org}/documents/{doc}": {
         parameters: {
             query?: never;
@@ -709,6 +729,26 @@ export interface paths {
          *     (`expiresIn` seconds, 60 to 86400, default 3600). Every link issued is audited.
          */
         get: operations["document_link"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{org}/documents/{doc}/timestamp.tsr": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The document's RFC 3161 time-stamp reply (`TimeStampResp`, DER), as `openssl ts -verify
+         *     -in` reads it.
+         */
+        get: operations["download_timestamp"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1693,12 +1733,21 @@ export interface components {
             sha256: string;
             /** Format: int64 */
             size: number;
+            timestampedAt?: null | components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
         };
         DocumentLinkDto: {
             expiresAt: components["schemas"]["Timestamp"];
             /** @description Downloads the document without signing in until `expiresAt`. */
             url: string;
+        };
+        DocumentStampDto: {
+            documentId: components["schemas"]["Id"];
+            /** @description Why the authority gave no valid timestamp, when `failed`. */
+            error?: string | null;
+            /** @description `timestamped`, `already_timestamped` (its bytes carry a stamp), `not_found` or `failed`. */
+            status: string;
+            timestampedAt?: null | components["schemas"]["Timestamp"];
         };
         /** @description The form of an upload (documentation only: the body is read as a stream). */
         DocumentUploadForm: {
@@ -1843,6 +1892,8 @@ export interface components {
             myRole?: null | components["schemas"]["OrgRole"];
             name: string;
             status: components["schemas"]["OrgStatus"];
+            /** @description Documents are time-stamped (RFC 3161) as they are uploaded. */
+            timestampUploads: boolean;
             updatedAt: components["schemas"]["Timestamp"];
         };
         OrphanedFileDto: {
@@ -1942,6 +1993,7 @@ export interface components {
                 sha256: string;
                 /** Format: int64 */
                 size: number;
+                timestampedAt?: null | components["schemas"]["Timestamp"];
                 updatedAt: components["schemas"]["Timestamp"];
             }[];
             pagination: components["schemas"]["Pagination"];
@@ -2021,6 +2073,8 @@ export interface components {
                 myRole?: null | components["schemas"]["OrgRole"];
                 name: string;
                 status: components["schemas"]["OrgStatus"];
+                /** @description Documents are time-stamped (RFC 3161) as they are uploaded. */
+                timestampUploads: boolean;
                 updatedAt: components["schemas"]["Timestamp"];
             }[];
             pagination: components["schemas"]["Pagination"];
@@ -2242,6 +2296,8 @@ export interface components {
              * @description The largest upload accepted.
              */
             maxUploadBytes: number;
+            /** @description A time-stamping authority is configured: documents can be time-stamped. */
+            timestampsAvailable: boolean;
         };
         SubscriptionDto: {
             createdAt: components["schemas"]["Timestamp"];
@@ -2293,6 +2349,17 @@ export interface components {
          * @example 2026-11-22T04:31:12.123Z
          */
         Timestamp: string;
+        TimestampDocumentsDto: {
+            alreadyTimestamped: number;
+            failed: number;
+            notFound: number;
+            results: components["schemas"]["DocumentStampDto"][];
+            timestamped: number;
+        };
+        TimestampDocumentsRequest: {
+            /** @description 1 to 1,000 documents to time-stamp. */
+            documentIds: string[];
+        };
         /**
          * @description US dollars per token as an exact decimal string (up to 15 decimal places)
          * @example 0.00000015
@@ -2364,6 +2431,11 @@ export interface components {
             maxTeams?: number | null;
             /** @description Owners and admins. */
             name?: string | null;
+            /**
+             * @description Owners and admins: time-stamp documents as they are uploaded (needs a time-stamping
+             *     authority configured on the server).
+             */
+            timestampUploads?: boolean | null;
         };
         UpdateTeamMemberRequest: {
             manager: boolean;
@@ -5916,6 +5988,114 @@ export interface operations {
             };
         };
     };
+    timestamp_documents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization id */
+                org: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TimestampDocumentsRequest"];
+            };
+        };
+        responses: {
+            /** @description What became of each document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimestampDocumentsDto"];
+                };
+            };
+            /** @description The body is not JSON (`malformed_json`) or could not be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the session has ended (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Viewers cannot */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No time-stamping authority is configured */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server takes (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as application/json (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not 1 to 1,000 documents */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again (`database_unavailable`, with Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_document: {
         parameters: {
             query?: never;
@@ -6287,6 +6467,67 @@ export interface operations {
             };
             /** @description expiresIn out of range */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; try again (`database_unavailable`, with Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    download_timestamp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization id */
+                org: components["schemas"]["Id"];
+                /** @description Document id */
+                doc: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The reply */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/timestamp-reply": unknown;
+                };
+            };
+            /** @description An id in the path is not an id (`invalid_id`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the session has ended (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such document, not yours, or not time-stamped */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,6 @@
 // An organization's documents: storage use, drag-and-drop uploads with progress, the list
-// (search, type, order), downloads, time-limited links, renaming and deleting; for admins,
-// the files no document names any more.
+// (search, type, order), downloads, time-limited links, trusted timestamps, renaming and
+// deleting; for admins, the files no document names any more.
 import {
   Alert,
   Button,
@@ -398,6 +398,23 @@ export function Documents({ org, user, can }: TabProps) {
     onSuccess: refresh,
   });
   const content = (doc: Doc) => `/api/v1/organizations/${org.id}/documents/${doc.id}/content`;
+  const storage = useQuery({
+    queryKey: ["org", org.id, "documents", "storage"],
+    queryFn: () =>
+      call(api.GET("/api/v1/organizations/{org}/storage", { params: { path: { org: org.id } } })),
+  });
+  const canStamp = can.timestampDocuments && (storage.data?.timestampsAvailable ?? false);
+  const stamp = useMutation({
+    mutationFn: (documentIds: string[]) =>
+      call(
+        api.POST("/api/v1/organizations/{org}/documents/timestamps", {
+          params: { path: { org: org.id } },
+          body: { documentIds },
+        }),
+      ),
+    onSuccess: refresh,
+  });
+  const unstamped = (documents.data?.data ?? []).filter((d) => !d.timestampedAt).map((d) => d.id);
 
   return (
     <Stack hasGutter>
@@ -445,6 +462,18 @@ export function Documents({ org, user, can }: TabProps) {
                 ))}
               </FormSelect>
             </ToolbarItem>
+            {canStamp ? (
+              <ToolbarItem>
+                <Button
+                  variant="secondary"
+                  onClick={() => stamp.mutate(unstamped)}
+                  isLoading={stamp.isPending}
+                  isDisabled={stamp.isPending || unstamped.length === 0}
+                >
+                  {t("organization.documents.stampPage")}
+                </Button>
+              </ToolbarItem>
+            ) : null}
             <ToolbarItem>
               <FormSelect
                 aria-label={t("organization.documents.order")}
@@ -462,7 +491,20 @@ export function Documents({ org, user, can }: TabProps) {
             </ToolbarItem>
           </ToolbarContent>
         </Toolbar>
-        <ProblemAlert error={remove.error} />
+        <ProblemAlert error={remove.error ?? stamp.error} />
+        {stamp.data ? (
+          <Alert
+            variant={stamp.data.failed > 0 ? "warning" : "success"}
+            isInline
+            title={t("organization.documents.stampDone", {
+              timestamped: stamp.data.timestamped,
+              already: stamp.data.alreadyTimestamped,
+              failed: stamp.data.failed,
+            })}
+          >
+            {stamp.data.results.find((r) => r.error)?.error}
+          </Alert>
+        ) : null}
         <Loaded query={documents}>
           {(result) =>
             result.data.length === 0 ? (
@@ -478,6 +520,7 @@ export function Documents({ org, user, can }: TabProps) {
                       <Th>{t("organization.documents.type")}</Th>
                       <Th>{t("organization.documents.size")}</Th>
                       <Th>{t("organization.documents.added")}</Th>
+                      <Th>{t("organization.documents.timestamp")}</Th>
                       <Th screenReaderText={t("common.actions")} />
                     </Tr>
                   </Thead>
@@ -496,6 +539,32 @@ export function Documents({ org, user, can }: TabProps) {
                         <Td dataLabel={t("organization.documents.size")}>{bytes(doc.size)}</Td>
                         <Td dataLabel={t("organization.documents.added")}>
                           {dateTime(doc.createdAt)}
+                        </Td>
+                        <Td dataLabel={t("organization.documents.timestamp")}>
+                          {doc.timestampedAt ? (
+                            <a
+                              href={`/api/v1/organizations/${org.id}/documents/${doc.id}/timestamp.tsr`}
+                              download={`${doc.name}.tsr`}
+                              title={t("organization.documents.timestampedAt", {
+                                at: dateTime(doc.timestampedAt),
+                              })}
+                            >
+                              <Label isCompact color="green">
+                                {t("organization.documents.timestamped")}
+                              </Label>
+                            </a>
+                          ) : canStamp ? (
+                            <Button
+                              variant="link"
+                              isInline
+                              onClick={() => stamp.mutate([doc.id])}
+                              isDisabled={stamp.isPending}
+                            >
+                              {t("organization.documents.stamp")}
+                            </Button>
+                          ) : (
+                            t("organization.documents.notTimestamped")
+                          )}
                         </Td>
                         <Td dataLabel={t("common.actions")} isActionCell>
                           <Button variant="link" onClick={() => setSharing(doc)}>

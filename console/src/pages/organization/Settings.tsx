@@ -9,9 +9,10 @@ import {
   Form,
   Stack,
   StackItem,
+  Switch,
   Title,
 } from "@patternfly/react-core";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router";
@@ -122,6 +123,45 @@ function DocumentTypes({ org }: { org: Org }) {
   );
 }
 
+function Timestamps({ org }: { org: Org }) {
+  const { t } = useTranslation();
+  const refresh = useRefreshOrg(org.id);
+  // The same query as the documents tab's storage use: it says whether the server can stamp.
+  const storage = useQuery({
+    queryKey: ["org", org.id, "documents", "storage"],
+    queryFn: () =>
+      call(api.GET("/api/v1/organizations/{org}/storage", { params: { path: { org: org.id } } })),
+  });
+  const save = useMutation({
+    mutationFn: (timestampUploads: boolean) =>
+      call(
+        api.PATCH("/api/v1/organizations/{org}", {
+          params: { path: { org: org.id } },
+          body: { timestampUploads },
+        }),
+      ),
+    onSuccess: refresh,
+  });
+  const available = storage.data?.timestampsAvailable ?? false;
+  return (
+    <Stack hasGutter>
+      <Title headingLevel="h2">{t("organization.settings.timestamps")}</Title>
+      <p>{t("organization.settings.timestampsExplain")}</p>
+      {storage.data && !available && !org.timestampUploads ? (
+        <Alert variant="info" isInline title={t("organization.settings.timestampsUnavailable")} />
+      ) : null}
+      <ProblemAlert error={save.error} />
+      <Switch
+        id="timestamp-uploads"
+        label={t("organization.settings.timestampUploads")}
+        isChecked={org.timestampUploads}
+        isDisabled={save.isPending || (!available && !org.timestampUploads)}
+        onChange={(_, checked) => save.mutate(checked)}
+      />
+    </Stack>
+  );
+}
+
 function Delete({ org }: { org: Org }) {
   const { t } = useTranslation();
   const client = useQueryClient();
@@ -202,6 +242,11 @@ export function Settings({ org, can }: TabProps) {
       {can.editDocumentTypes ? (
         <StackItem>
           <DocumentTypes org={org} />
+        </StackItem>
+      ) : null}
+      {can.editTimestampUploads ? (
+        <StackItem>
+          <Timestamps org={org} />
         </StackItem>
       ) : null}
       {can.delete ? (

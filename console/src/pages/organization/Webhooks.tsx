@@ -38,6 +38,7 @@ export const EVENT_TYPES = [
   "subscription.denied",
   "document.uploaded",
   "document.deleted",
+  "budget.crossed",
 ] as const;
 
 function CreateWebhook({ org }: { org: string }) {

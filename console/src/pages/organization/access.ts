@@ -66,7 +66,10 @@ export function abilities(user: User, org: Org, delegated: ReadonlySet<Permissio
     manageDocument: (ownerId: string) =>
       changes(admin || (atLeast(role, "member") && ownerId === user.id)),
     manageFiles: changes(admin),
+    /** Asking the time-stamping authority to stamp documents (it changes nothing in them). */
+    timestampDocuments: changes(atLeast(role, "member")),
     editDocumentTypes: changes(admin),
+    editTimestampUploads: changes(admin),
     readWebhooks: reads(admin),
     manageWebhooks: changes(admin),
   };
