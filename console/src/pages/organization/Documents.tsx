@@ -39,6 +39,7 @@ import { Submit, TextField } from "../../components/form";
 import { Empty, fieldError, Loaded, ProblemAlert, useProblemText } from "../../components/states";
 import { bytes, dateTime } from "../../lib/format";
 import type { TabProps } from "./access";
+import { useStorage } from "./queries";
 
 type Doc = Schemas["DocumentDto"];
 type Uploaded = Schemas["UploadedDocumentDto"];
@@ -284,11 +285,7 @@ function ShareLink({ org, doc }: { org: string; doc: Doc }) {
 
 function StorageUse({ org }: { org: string }) {
   const { t } = useTranslation();
-  const storage = useQuery({
-    queryKey: ["org", org, "documents", "storage"],
-    queryFn: () =>
-      call(api.GET("/api/v1/organizations/{org}/storage", { params: { path: { org } } })),
-  });
+  const storage = useStorage(org);
   return (
     <Loaded query={storage}>
       {(s) => (
@@ -398,11 +395,7 @@ export function Documents({ org, user, can }: TabProps) {
     onSuccess: refresh,
   });
   const content = (doc: Doc) => `/api/v1/organizations/${org.id}/documents/${doc.id}/content`;
-  const storage = useQuery({
-    queryKey: ["org", org.id, "documents", "storage"],
-    queryFn: () =>
-      call(api.GET("/api/v1/organizations/{org}/storage", { params: { path: { org: org.id } } })),
-  });
+  const storage = useStorage(org.id);
   const canStamp = can.timestampDocuments && (storage.data?.timestampsAvailable ?? false);
   const stamp = useMutation({
     mutationFn: (documentIds: string[]) =>

@@ -12,7 +12,7 @@ import {
   Switch,
   Title,
 } from "@patternfly/react-core";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router";
@@ -22,7 +22,7 @@ import { Submit, TextField } from "../../components/form";
 import { fieldError, ProblemAlert } from "../../components/states";
 import { bytes, date, number } from "../../lib/format";
 import type { Org, TabProps } from "./access";
-import { useRefreshOrg } from "./queries";
+import { useRefreshOrg, useStorage } from "./queries";
 
 function Rename({ org }: { org: Org }) {
   const { t } = useTranslation();
@@ -126,12 +126,8 @@ function DocumentTypes({ org }: { org: Org }) {
 function Timestamps({ org }: { org: Org }) {
   const { t } = useTranslation();
   const refresh = useRefreshOrg(org.id);
-  // The same query as the documents tab's storage use: it says whether the server can stamp.
-  const storage = useQuery({
-    queryKey: ["org", org.id, "documents", "storage"],
-    queryFn: () =>
-      call(api.GET("/api/v1/organizations/{org}/storage", { params: { path: { org: org.id } } })),
-  });
+  // The documents tab's storage use: it says whether the server can stamp.
+  const storage = useStorage(org.id);
   const save = useMutation({
     mutationFn: (timestampUploads: boolean) =>
       call(

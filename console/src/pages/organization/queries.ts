@@ -23,6 +23,15 @@ export function useOrg(org: string) {
   });
 }
 
+/** Storage use, and whether the server can time-stamp documents. */
+export function useStorage(org: string) {
+  return useQuery({
+    queryKey: ["org", org, "documents", "storage"],
+    queryFn: () =>
+      call(api.GET("/api/v1/organizations/{org}/storage", { params: { path: { org } } })),
+  });
+}
+
 /** All members, for choosing one (to add to a team). */
 export function useAllMembers(org: string) {
   return useQuery({
