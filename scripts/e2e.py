@@ -4,7 +4,9 @@ the gateway, against the built binaries:
 
     admin adds models -> user registers, logs in, browses the catalog, subscribes,
     creates an API key -> chat completions plain and streamed through the gateway ->
-    usage totals match what the upstream reported.
+    usage totals match what the upstream reported;
+    a service client registers its own Ed25519 key, signs an RFC 7523 assertion with PyJWT
+    and gets a vault token that PyJWT verifies with Purser's published JWKS.
 
 Usage: scripts/e2e.py [--postgres ADMIN_URL] [--bin-dir target/debug]
 With --postgres, Purser runs on a fresh PostgreSQL database (created and dropped here);
@@ -23,9 +25,13 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
+import jwt
 import openai
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pg import create_database, database_url, drop_database
 
@@ -62,6 +68,53 @@ def api(base, method, path, body=None, token=None):
     except urllib.error.HTTPError as e:
         raw = e.read()
         return e.code, (json.loads(raw) if raw else None)
+
+
+def form(base, path, fields):
+    request = urllib.request.Request(base + path, data=urllib.parse.urlencode(fields).encode(), method="POST")
+    request.add_header("content-type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def vault_tokens_with_pyjwt(base, token):
+    """A client's own key, an assertion signed by PyJWT, a vault token PyJWT verifies."""
+    status, orgs = api(base, "GET", "/api/v1/organizations", token=token)
+    org = next(o for o in orgs["data"] if o["isDefault"])["id"]
+    status, vault = api(base, "POST", f"/api/v1/organizations/{org}/vaults", {"name": "e2e"}, token)
+    check("admin creates a vault", status == 201, str(vault))
+    status, client = api(base, "POST", f"/api/v1/organizations/{org}/clients", {"name": "e2e-service"}, token)
+    check("admin creates a service client", status == 201, str(client))
+    key = Ed25519PrivateKey.generate()
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    status, cert = api(base, "POST", f"/api/v1/organizations/{org}/clients/{client['id']}/certificates", {"name": "own", "publicKey": pem}, token)
+    check("the client's own public key is registered", status == 201 and cert["privateKey"] is None, str(cert))
+    grant = f"/api/v1/organizations/{org}/vaults/{vault['id']}/grants/clients/{client['id']}"
+    status, _ = api(base, "PUT", grant, {"role": "writer"}, token)
+    check("the client gets a role on the vault", status == 200)
+    status, meta = api(base, "GET", "/.well-known/oauth-authorization-server")
+    check("RFC 8414 metadata names the token endpoint", status == 200 and meta["token_endpoint"].endswith("/api/v1/token"), str(meta))
+    now = int(time.time())
+    claims = {"iss": client["id"], "sub": client["id"], "aud": meta["token_endpoint"], "iat": now, "exp": now + 60, "jti": secrets.token_hex(16)}
+    assertion = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": cert["certificate"]["kid"]})
+    fields = {"grant_type": "client_credentials", "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+              "client_assertion": assertion, "vault_id": vault["id"]}
+    status, issued = form(base, "/api/v1/token", fields)
+    check("a PyJWT assertion is exchanged for a vault token", status == 200 and issued["vault_role"] == "writer", str(issued))
+    jwks = jwt.PyJWKClient(base + "/.well-known/jwks.json")
+    signing_key = jwks.get_signing_key_from_jwt(issued["access_token"])
+    verified = jwt.decode(issued["access_token"], signing_key.key, algorithms=["EdDSA"], audience="purser-vaults", issuer=meta["issuer"])
+    check("PyJWT verifies the vault token with the published JWKS",
+          verified["sub"] == f"client:{client['id']}" and verified["vault_id"] == vault["id"] and verified["vault_role"] == "writer", str(verified))
+    status, replay = form(base, "/api/v1/token", fields)
+    check("the same assertion again is refused", status == 400 and replay["error"] == "invalid_client", str(replay))
+    status, rotated = form(base, "/api/v1/token", {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]})
+    check("the refresh token is exchanged once", status == 200, str(rotated))
+    status, reused = form(base, "/api/v1/token", {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]})
+    check("a used refresh token is refused", status == 400 and reused["error"] == "invalid_grant", str(reused))
 
 
 def run(main):
@@ -231,6 +284,7 @@ def main():
         status, admin = api(base, "POST", "/api/v1/auth/login", {"email": ADMIN[0], "password": ADMIN[1]})
         check("admin logs in", status == 200 and admin["user"]["role"] == "admin", str(admin))
         admin_token = admin["accessToken"]
+        vault_tokens_with_pyjwt(base, admin_token)
         status, upstream_model = api(base, "POST", "/api/v1/admin/models", {
             "name": "llama-e2e", "provider": "vllm", "upstreamUrl": f"http://127.0.0.1:{mock_port}/v1",
             "upstreamModel": "meta/llama-upstream", "upstreamApiKey": UPSTREAM_KEY,

@@ -1419,3 +1419,378 @@ impl From<purser_domain::webhook::Delivery> for DeliveryDto {
         }
     }
 }
+
+// ---- Vaults, grants, service clients and vault tokens ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateVaultRequest {
+    #[schema(example = "payments")]
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateVaultRequest {
+    pub name: Option<String>,
+    /// An empty string clears it.
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultDto {
+    pub id: Id,
+    pub name: String,
+    pub description: Option<String>,
+    /// Whether the policy engine has the vault's current state.
+    pub sync_status: purser_domain::vault::SyncStatus,
+    pub sync_error: Option<String>,
+    pub synced_at: Option<Timestamp>,
+    pub created_by: Option<Id>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<purser_domain::vault::Vault> for VaultDto {
+    fn from(v: purser_domain::vault::Vault) -> Self {
+        Self {
+            id: v.id,
+            name: v.name,
+            description: v.description,
+            sync_status: v.sync_status,
+            sync_error: v.sync_error,
+            synced_at: v.synced_at,
+            created_by: v.created_by,
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+/// A vault with the caller's own effective role on it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultDetailDto {
+    #[serde(flatten)]
+    pub vault: VaultDto,
+    /// The highest of your own grant and your teams' grants; null: none.
+    pub my_role: Option<purser_domain::vault::VaultRole>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GranteeType {
+    User,
+    Team,
+    Client,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantDto {
+    pub grantee_type: GranteeType,
+    pub grantee_id: Id,
+    pub role: purser_domain::vault::VaultRole,
+    pub granted_by: Option<Id>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<purser_domain::vault::Grant> for GrantDto {
+    fn from(g: purser_domain::vault::Grant) -> Self {
+        use purser_domain::vault::Grantee;
+        let grantee_type = match g.grantee {
+            Grantee::User(_) => GranteeType::User,
+            Grantee::Team(_) => GranteeType::Team,
+            Grantee::Client(_) => GranteeType::Client,
+        };
+        Self {
+            grantee_type,
+            grantee_id: g.grantee.id(),
+            role: g.role,
+            granted_by: g.granted_by,
+            created_at: g.created_at,
+            updated_at: g.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PutGrantRequest {
+    pub role: purser_domain::vault::VaultRole,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserVaultTokenRequest {
+    /// The role wanted; capped by your effective role. Default: your effective role.
+    pub role: Option<purser_domain::vault::VaultRole>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultTokenDto {
+    /// An EdDSA JWT for the policy engine; verify it with `/.well-known/jwks.json`.
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    /// Single use: exchange it at `/api/v1/token` (`grant_type=refresh_token`).
+    pub refresh_token: String,
+    pub vault_id: Id,
+    pub vault_role: purser_domain::vault::VaultRole,
+    pub scope: String,
+}
+
+impl From<purser_services::vault_tokens::IssuedVaultToken> for VaultTokenDto {
+    fn from(t: purser_services::vault_tokens::IssuedVaultToken) -> Self {
+        Self {
+            access_token: t.access_token,
+            token_type: "Bearer",
+            expires_in: t.expires_in,
+            refresh_token: t.refresh_token,
+            vault_id: t.vault_id,
+            vault_role: t.role,
+            scope: t.role.as_str().to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokedDto {
+    /// How many refresh tokens were revoked.
+    pub revoked: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateClientRequest {
+    #[schema(example = "billing-service")]
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Default false.
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateClientRequest {
+    pub name: Option<String>,
+    /// An empty string clears it.
+    pub description: Option<String>,
+    /// A disabled client gets no tokens, and its refresh tokens are revoked.
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientDto {
+    pub id: Id,
+    pub name: String,
+    pub description: Option<String>,
+    pub disabled: bool,
+    pub created_by: Option<Id>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<purser_domain::vault::ServiceClient> for ClientDto {
+    fn from(c: purser_domain::vault::ServiceClient) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            description: c.description,
+            disabled: c.disabled,
+            created_by: c.created_by,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// An Ed25519 public key as a JSON Web Key (RFC 8037).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JwkDto {
+    #[schema(example = "OKP")]
+    pub kty: &'static str,
+    #[schema(example = "Ed25519")]
+    pub crv: &'static str,
+    /// The public key, base64url.
+    pub x: String,
+    pub kid: String,
+    #[serde(rename = "use")]
+    #[schema(example = "sig")]
+    pub use_: &'static str,
+    #[schema(example = "EdDSA")]
+    pub alg: &'static str,
+}
+
+impl JwkDto {
+    pub fn ed25519(kid: String, public_key: &[u8]) -> Self {
+        use base64::Engine as _;
+        Self {
+            kty: "OKP",
+            crv: "Ed25519",
+            x: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public_key),
+            kid,
+            use_: "sig",
+            alg: "EdDSA",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CertificateStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateDto {
+    pub id: Id,
+    /// Put it in the `kid` header of the client's assertions.
+    pub kid: String,
+    pub name: String,
+    pub public_key: JwkDto,
+    pub status: CertificateStatus,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl CertificateDto {
+    pub fn new(c: purser_domain::vault::Certificate, now: Timestamp) -> Self {
+        let status = match (c.revoked_at, c.usable(now)) {
+            (Some(_), _) => CertificateStatus::Revoked,
+            (None, true) => CertificateStatus::Active,
+            (None, false) => CertificateStatus::Expired,
+        };
+        Self {
+            id: c.id,
+            public_key: JwkDto::ed25519(c.kid.clone(), &c.public_key),
+            kid: c.kid,
+            name: c.name,
+            status,
+            created_at: c.created_at,
+            expires_at: c.expires_at,
+            last_used_at: c.last_used_at,
+            revoked_at: c.revoked_at,
+        }
+    }
+}
+
+/// A client with its certificates.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientDetailDto {
+    #[serde(flatten)]
+    pub client: ClientDto,
+    pub certificates: Vec<CertificateDto>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddCertificateRequest {
+    #[schema(example = "production 2026")]
+    pub name: String,
+    /// The client's Ed25519 public key: a JWK (`{"kty":"OKP","crv":"Ed25519","x":"..."}`) or a
+    /// PEM `PUBLIC KEY`. Leave it out to have Purser make a pair and return the private key
+    /// once.
+    #[schema(value_type = Option<Object>)]
+    pub public_key: Option<serde_json::Value>,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedCertificateDto {
+    pub certificate: CertificateDto,
+    /// Only when Purser made the pair: the private key, PKCS#8 PEM. Shown this once and never
+    /// stored; keep it where the client runs.
+    pub private_key: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JwksDto {
+    pub keys: Vec<JwkDto>,
+}
+
+/// A vault token from the token endpoint (RFC 6749 §5.1).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthTokenDto {
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    /// The vault role granted.
+    pub scope: String,
+    pub vault_role: purser_domain::vault::VaultRole,
+    pub vault_id: Id,
+}
+
+impl From<purser_services::vault_tokens::IssuedVaultToken> for OAuthTokenDto {
+    fn from(t: purser_services::vault_tokens::IssuedVaultToken) -> Self {
+        Self {
+            access_token: t.access_token,
+            token_type: "Bearer",
+            expires_in: t.expires_in,
+            refresh_token: t.refresh_token,
+            scope: t.role.as_str().to_owned(),
+            vault_role: t.role,
+            vault_id: t.vault_id,
+        }
+    }
+}
+
+/// An RFC 6749 §5.2 error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthErrorDto {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`,
+    /// `unsupported_grant_type`, `invalid_scope`, `server_error` or `temporarily_unavailable`.
+    pub error: &'static str,
+    pub error_description: String,
+}
+
+/// The token endpoint's form (`application/x-www-form-urlencoded`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // Read field by field from the form; this documents it.
+pub struct TokenForm {
+    /// `client_credentials` or `refresh_token`.
+    pub grant_type: String,
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer` (with `client_credentials`).
+    pub client_assertion_type: Option<String>,
+    /// An EdDSA JWT signed with a client certificate's key: header `kid`; `iss` = `sub` = the
+    /// client id; `aud` = this endpoint's URL; `exp` at most 5 minutes ahead; a unique `jti`.
+    pub client_assertion: Option<String>,
+    /// The vault (with `client_credentials`).
+    pub vault_id: Option<String>,
+    /// The vault role wanted: `reader`, `writer`, `manager` or `admin` (at most the grant's).
+    pub scope: Option<String>,
+    /// The same as `scope` (InferaDB's name).
+    pub requested_role: Option<String>,
+    /// With `refresh_token`.
+    pub refresh_token: Option<String>,
+}
+
+/// RFC 8414 authorization server metadata.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerMetadataDto {
+    pub issuer: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    pub grant_types_supported: Vec<&'static str>,
+    pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    pub response_types_supported: Vec<&'static str>,
+    pub scopes_supported: Vec<&'static str>,
+    pub service_documentation: String,
+}

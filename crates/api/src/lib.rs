@@ -110,6 +110,7 @@ impl Default for HttpConfig {
         (name = "auth", description = "Accounts, sign-in and sessions"),
         (name = "organizations", description = "Tenants, members, invitations and teams"),
         (name = "documents", description = "Each organization's documents and files"),
+        (name = "vaults", description = "Authorization vaults, grants, service clients and vault tokens"),
         (name = "models", description = "The model catalog"),
         (name = "subscriptions", description = "Access to models"),
         (name = "api-keys", description = "Keys for the gateway"),
@@ -153,6 +154,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::teams::router())
         .merge(routes::documents::router())
         .merge(routes::webhooks::router())
+        .merge(routes::vaults::router())
+        .merge(routes::clients::router())
+        .merge(routes::oauth::router())
         .merge(routes::subscriptions::router())
         .merge(routes::api_keys::router())
         .merge(routes::usage::router())
@@ -171,7 +175,7 @@ pub fn openapi() -> OpenApiDoc {
 /// Paths whose answers are never the console's HTML, even when nothing is there.
 fn is_api_path(path: &str) -> bool {
     let under = |prefix: &str| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-    under("/api") || under("/v1") || matches!(path, "/metrics" | "/health" | "/ready")
+    under("/api") || under("/v1") || under("/.well-known") || matches!(path, "/metrics" | "/health" | "/ready")
 }
 
 /// What no route answers: the console's pages for a browser's GET, else the API's 404.

@@ -19,6 +19,7 @@ pub mod subscription;
 pub mod usage;
 pub mod user;
 pub mod validation;
+pub mod vault;
 pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

@@ -124,16 +124,18 @@ pub enum Permission {
     ManageTeams,
     ManageTeamMembers,
     ManageClients,
+    ManageVaults,
     ReadAuditLog,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 7] = [
         Self::InviteMembers,
         Self::RevokeInvitations,
         Self::ManageTeams,
         Self::ManageTeamMembers,
         Self::ManageClients,
+        Self::ManageVaults,
         Self::ReadAuditLog,
     ];
 
@@ -144,6 +146,7 @@ impl Permission {
             Self::ManageTeams => "manageTeams",
             Self::ManageTeamMembers => "manageTeamMembers",
             Self::ManageClients => "manageClients",
+            Self::ManageVaults => "manageVaults",
             Self::ReadAuditLog => "readAuditLog",
         }
     }

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 
 use crate::id::Id;
 use crate::org::{OrgRole, Permission};
+use crate::vault::VaultRole;
 
 /// Platform-wide role. Ordered: `User < AdminReadonly < Admin`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
@@ -208,6 +209,23 @@ pub enum OrgAction {
     ReadWebhooks,
     /// Create, change, delete webhooks and redeliver.
     ManageWebhooks,
+    /// See the vaults and their grants, and the service clients with their public keys.
+    ReadVaults,
+    CreateVault,
+    /// Rename, describe, delete, re-sync a vault or revoke its tokens; `vault_role` is the
+    /// caller's own effective role on it.
+    ManageVault {
+        vault_role: Option<VaultRole>,
+    },
+    /// Change a grant on a vault from `from` to `to` (`None`: no grant), as someone whose
+    /// effective role on the vault is `vault_role`.
+    ChangeGrant {
+        vault_role: Option<VaultRole>,
+        from: Option<VaultRole>,
+        to: Option<VaultRole>,
+    },
+    /// Create, rename, disable, delete service clients and their certificates.
+    ManageClients,
 }
 
 /// Why an organization action is refused. Someone with no standing in the organization is
@@ -221,7 +239,15 @@ pub enum OrgDenied {
 impl OrgAction {
     /// Reads that read-only platform admins may do in any organization.
     pub const fn is_read(self) -> bool {
-        matches!(self, Self::Read | Self::ReadInvitations | Self::ReadAudit | Self::ReadDocuments | Self::ReadWebhooks)
+        matches!(
+            self,
+            Self::Read
+                | Self::ReadInvitations
+                | Self::ReadAudit
+                | Self::ReadDocuments
+                | Self::ReadWebhooks
+                | Self::ReadVaults
+        )
     }
 }
 
@@ -271,6 +297,23 @@ pub fn authorize_org(principal: &Principal, standing: &Standing, action: OrgActi
         OrgAction::ManageFiles => role >= Admin,
         // A webhook's URL and delivery log show what the organization does: admins only.
         OrgAction::ReadWebhooks | OrgAction::ManageWebhooks => role >= Admin,
+        // Vault names, grants and clients' public keys are no secret inside the organization;
+        // tokens are what give access, and only grants give tokens.
+        OrgAction::ReadVaults => true,
+        OrgAction::CreateVault => role >= Admin || has(Permission::ManageVaults),
+        OrgAction::ManageVault { vault_role } => {
+            role >= Admin || has(Permission::ManageVaults) || vault_role == Some(VaultRole::Admin)
+        }
+        // A vault's managers hand out and take back roles up to their own, never an admin's.
+        OrgAction::ChangeGrant { vault_role, from, to } => {
+            role >= Admin
+                || has(Permission::ManageVaults)
+                || vault_role == Some(VaultRole::Admin)
+                || (vault_role == Some(VaultRole::Manager)
+                    && from.is_none_or(|r| r <= VaultRole::Manager)
+                    && to.is_none_or(|r| r <= VaultRole::Manager))
+        }
+        OrgAction::ManageClients => role >= Admin || has(Permission::ManageClients),
     };
     if allowed || (platform_reader && action.is_read()) { Ok(Authorized(())) } else { Err(OrgDenied::Forbidden) }
 }
@@ -340,6 +383,47 @@ mod tests {
         for role in [PlatformRole::User, PlatformRole::AdminReadonly, PlatformRole::Admin] {
             assert_eq!(role.as_str().parse::<PlatformRole>(), Ok(role));
         }
+    }
+}
+
+#[cfg(test)]
+mod vault_tests {
+    use super::*;
+    use crate::org::OrgRole::{Admin, Member, Owner, Viewer};
+    use crate::vault::VaultRole::{Admin as VAdmin, Manager, Reader, Writer};
+
+    fn check(role: OrgRole, permissions: &[Permission], action: OrgAction) -> bool {
+        let p = Principal { user_id: Id::from_i64(1), role: PlatformRole::User, session_id: Id::from_i64(9) };
+        let standing =
+            Standing { role: Some(role), permissions: permissions.iter().copied().collect(), ..Standing::default() };
+        authorize_org(&p, &standing, action).is_ok()
+    }
+
+    #[test]
+    fn org_admins_and_delegates_run_vaults_and_clients() {
+        for action in [OrgAction::CreateVault, OrgAction::ManageVault { vault_role: None }, OrgAction::ManageClients] {
+            assert!(check(Owner, &[], action) && check(Admin, &[], action), "{action:?}");
+            assert!(!check(Member, &[], action) && !check(Viewer, &[], action), "{action:?}");
+        }
+        assert!(check(Member, &[Permission::ManageVaults], OrgAction::CreateVault));
+        assert!(!check(Member, &[Permission::ManageClients], OrgAction::CreateVault));
+        assert!(check(Member, &[Permission::ManageClients], OrgAction::ManageClients));
+        assert!(check(Viewer, &[], OrgAction::ReadVaults));
+    }
+
+    #[test]
+    fn vault_admins_manage_their_vault_and_managers_grant_within_their_role() {
+        let grant = |vault_role, from, to| OrgAction::ChangeGrant { vault_role, from, to };
+        assert!(check(Member, &[], OrgAction::ManageVault { vault_role: Some(VAdmin) }));
+        assert!(!check(Member, &[], OrgAction::ManageVault { vault_role: Some(Manager) }));
+        assert!(check(Member, &[], grant(Some(VAdmin), Some(VAdmin), None)));
+        assert!(check(Member, &[], grant(Some(Manager), None, Some(Manager))));
+        assert!(check(Member, &[], grant(Some(Manager), Some(Writer), Some(Reader))));
+        assert!(!check(Member, &[], grant(Some(Manager), None, Some(VAdmin))), "above their role");
+        assert!(!check(Member, &[], grant(Some(Manager), Some(VAdmin), None)), "an admin's grant");
+        assert!(!check(Member, &[], grant(Some(Writer), None, Some(Reader))));
+        assert!(!check(Viewer, &[], grant(None, None, Some(Reader))));
+        assert!(check(Admin, &[], grant(None, None, Some(VAdmin))));
     }
 }
 

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use crate::{Id, Timestamp};
 
 /// The events a webhook may ask for (`*`: all of them).
-pub const EVENT_TYPES: [&str; 12] = [
+pub const EVENT_TYPES: [&str; 16] = [
     "organization.created",
     "organization.deleted",
     "member.added",
@@ -18,6 +18,10 @@ pub const EVENT_TYPES: [&str; 12] = [
     "document.uploaded",
     "document.deleted",
     "budget.crossed",
+    "vault.created",
+    "vault.updated",
+    "vault.deleted",
+    "vault.grant_changed",
     "*",
 ];
 

@@ -61,6 +61,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub events: EventsConfig,
     pub timestamps: TimestampsConfig,
+    pub vaults: VaultsConfig,
     pub limits: LimitsConfig,
     pub log: LogConfig,
 }
@@ -80,6 +81,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             events: EventsConfig::default(),
             timestamps: TimestampsConfig::default(),
+            vaults: VaultsConfig::default(),
             limits: LimitsConfig::default(),
             log: LogConfig::default(),
         }
@@ -423,6 +425,60 @@ impl Default for TimestampsConfig {
     }
 }
 
+/// Vault tokens: what the policy engine is called in them, how long they and their
+/// refresh tokens live, how often Purser's signing key changes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VaultsConfig {
+    /// The `aud` claim of vault tokens: the engine that verifies them.
+    pub token_audience: String,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    /// A new signing key takes over after this many days; the old one stays published
+    /// until its last token has expired.
+    pub key_rotation_days: u32,
+}
+
+impl Default for VaultsConfig {
+    fn default() -> Self {
+        let d = purser_services::vault_tokens::VaultTokenSettings::default();
+        Self {
+            token_audience: d.audience,
+            access_token_ttl_secs: d.access_ttl_secs,
+            refresh_token_ttl_secs: d.refresh_ttl_secs,
+            key_rotation_days: u32::try_from(d.key_rotation_secs / 86_400).unwrap_or(30),
+        }
+    }
+}
+
+impl VaultsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |key: &str, message: &str| Err(ConfigError(format!("vaults.{key}: {message}")));
+        if self.token_audience.trim().is_empty() || self.token_audience.chars().any(char::is_control) {
+            return fail("token_audience", "must be a non-empty name without control characters");
+        }
+        if !(30..=86_400).contains(&self.access_token_ttl_secs) {
+            return fail("access_token_ttl_secs", "must be 30 to 86400");
+        }
+        if !(60..=365 * 86_400).contains(&self.refresh_token_ttl_secs) {
+            return fail("refresh_token_ttl_secs", "must be 60 to 31536000");
+        }
+        if !(1..=365).contains(&self.key_rotation_days) {
+            return fail("key_rotation_days", "must be 1 to 365");
+        }
+        Ok(())
+    }
+
+    pub fn settings(&self) -> purser_services::vault_tokens::VaultTokenSettings {
+        purser_services::vault_tokens::VaultTokenSettings {
+            audience: self.token_audience.clone(),
+            access_ttl_secs: self.access_token_ttl_secs,
+            refresh_ttl_secs: self.refresh_token_ttl_secs,
+            key_rotation_secs: i64::from(self.key_rotation_days) * 86_400,
+        }
+    }
+}
+
 /// `limit` requests per `window_secs`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -646,6 +702,7 @@ impl Config {
             return Err(ConfigError(e.to_string()));
         }
         self.validate_storage()?;
+        self.vaults.validate()?;
         if let Some(url) = &self.events.nats_url
             && !(url.expose().starts_with("nats://") || url.expose().starts_with("tls://"))
         {

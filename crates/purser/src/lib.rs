@@ -41,6 +41,7 @@ pub struct Purser {
     lease: WorkerLease,
     resync: tokio::task::JoinHandle<()>,
     housekeeping: tokio::task::JoinHandle<()>,
+    signing_keys: tokio::task::JoinHandle<()>,
     /// Publishes the event outbox (when a bus is configured), as `holder`.
     relay: Option<(tokio::task::JoinHandle<()>, String)>,
     /// Sends webhook deliveries.
@@ -196,6 +197,7 @@ pub fn services(config: &Config, store: Store, clock: Arc<dyn Clock>) -> anyhow:
             orphan_grace_secs: config.storage.orphan_grace_secs,
         },
         allow_link_local_webhooks: config.events.webhook_allow_link_local,
+        vault_tokens: config.vaults.settings(),
     };
     let tenant_data = TenantData {
         databases: Arc::new(purser_tenants::Tenants::new(config.tenant_settings())?),
@@ -306,6 +308,8 @@ impl Purser {
                 .await?;
         let resync = gateway.spawn_sync();
         let housekeeping = spawn_housekeeping(Arc::clone(&services), config.events.keep_days);
+        services.refresh_signing_keys().await.context("cannot load the vault token signing keys")?;
+        let signing_keys = spawn_signing_keys(Arc::clone(&services));
         // Every replica relays (one at a time, by the lease) and sends webhook deliveries.
         let bus = event_buses(config).await?;
         let relay = config.events.relay.then(|| {
@@ -336,6 +340,7 @@ impl Purser {
             lease,
             resync,
             housekeeping,
+            signing_keys,
             relay,
             deliveries,
             shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
@@ -368,6 +373,7 @@ impl Purser {
     pub async fn shutdown(self) {
         self.resync.abort();
         self.housekeeping.abort();
+        self.signing_keys.abort();
         self.deliveries.abort();
         if let Some((relay, holder)) = &self.relay {
             relay.abort();
@@ -450,6 +456,22 @@ fn spawn_housekeeping(services: Arc<Services>, keep_events_days: u32) -> tokio::
             }
             if let Err(e) = services.prune_events(keep_events_days).await {
                 tracing::warn!(error = %e, "could not prune the event outbox");
+            }
+            if let Err(e) = services.prune_vault_tokens().await {
+                tracing::warn!(error = %e, "could not prune expired vault refresh tokens and assertion ids");
+            }
+        }
+    })
+}
+
+/// Vault token signing keys: reloaded (and rotated when due) by every replica.
+fn spawn_signing_keys(services: Arc<Services>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = Duration::from_secs(purser_services::signing_keys::RELOAD_SECS);
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = services.refresh_signing_keys().await {
+                tracing::warn!(error = %e, "could not reload the vault token signing keys");
             }
         }
     })

@@ -79,6 +79,20 @@ pub enum AuditAction {
     WebhookUpdate,
     WebhookDelete,
     WebhookRedeliver,
+    ClientCreate,
+    ClientUpdate,
+    ClientDelete,
+    CertificateAdd,
+    CertificateRevoke,
+    VaultCreate,
+    VaultUpdate,
+    VaultDelete,
+    VaultGrant,
+    VaultGrantRemove,
+    VaultTokensRevoke,
+    VaultTokenIssue,
+    VaultTokenRefresh,
+    VaultTokenRefreshReuse,
 }
 
 impl AuditAction {
@@ -144,6 +158,20 @@ impl AuditAction {
             Self::WebhookUpdate => "webhook.update",
             Self::WebhookDelete => "webhook.delete",
             Self::WebhookRedeliver => "webhook.redeliver",
+            Self::ClientCreate => "client.create",
+            Self::ClientUpdate => "client.update",
+            Self::ClientDelete => "client.delete",
+            Self::CertificateAdd => "certificate.add",
+            Self::CertificateRevoke => "certificate.revoke",
+            Self::VaultCreate => "vault.create",
+            Self::VaultUpdate => "vault.update",
+            Self::VaultDelete => "vault.delete",
+            Self::VaultGrant => "vault.grant",
+            Self::VaultGrantRemove => "vault.grant_remove",
+            Self::VaultTokensRevoke => "vault.tokens_revoke",
+            Self::VaultTokenIssue => "vault_token.issue",
+            Self::VaultTokenRefresh => "vault_token.refresh",
+            Self::VaultTokenRefreshReuse => "vault_token.refresh_token_reuse",
         }
     }
 
@@ -192,6 +220,17 @@ impl AuditAction {
             | Self::DocumentTimestamp => "document",
             Self::FilesClean => "file",
             Self::WebhookCreate | Self::WebhookUpdate | Self::WebhookDelete | Self::WebhookRedeliver => "webhook",
+            Self::ClientCreate | Self::ClientUpdate | Self::ClientDelete => "service_client",
+            Self::CertificateAdd | Self::CertificateRevoke => "certificate",
+            Self::VaultCreate
+            | Self::VaultUpdate
+            | Self::VaultDelete
+            | Self::VaultGrant
+            | Self::VaultGrantRemove
+            | Self::VaultTokensRevoke
+            | Self::VaultTokenIssue
+            | Self::VaultTokenRefresh
+            | Self::VaultTokenRefreshReuse => "vault",
         }
     }
 }

@@ -46,6 +46,10 @@ fn event_type(entry: &AuditEntry) -> Option<&'static str> {
         }
         AuditAction::DocumentUpload => "document.uploaded",
         AuditAction::DocumentDelete => "document.deleted",
+        AuditAction::VaultCreate => "vault.created",
+        AuditAction::VaultUpdate => "vault.updated",
+        AuditAction::VaultDelete => "vault.deleted",
+        AuditAction::VaultGrant | AuditAction::VaultGrantRemove => "vault.grant_changed",
         _ => return None,
     })
 }
@@ -54,7 +58,7 @@ fn event_type(entry: &AuditEntry) -> Option<&'static str> {
 /// a deletion).
 fn event_data(entry: &AuditEntry) -> Value {
     let state = match entry.action {
-        AuditAction::OrgDelete | AuditAction::DocumentDelete => entry.before.as_ref(),
+        AuditAction::OrgDelete | AuditAction::DocumentDelete | AuditAction::VaultDelete => entry.before.as_ref(),
         _ => entry.after.as_ref().or(entry.before.as_ref()),
     };
     let mut data = match state {

@@ -7,6 +7,7 @@ mod actor;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod clients;
 pub mod crypto;
 pub mod documents;
 mod error;
@@ -19,6 +20,7 @@ pub mod mail;
 pub mod orgs;
 pub mod passwords;
 pub mod request_id;
+pub mod signing_keys;
 pub mod subscriptions;
 pub mod teams;
 mod tenant_changes;
@@ -27,6 +29,8 @@ pub mod timestamps;
 pub mod tokens;
 pub mod usage;
 pub mod users;
+pub mod vault_tokens;
+pub mod vaults;
 mod views;
 pub mod webhooks;
 pub mod workers;
@@ -115,6 +119,7 @@ pub struct Settings {
     pub documents: documents::DocumentSettings,
     /// Webhooks may be sent to link-local addresses (where cloud metadata answers).
     pub allow_link_local_webhooks: bool,
+    pub vault_tokens: vault_tokens::VaultTokenSettings,
 }
 
 /// Where organizations keep their own data: a database each, and blob storage for files.
@@ -144,6 +149,8 @@ pub struct Services {
     ids: Arc<IdGenerator>,
     secrets: SecretBox,
     tokens: TokenIssuer,
+    vault_tokens: vault_tokens::VaultTokenSettings,
+    signing_keys: signing_keys::SigningKeys,
     csrf_key: [u8; 32],
     auth: AuthSettings,
     listeners: RwLock<Vec<Arc<dyn ChangeListener>>>,
@@ -159,7 +166,8 @@ impl Services {
         mailer: Arc<dyn mail::Mailer>,
         tenant_data: TenantData,
     ) -> Self {
-        let Settings { auth, public_url, org_deletion_grace_days, documents, allow_link_local_webhooks } = settings;
+        let Settings { auth, public_url, org_deletion_grace_days, documents, allow_link_local_webhooks, vault_tokens } =
+            settings;
         Self {
             store,
             tenants: tenant_data.databases,
@@ -173,6 +181,8 @@ impl Services {
             org_deletion_grace_days,
             tokens: TokenIssuer::new(master_key, &auth.issuer, auth.access_token_ttl_secs),
             secrets: SecretBox::new(master_key),
+            vault_tokens,
+            signing_keys: signing_keys::SigningKeys::default(),
             csrf_key: master_key.derive("purser/csrf/v1"),
             clock,
             ids,

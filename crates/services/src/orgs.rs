@@ -243,7 +243,8 @@ impl Services {
     }
 
     /// Deletes an organization softly: it stops working at once and its data is kept for
-    /// the grace period. Refused while keys billed to its teams could still be used.
+    /// the grace period. Refused while keys billed to its teams could still be used, or
+    /// while it has vaults.
     /// Returns when its data may be purged.
     pub async fn delete_organization(&self, actor: &Actor, org_id: Id) -> Result<Timestamp> {
         let attempt = AuditEntry::new(AuditAction::OrgDelete, Some(actor.user_id)).resource(org_id).org(org_id);
@@ -260,6 +261,13 @@ impl Services {
                 return Err(Error::conflict(
                     "organization_has_active_resources",
                     format!("{keys} API keys billed to this organization's teams are still usable; revoke them first"),
+                ));
+            }
+            let vaults = purser_store::vaults::count_in(&mut tx, org_id).await?;
+            if vaults > 0 {
+                return Err(Error::conflict(
+                    "organization_has_active_resources",
+                    format!("the organization still has {vaults} vaults; delete them first"),
                 ));
             }
             orgs::soft_delete(&mut tx, org_id, now).await?;

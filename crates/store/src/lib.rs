@@ -16,6 +16,7 @@ pub mod rows;
 pub mod api_keys;
 pub mod audit;
 pub mod changes;
+pub mod clients;
 pub mod deployments;
 pub mod emails;
 pub mod events;
@@ -29,6 +30,8 @@ pub mod teams;
 pub mod usage;
 pub mod user_limits;
 pub mod users;
+pub mod vault_tokens;
+pub mod vaults;
 pub mod webhooks;
 
 #[cfg(feature = "testing")]

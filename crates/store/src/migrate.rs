@@ -54,6 +54,7 @@ const SQLITE: &[Migration] = &[
     migration!("sqlite", 11, "0011_webhooks"),
     migration!("sqlite", 12, "0012_timestamps"),
     migration!("sqlite", 13, "0013_tenant_changes"),
+    migration!("sqlite", 14, "0014_vaults"),
 ];
 const POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001_init"),
@@ -69,6 +70,7 @@ const POSTGRES: &[Migration] = &[
     migration!("postgres", 11, "0011_webhooks"),
     migration!("postgres", 12, "0012_timestamps"),
     migration!("postgres", 13, "0013_tenant_changes"),
+    migration!("postgres", 14, "0014_vaults"),
 ];
 
 /// Arbitrary constant shared by every replica: the advisory lock that serialises migrations.

@@ -200,6 +200,10 @@ pub async fn count_in_org(conn: &mut AnyConnection, org: Id) -> Result<u64> {
 
 pub async fn soft_delete(conn: &mut AnyConnection, team_id: Id, now: Timestamp) -> Result<()> {
     sqlx::query("DELETE FROM team_members WHERE team_id = $1").bind(team_id.as_i64()).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM vault_grants WHERE grantee_kind = 'team' AND grantee_id = $1")
+        .bind(team_id.as_i64())
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("UPDATE teams SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND deleted_at IS NULL")
         .bind(now.as_millis())
         .bind(team_id.as_i64())

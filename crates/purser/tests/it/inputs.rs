@@ -54,6 +54,10 @@ both! {
         let doc = doc["document"]["id"].as_str().unwrap().to_owned();
         let hook = app.post(&format!("/api/v1/organizations/{org}/webhooks"), Some(&owner.token), json!({ "url": "http://127.0.0.1:9/h", "eventTypes": ["*"] })).await.expect(201);
         let hook = hook["webhook"]["id"].as_str().unwrap().to_owned();
+        let vault = app.post(&format!("/api/v1/organizations/{org}/vaults"), Some(&owner.token), json!({ "name": "V" })).await.expect(201);
+        let vault = vault["id"].as_str().unwrap().to_owned();
+        let client = app.post(&format!("/api/v1/organizations/{org}/clients"), Some(&owner.token), json!({ "name": "C" })).await.expect(201);
+        let client = client["id"].as_str().unwrap().to_owned();
         let fill = |template: &str| {
             template
                 .replace("{org}", &org)
@@ -63,6 +67,9 @@ both! {
                 .replace("{doc}", &doc)
                 .replace("{webhook}", &hook)
                 .replace("{delivery}", "1")
+                .replace("{vault}", &vault)
+                .replace("{client}", &client)
+                .replace("{certificate}", "1")
                 .replace("{deploymentId}", &deployment)
                 .replace("{id}", if template.starts_with("/api/v1/users/") { &user.id } else { &model_id })
         };
@@ -70,6 +77,9 @@ both! {
             let public = ["/register", "/login", "/refresh", "/verify-email", "/password-reset"];
             if path.starts_with("/api/v1/auth/") && public.iter().any(|p| path.ends_with(p) || path.contains(&format!("{p}/"))) && !path.ends_with("/send") {
                 None
+            } else if path.ends_with("/vaults/{vault}/tokens") {
+                // Vault tokens are for those with a role on the vault: its creator.
+                Some(&owner)
             } else {
                 Some(&admin)
             }

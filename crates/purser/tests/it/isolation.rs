@@ -20,6 +20,8 @@ fn out_of_scope(path: &str) -> bool {
         || path.starts_with("/v1/")
         // Signed download links: the signature is the authorization (see documents.rs).
         || path.starts_with("/api/v1/document-links/")
+        // Public keys, public by design (vaults.rs): every organization's are listed alike.
+        || path == "/api/v1/organizations/{org}/jwks.json"
 }
 
 /// A valid body for each route that takes one, so that only authorization can refuse.
@@ -39,15 +41,27 @@ fn body_for(method: &str, path: &str, eve: &str) -> Option<Value> {
             json!({ "url": "http://127.0.0.1:9/spy", "eventTypes": ["*"] })
         }
         ("patch", "/api/v1/organizations/{org}/webhooks/{webhook}") => json!({ "url": "http://127.0.0.1:9/spy" }),
+        ("post", "/api/v1/organizations/{org}/vaults") => json!({ "name": "spy" }),
+        ("patch", "/api/v1/organizations/{org}/vaults/{vault}") => json!({ "name": "Taken over" }),
+        (
+            "put",
+            "/api/v1/organizations/{org}/vaults/{vault}/grants/users/{user}"
+            | "/api/v1/organizations/{org}/vaults/{vault}/grants/teams/{team}"
+            | "/api/v1/organizations/{org}/vaults/{vault}/grants/clients/{client}",
+        ) => json!({ "role": "admin" }),
+        ("post", "/api/v1/organizations/{org}/vaults/{vault}/tokens") => json!({ "role": "admin" }),
+        ("post", "/api/v1/organizations/{org}/clients") => json!({ "name": "spy" }),
+        ("patch", "/api/v1/organizations/{org}/clients/{client}") => json!({ "disabled": true }),
+        ("post", "/api/v1/organizations/{org}/clients/{client}/certificates") => json!({ "name": "spy" }),
         _ => return None,
     };
     Some(body)
 }
 
 /// Everything the victim's owner can see of their organization and resources.
-async fn snapshot(app: &TestApp, owner: &Session, org: &str, team: &str, victim: &Session) -> Value {
+async fn snapshot(app: &TestApp, owner: &Session, org: &str, team: &str, victim: &Session, extra: &[String]) -> Value {
     let mut state = BTreeMap::new();
-    for path in [
+    for path in extra.iter().cloned().chain([
         format!("/api/v1/organizations/{org}"),
         format!("/api/v1/organizations/{org}/members"),
         format!("/api/v1/organizations/{org}/invitations"),
@@ -57,7 +71,9 @@ async fn snapshot(app: &TestApp, owner: &Session, org: &str, team: &str, victim:
         format!("/api/v1/organizations/{org}/storage"),
         format!("/api/v1/organizations/{org}/orphaned-files"),
         format!("/api/v1/organizations/{org}/webhooks"),
-    ] {
+        format!("/api/v1/organizations/{org}/vaults"),
+        format!("/api/v1/organizations/{org}/clients"),
+    ]) {
         state.insert(path.clone(), app.get(&path, Some(&owner.token)).await.expect(200));
     }
     for path in ["/api/v1/api-keys", "/api/v1/subscriptions", "/api/v1/auth/emails", "/api/v1/auth/sessions"] {
@@ -88,12 +104,27 @@ both! {
         let document = document["document"]["id"].as_str().unwrap().to_owned();
         let webhook = app.post(&format!("/api/v1/organizations/{org}/webhooks"), Some(&owner.token), json!({ "url": "http://127.0.0.1:9/h", "eventTypes": ["*"] })).await.expect(201);
         let webhook = webhook["webhook"]["id"].as_str().unwrap().to_owned();
+        let vault = app.post(&format!("/api/v1/organizations/{org}/vaults"), Some(&owner.token), json!({ "name": "Keys" })).await.expect(201);
+        let vault = vault["id"].as_str().unwrap().to_owned();
+        let client = app.post(&format!("/api/v1/organizations/{org}/clients"), Some(&owner.token), json!({ "name": "svc" })).await.expect(201);
+        let client = client["id"].as_str().unwrap().to_owned();
+        let certificate = app.post(&format!("/api/v1/organizations/{org}/clients/{client}/certificates"), Some(&owner.token), json!({ "name": "k" })).await.expect(201);
+        let certificate = certificate["certificate"]["id"].as_str().unwrap().to_owned();
+        for grantee in [format!("users/{}", bob.id), format!("teams/{team}"), format!("clients/{client}")] {
+            app.put(&format!("/api/v1/organizations/{org}/vaults/{vault}/grants/{grantee}"), Some(&owner.token), json!({ "role": "reader" })).await.expect(200);
+        }
+        app.post(&format!("/api/v1/organizations/{org}/vaults/{vault}/tokens"), Some(&owner.token), json!({})).await.expect(201);
 
         // Eve owns another organization (and is an admin there, with a team of her own).
         let (eve, eve_org) = org_with_owner(&app, "eve@example.com", "Attacker").await;
         app.post(&format!("/api/v1/organizations/{eve_org}/teams"), Some(&eve.token), json!({ "name": "Own" })).await.expect(201);
 
-        let before = snapshot(&app, &owner, &org, &team, &bob).await;
+        let extra = [
+            format!("/api/v1/organizations/{org}/vaults/{vault}"),
+            format!("/api/v1/organizations/{org}/vaults/{vault}/grants"),
+            format!("/api/v1/organizations/{org}/clients/{client}"),
+        ];
+        let before = snapshot(&app, &owner, &org, &team, &bob, &extra).await;
         let ids = [
             ("{org}", org.as_str()),
             ("{team}", team.as_str()),
@@ -103,6 +134,9 @@ both! {
             ("{webhook}", webhook.as_str()),
             // Eve learns nothing of deliveries either: the webhook is not hers to name.
             ("{delivery}", "1"),
+            ("{vault}", vault.as_str()),
+            ("{client}", client.as_str()),
+            ("{certificate}", certificate.as_str()),
         ];
         let resource_ids = [
             ("/api/v1/api-keys/{id}", key.as_str()),
@@ -153,7 +187,7 @@ both! {
         }
         assert!(walked >= 30, "only {walked} routes walked");
         assert!(bad_sent >= 30, "only {bad_sent} requests with bad input sent");
-        let after = snapshot(&app, &owner, &org, &team, &bob).await;
+        let after = snapshot(&app, &owner, &org, &team, &bob, &extra).await;
         assert_eq!(before, after, "a refused request changed something");
         app.get(&format!("/api/v1/api-keys/{key}"), Some(&bob.token)).await.expect(200);
     }

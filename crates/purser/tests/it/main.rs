@@ -59,4 +59,5 @@ mod timestamps;
 mod tsa;
 mod usage;
 mod users;
+mod vaults;
 mod webhooks;

@@ -6,9 +6,10 @@ use purser_domain::model::{Capability, Model};
 use purser_domain::org::{INVITATION_TTL_SECS, Invitation, OrgRole, OrgStatus, Organization, Team};
 use purser_domain::subscription::{Subscription, SubscriptionStatus};
 use purser_domain::user::UserEmail;
+use purser_domain::vault::{Certificate, Grant, Grantee, ServiceClient, SyncStatus, Vault, VaultRole};
 use purser_domain::webhook::{Delivery, DeliveryStatus};
 use purser_domain::{Id, PlatformRole, TokenPrice};
-use purser_store::{emails, invitations, models, orgs, subscriptions, teams};
+use purser_store::{clients, emails, invitations, models, orgs, subscriptions, teams, vaults};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -42,6 +43,8 @@ enum Who {
     OrgMember,
     /// Members and above (not viewers): uploading.
     OrgWrite,
+    /// Those with a role on the vault (of the actors, the member).
+    VaultHolder,
     OrgPlatformAdmin,
 }
 
@@ -65,6 +68,7 @@ fn expect(who: Who, actor: Actor) -> Expect {
         Who::OrgOwnerRead => &[Admin, Readonly, Owner],
         Who::OrgMember => &[Admin, Owner, OrgAdmin, Member, Viewer],
         Who::OrgWrite => &[Admin, Owner, OrgAdmin, Member],
+        Who::VaultHolder => &[Member],
     };
     let org_route = !matches!(who, Who::AnySignedIn | Who::PlatformReader | Who::PlatformAdmin);
     if allowed.contains(&actor) {
@@ -92,6 +96,11 @@ struct Fixture {
     /// A webhook the owner made, and a delivery of it that failed.
     webhook: Id,
     delivery: Id,
+    /// A vault on which the member actor, the target, the team and the client are readers;
+    /// the client has a certificate.
+    vault: Id,
+    client: Id,
+    certificate: Id,
 }
 
 struct Cast {
@@ -170,6 +179,8 @@ async fn fixture(app: &TestApp, cast: &Cast) -> Fixture {
     teams::insert(&mut tx, &team).await.unwrap();
     teams::add_member(&mut tx, team.id, cast.id(Actor::Member), false, now).await.unwrap();
     teams::add_member(&mut tx, team.id, target, false, now).await.unwrap();
+    let (vault, client, certificate) =
+        vault_fixture(&mut tx, org.id, team.id, cast.id(Actor::Member), target, &next, now).await;
     let invitation = Invitation {
         id: next(),
         org_id: org.id,
@@ -235,7 +246,74 @@ async fn fixture(app: &TestApp, cast: &Cast) -> Fixture {
         document,
         webhook,
         delivery: delivery.id,
+        vault,
+        client,
+        certificate,
     }
+}
+
+/// A vault with readers (a member, the target, a team and a client), and the client with a
+/// certificate.
+async fn vault_fixture(
+    tx: &mut purser_store::Tx,
+    org: Id,
+    team: Id,
+    member: Id,
+    target: Id,
+    next: impl Fn() -> Id,
+    now: purser_domain::Timestamp,
+) -> (Id, Id, Id) {
+    let vault = Vault {
+        id: next(),
+        org_id: org,
+        name: format!("vault-{org}"),
+        description: None,
+        sync_status: SyncStatus::Pending,
+        sync_error: None,
+        synced_at: None,
+        created_by: None,
+        created_at: now,
+        updated_at: now,
+    };
+    vaults::insert(tx, &vault).await.unwrap();
+    let client = ServiceClient {
+        id: next(),
+        org_id: org,
+        name: "svc".into(),
+        description: None,
+        disabled: false,
+        created_by: None,
+        created_at: now,
+        updated_at: now,
+    };
+    clients::insert(tx, &client).await.unwrap();
+    let certificate = next();
+    let public_key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key().to_bytes();
+    let cert = Certificate {
+        id: certificate,
+        client_id: client.id,
+        org_id: org,
+        kid: Certificate::kid_for(client.id, certificate),
+        name: "k".into(),
+        public_key,
+        created_at: now,
+        expires_at: None,
+        last_used_at: None,
+        revoked_at: None,
+    };
+    clients::insert_certificate(tx, &cert).await.unwrap();
+    for grantee in [Grantee::User(member), Grantee::User(target), Grantee::Team(team), Grantee::Client(client.id)] {
+        let grant = Grant {
+            vault_id: vault.id,
+            grantee,
+            role: VaultRole::Reader,
+            granted_by: None,
+            created_at: now,
+            updated_at: now,
+        };
+        vaults::put_grant(tx, &grant).await.unwrap();
+    }
+    (vault.id, client.id, certificate)
 }
 
 /// The routes, with who they are for and a valid body; `{...}` are filled from a fixture.
@@ -364,6 +442,47 @@ fn routes(f: &Fixture, n: usize) -> Vec<(&'static str, &'static str, Who, Option
         ("delete", "/api/v1/organizations/{org}/webhooks/{webhook}", OrgAdmin, None),
         ("get", "/api/v1/organizations/{org}/webhooks/{webhook}/deliveries", OrgAdminRead, None),
         ("post", "/api/v1/organizations/{org}/webhooks/{webhook}/deliveries/{delivery}/redeliver", OrgAdmin, None),
+        ("post", "/api/v1/organizations/{org}/vaults", OrgAdmin, Some(json!({ "name": format!("vault {n}") }))),
+        ("get", "/api/v1/organizations/{org}/vaults", OrgRead, None),
+        ("get", "/api/v1/organizations/{org}/vaults/{vault}", OrgRead, None),
+        ("patch", "/api/v1/organizations/{org}/vaults/{vault}", OrgAdmin, Some(json!({ "description": "changed" }))),
+        ("delete", "/api/v1/organizations/{org}/vaults/{vault}", OrgAdmin, None),
+        ("get", "/api/v1/organizations/{org}/vaults/{vault}/grants", OrgRead, None),
+        (
+            "put",
+            "/api/v1/organizations/{org}/vaults/{vault}/grants/users/{user}",
+            OrgAdmin,
+            Some(json!({ "role": "writer" })),
+        ),
+        ("delete", "/api/v1/organizations/{org}/vaults/{vault}/grants/users/{user}", OrgAdmin, None),
+        (
+            "put",
+            "/api/v1/organizations/{org}/vaults/{vault}/grants/teams/{team}",
+            OrgAdmin,
+            Some(json!({ "role": "writer" })),
+        ),
+        ("delete", "/api/v1/organizations/{org}/vaults/{vault}/grants/teams/{team}", OrgAdmin, None),
+        (
+            "put",
+            "/api/v1/organizations/{org}/vaults/{vault}/grants/clients/{client}",
+            OrgAdmin,
+            Some(json!({ "role": "writer" })),
+        ),
+        ("delete", "/api/v1/organizations/{org}/vaults/{vault}/grants/clients/{client}", OrgAdmin, None),
+        ("post", "/api/v1/organizations/{org}/vaults/{vault}/tokens", VaultHolder, Some(json!({ "role": "reader" }))),
+        ("post", "/api/v1/organizations/{org}/vaults/{vault}/tokens/revoke", OrgAdmin, None),
+        ("post", "/api/v1/organizations/{org}/clients", OrgAdmin, Some(json!({ "name": format!("client {n}") }))),
+        ("get", "/api/v1/organizations/{org}/clients", OrgRead, None),
+        ("get", "/api/v1/organizations/{org}/clients/{client}", OrgRead, None),
+        ("patch", "/api/v1/organizations/{org}/clients/{client}", OrgAdmin, Some(json!({ "disabled": true }))),
+        ("delete", "/api/v1/organizations/{org}/clients/{client}", OrgAdmin, None),
+        (
+            "post",
+            "/api/v1/organizations/{org}/clients/{client}/certificates",
+            OrgAdmin,
+            Some(json!({ "name": "made" })),
+        ),
+        ("delete", "/api/v1/organizations/{org}/clients/{client}/certificates/{certificate}", OrgAdmin, None),
     ]
 }
 
@@ -436,9 +555,12 @@ async fn newest_audit(app: &TestApp) -> (u64, bool) {
 }
 
 /// Routes anyone may call signed out; they have no role dimension.
-const PUBLIC: [&str; 8] = [
+const PUBLIC: [&str; 10] = [
     // A signed download link: its signature is its authorization (see documents.rs).
     "/api/v1/document-links/{org}/{doc}",
+    // Public keys; and the token endpoint, where a client assertion authenticates (vaults.rs).
+    "/api/v1/organizations/{org}/jwks.json",
+    "/api/v1/token",
     "/api/v1/auth/register",
     "/api/v1/auth/login",
     "/api/v1/auth/login/cookie",
@@ -528,6 +650,9 @@ both! {
                     .replace("{doc}", &f.document.to_string())
                     .replace("{webhook}", &f.webhook.to_string())
                     .replace("{delivery}", &f.delivery.to_string())
+                    .replace("{vault}", &f.vault.to_string())
+                    .replace("{client}", &f.client.to_string())
+                    .replace("{certificate}", &f.certificate.to_string())
                     .replace("{deploymentId}", "1")
                     .replace("{id}", &id);
                 let own_email = if template == "/api/v1/auth/verify-email/send" {
