@@ -12,7 +12,7 @@
 
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
-use purser_domain::vault::{Grantee, Vault, VaultRole};
+use purser_domain::vault::{Certificate, Grantee, VaultRole};
 use purser_domain::{Id, Timestamp};
 use purser_store::vault_tokens::{self, RefreshToken};
 use purser_store::{AnyConnection, clients, vaults};
@@ -211,38 +211,30 @@ impl Services {
         };
         let asked = vault_role_of(request.scope.as_deref())?;
         let now = self.now();
-        let (client_id, cert_id, claims) = self.verify_assertion(assertion, now, noted).await?;
-        let org_id = noted.org_id.expect("noted by verify_assertion");
+        let vault = vault_id.parse::<Id>().ok();
+        let (certificate, granted, claims) = self.verify_assertion(assertion, vault, now, noted).await?;
+        let (org_id, client_id) = (certificate.org_id, certificate.client_id);
+        // The writes are the transaction's only statements: it holds SQLite's write lock
+        // for as little as can be.
         let mut tx = self.store.begin().await?;
-        if !vault_tokens::accept_assertion(
-            &mut tx,
-            client_id,
-            &claims.jti,
-            Timestamp::from_millis(claims.exp.saturating_mul(1000)),
-            now,
-        )
-        .await?
-        {
+        let expires = Timestamp::from_millis(claims.exp.saturating_mul(1000));
+        if !vault_tokens::accept_assertion(&mut tx, client_id, &claims.jti, expires, now).await? {
             return Err(bad_client("the assertion was used already (its jti); sign a new one"));
         }
         // From here the assertion is spent, whatever the answer: commit with it.
-        let vault = vault_id.parse::<Id>().ok();
         noted.vault_id = vault;
-        let granted = match vault {
-            Some(vault_id) => self.client_grant(&mut tx, org_id, vault_id, client_id).await?,
-            None => None,
-        };
-        let outcome = match granted {
-            None => Err(no_vault()),
-            Some((_, granted)) if asked.is_some_and(|asked| asked > granted) => {
-                Err(oauth("invalid_scope", format!("the client's grant on this vault is {granted}")))
-            }
-            Some((vault, granted)) => {
+        let outcome = match (vault, granted) {
+            (Some(vault_id), Some(granted)) if asked.is_none_or(|asked| asked <= granted) => {
                 let role = asked.unwrap_or(granted);
-                let issued = self.issue_vault_token(&mut tx, &vault, Grantee::Client(client_id), role, None).await?;
-                clients::touch_certificate(&mut tx, cert_id, now).await?;
+                let subject = Grantee::Client(client_id);
+                let issued = self.issue_vault_token(&mut tx, org_id, vault_id, subject, role, None).await?;
+                if certificate.last_used_at.is_none_or(|at| at < now.plus_secs(-60)) {
+                    clients::touch_certificate(&mut tx, certificate.id, now).await?;
+                }
                 Ok(issued)
             }
+            (_, Some(granted)) => Err(oauth("invalid_scope", format!("the client's grant on this vault is {granted}"))),
+            (_, None) => Err(no_vault()),
         };
         let mut entry = self.token_entry(AuditAction::VaultTokenIssue, noted);
         if let Ok(issued) = &outcome {
@@ -256,13 +248,14 @@ impl Services {
     }
 
     /// Checks a client assertion: its header, its certificate, its signature and claims.
-    /// Answers the client, the certificate and the claims.
+    /// Answers the certificate, the client's role on `vault` (if any) and the claims.
     async fn verify_assertion(
         &self,
         assertion: &str,
+        vault: Option<Id>,
         now: Timestamp,
         noted: &mut Noted,
-    ) -> Result<(Id, Id, AssertionClaims)> {
+    ) -> Result<(Certificate, Option<VaultRole>, AssertionClaims)> {
         // The header is read by hand first: the key it names says whose organization an
         // attempt concerns (for the audit log), whatever algorithm it claims.
         let (alg, kid) = assertion_header(assertion).ok_or_else(|| bad_client("the client assertion is not a JWT"))?;
@@ -270,7 +263,7 @@ impl Services {
             return Err(bad_client("the client assertion's header must name its key (kid)"));
         };
         let mut conn = self.store.conn().await?;
-        let Some((certificate, disabled)) = clients::by_kid(&mut conn, &kid).await? else {
+        let Some((certificate, disabled, granted)) = clients::assertion_key(&mut conn, &kid, vault).await? else {
             return Err(bad_client("no certificate has this kid"));
         };
         drop(conn);
@@ -324,20 +317,7 @@ impl Services {
         if disabled {
             return Err(oauth("unauthorized_client", "the client is disabled"));
         }
-        Ok((certificate.client_id, certificate.id, claims))
-    }
-
-    /// The vault (of the client's organization) and the client's grant on it.
-    async fn client_grant(
-        &self,
-        conn: &mut AnyConnection,
-        org_id: Id,
-        vault_id: Id,
-        client_id: Id,
-    ) -> Result<Option<(Vault, VaultRole)>> {
-        let Some(vault) = vaults::get(conn, org_id, vault_id).await? else { return Ok(None) };
-        let grant = vaults::grant_of(conn, vault_id, Grantee::Client(client_id)).await?;
-        Ok(grant.map(|g| (vault, g.role)))
+        Ok((certificate, granted, claims))
     }
 
     /// Signs an access token and stores a new refresh token (in `family`, or a new one), in
@@ -345,7 +325,8 @@ impl Services {
     pub(crate) async fn issue_vault_token(
         &self,
         conn: &mut AnyConnection,
-        vault: &Vault,
+        org_id: Id,
+        vault_id: Id,
         subject: Grantee,
         role: VaultRole,
         family: Option<Id>,
@@ -360,8 +341,8 @@ impl Services {
             iss: self.public_url.clone(),
             sub: subject.to_string(),
             aud: settings.audience.clone(),
-            org_id: vault.org_id.to_string(),
-            vault_id: vault.id.to_string(),
+            org_id: org_id.to_string(),
+            vault_id: vault_id.to_string(),
             vault_role: role,
             scope: role.as_str().to_owned(),
             jti: self.ids.next_id().to_string(),
@@ -376,8 +357,8 @@ impl Services {
         let stored = RefreshToken {
             id,
             family_id: family.unwrap_or(id),
-            org_id: vault.org_id,
-            vault_id: vault.id,
+            org_id,
+            vault_id,
             subject,
             role,
             created_at: now,
@@ -386,13 +367,7 @@ impl Services {
             revoked_at: None,
         };
         vault_tokens::insert_refresh(conn, &stored, &digest_bytes(refresh_token.as_bytes())).await?;
-        Ok(IssuedVaultToken {
-            access_token,
-            expires_in: settings.access_ttl_secs,
-            refresh_token,
-            vault_id: vault.id,
-            role,
-        })
+        Ok(IssuedVaultToken { access_token, expires_in: settings.access_ttl_secs, refresh_token, vault_id, role })
     }
 
     async fn refresh_vault_token(
@@ -451,7 +426,8 @@ impl Services {
             return Err(oauth("invalid_scope", format!("the refresh token allows at most {cap}")));
         }
         let role = asked.unwrap_or(cap);
-        let issued = self.issue_vault_token(&mut tx, &vault, used.subject, role, Some(used.family_id)).await?;
+        let issued =
+            self.issue_vault_token(&mut tx, vault.org_id, vault.id, used.subject, role, Some(used.family_id)).await?;
         let entry = self
             .token_entry(AuditAction::VaultTokenRefresh, noted)
             .after(json!({ "subject": used.subject.to_string(), "role": role }));

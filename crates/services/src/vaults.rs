@@ -335,7 +335,7 @@ impl Services {
             let asked = role.read(proof)?;
             let role = asked.map_or(mine, |asked| asked.min(mine));
             let subject = Grantee::User(actor.user_id);
-            let issued = self.issue_vault_token(&mut tx, &found.vault, subject, role, None).await?;
+            let issued = self.issue_vault_token(&mut tx, org_id, vault_id, subject, role, None).await?;
             let entry = AuditEntry::new(AuditAction::VaultTokenIssue, Some(actor.user_id))
                 .org(org_id)
                 .resource(vault_id)

@@ -1,12 +1,12 @@
 //! Service clients and their certificates (Ed25519 public keys).
 
 use purser_domain::page::{Page, PageRequest};
-use purser_domain::vault::{Certificate, ServiceClient};
+use purser_domain::vault::{Certificate, ServiceClient, VaultRole};
 use purser_domain::{Id, Timestamp};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::rows::{count, flag, id, opt_ts, ts};
+use crate::rows::{count, flag, id, opt_parsed, opt_ts, ts};
 use crate::{Result, StoreError};
 
 const COLUMNS: &str = "id, org_id, name, description, disabled, created_by, created_at, updated_at";
@@ -186,19 +186,29 @@ pub async fn usable_certificates(conn: &mut AnyConnection, org_id: Id, now: Time
     rows.iter().map(certificate).collect()
 }
 
-/// What an assertion's `kid` names: the certificate and whether its client is disabled.
-pub async fn by_kid(conn: &mut AnyConnection, kid: &str) -> Result<Option<(Certificate, bool)>> {
+/// What a client assertion needs, in one read: the certificate its `kid` names, whether
+/// that client is disabled, and the client's role on `vault_id` (none when the vault does
+/// not exist, is another organization's, or grants the client nothing).
+pub async fn assertion_key(
+    conn: &mut AnyConnection,
+    kid: &str,
+    vault_id: Option<Id>,
+) -> Result<Option<(Certificate, bool, Option<VaultRole>)>> {
     let Some(row) = sqlx::query(&format!(
-        "SELECT {CERT_COLUMNS_OF_C}, s.disabled FROM client_certificates c \
-         JOIN service_clients s ON s.id = c.client_id WHERE c.kid = $1"
+        "SELECT {CERT_COLUMNS_OF_C}, s.disabled, g.role AS grant_role FROM client_certificates c \
+         JOIN service_clients s ON s.id = c.client_id \
+         LEFT JOIN vaults v ON v.id = $2 AND v.org_id = c.org_id \
+         LEFT JOIN vault_grants g ON g.vault_id = v.id AND g.grantee_kind = 'client' AND g.grantee_id = c.client_id \
+         WHERE c.kid = $1"
     ))
     .bind(kid)
+    .bind(vault_id.map_or(-1, Id::as_i64))
     .fetch_optional(conn)
     .await?
     else {
         return Ok(None);
     };
-    Ok(Some((certificate(&row)?, flag(&row, "disabled")?)))
+    Ok(Some((certificate(&row)?, flag(&row, "disabled")?, opt_parsed(&row, "grant_role")?)))
 }
 
 /// Notes a certificate's use, at most once a minute (a write per token would be waste).
