@@ -31,6 +31,7 @@ pub struct RateRules {
     pub verify_per_account: Rule,
     pub reset_per_ip: Rule,
     pub reset_per_email: Rule,
+    pub token_failures_per_ip: Rule,
 }
 
 /// How long a sign-in waits once its account is past `login_failures_per_account`.
@@ -132,6 +133,22 @@ impl Limits {
     pub async fn sign_in_not_failed(&self, attempt: &SignInAttempt) {
         if let Err(e) = self.limiter.undo(&attempt.pair).await {
             tracing::warn!(error = %e, "rate limiter unavailable; a sign-in stays counted as failed");
+        }
+    }
+
+    /// Refuses a token request from an address past its refusals' limit. Only refusals
+    /// count (`token_refused`), so clients that sign correctly are never slowed.
+    pub async fn before_token(&self, ip: &str) -> Result<(), ApiError> {
+        match self.peek(&format!("token:failed:{ip}"), self.rules.token_failures_per_ip).await {
+            Some(decision) if !decision.allowed => Err(refusal(&decision)),
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn token_refused(&self, ip: &str) {
+        let key = format!("token:failed:{ip}");
+        if let Err(e) = self.limiter.hit(&key, self.rules.token_failures_per_ip).await {
+            tracing::warn!(error = %e, "rate limiter unavailable; a refused token request went uncounted");
         }
     }
 

@@ -437,6 +437,10 @@ pub struct VaultsConfig {
     /// A new signing key takes over after this many days; the old one stays published
     /// until its last token has expired.
     pub key_rotation_days: u32,
+    /// The policy engine told each vault's state (`PUT <url>/vaults/{id}`); unset, none is.
+    pub engine_url: Option<String>,
+    /// Longest wait for the engine's answer.
+    pub engine_timeout_secs: u64,
 }
 
 impl Default for VaultsConfig {
@@ -447,6 +451,8 @@ impl Default for VaultsConfig {
             access_token_ttl_secs: d.access_ttl_secs,
             refresh_token_ttl_secs: d.refresh_ttl_secs,
             key_rotation_days: u32::try_from(d.key_rotation_secs / 86_400).unwrap_or(30),
+            engine_url: None,
+            engine_timeout_secs: 10,
         }
     }
 }
@@ -465,6 +471,14 @@ impl VaultsConfig {
         }
         if !(1..=365).contains(&self.key_rotation_days) {
             return fail("key_rotation_days", "must be 1 to 365");
+        }
+        if let Some(url) = &self.engine_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return fail("engine_url", "must start with http:// or https://");
+        }
+        if self.engine_timeout_secs == 0 {
+            return fail("engine_timeout_secs", "must be at least 1");
         }
         Ok(())
     }
@@ -527,6 +541,9 @@ pub struct LimitsConfig {
     pub verify_per_account: RuleConfig,
     pub reset_per_ip: RuleConfig,
     pub reset_per_email: RuleConfig,
+    /// Refused token requests (`POST /api/v1/token`) from one address; past it, the
+    /// address is refused until the window ends.
+    pub token_failures_per_ip: RuleConfig,
 }
 
 impl Default for LimitsConfig {
@@ -542,6 +559,7 @@ impl Default for LimitsConfig {
             verify_per_account: RuleConfig::new(5, 3600),
             reset_per_ip: RuleConfig::new(20, 3600),
             reset_per_email: RuleConfig::new(3, 3600),
+            token_failures_per_ip: RuleConfig::new(120, 60),
         }
     }
 }
@@ -560,6 +578,7 @@ impl LimitsConfig {
             verify_per_account: self.verify_per_account.rule(),
             reset_per_ip: self.reset_per_ip.rule(),
             reset_per_email: self.reset_per_email.rule(),
+            token_failures_per_ip: self.token_failures_per_ip.rule(),
         }
     }
 
@@ -577,6 +596,7 @@ impl LimitsConfig {
             ("verify_per_account", self.verify_per_account),
             ("reset_per_ip", self.reset_per_ip),
             ("reset_per_email", self.reset_per_email),
+            ("token_failures_per_ip", self.token_failures_per_ip),
         ] {
             if rule.limit == 0 || rule.window_secs == 0 {
                 return Err(ConfigError(format!("limits.{name}: limit and window_secs must be at least 1")));

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod console;
+mod engine_http;
 pub mod kafka;
 pub mod nats;
 pub mod tenants_cli;
@@ -42,6 +43,7 @@ pub struct Purser {
     resync: tokio::task::JoinHandle<()>,
     housekeeping: tokio::task::JoinHandle<()>,
     signing_keys: tokio::task::JoinHandle<()>,
+    vault_sync: Option<tokio::task::JoinHandle<()>>,
     /// Publishes the event outbox (when a bus is configured), as `holder`.
     relay: Option<(tokio::task::JoinHandle<()>, String)>,
     /// Sends webhook deliveries.
@@ -310,6 +312,13 @@ impl Purser {
         let housekeeping = spawn_housekeeping(Arc::clone(&services), config.events.keep_days);
         services.refresh_signing_keys().await.context("cannot load the vault token signing keys")?;
         let signing_keys = spawn_signing_keys(Arc::clone(&services));
+        let vault_sync = match &config.vaults.engine_url {
+            Some(url) => {
+                let engine = engine_http::HttpEngine::new(url, Duration::from_secs(config.vaults.engine_timeout_secs))?;
+                Some(spawn_vault_sync(Arc::clone(&services), Arc::new(engine)))
+            }
+            None => None,
+        };
         // Every replica relays (one at a time, by the lease) and sends webhook deliveries.
         let bus = event_buses(config).await?;
         let relay = config.events.relay.then(|| {
@@ -341,6 +350,7 @@ impl Purser {
             resync,
             housekeeping,
             signing_keys,
+            vault_sync,
             relay,
             deliveries,
             shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
@@ -374,6 +384,9 @@ impl Purser {
         self.resync.abort();
         self.housekeeping.abort();
         self.signing_keys.abort();
+        if let Some(sync) = &self.vault_sync {
+            sync.abort();
+        }
         self.deliveries.abort();
         if let Some((relay, holder)) = &self.relay {
             relay.abort();
@@ -460,6 +473,24 @@ fn spawn_housekeeping(services: Arc<Services>, keep_events_days: u32) -> tokio::
             if let Err(e) = services.prune_vault_tokens().await {
                 tracing::warn!(error = %e, "could not prune expired vault refresh tokens and assertion ids");
             }
+        }
+    })
+}
+
+/// Vault states to the policy engine: what is due every second (replicas share the work
+/// by claiming each vault).
+fn spawn_vault_sync(services: Arc<Services>, engine: Arc<engine_http::HttpEngine>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let pause = match services.sync_vaults(engine.as_ref()).await {
+                Ok(n) if n > 0 => Duration::ZERO,
+                Ok(_) => Duration::from_secs(1),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not sync vaults with the policy engine; retrying");
+                    Duration::from_secs(5)
+                }
+            };
+            tokio::time::sleep(pause).await;
         }
     })
 }

@@ -90,6 +90,7 @@ pub enum AuditAction {
     VaultGrant,
     VaultGrantRemove,
     VaultTokensRevoke,
+    VaultResync,
     VaultTokenIssue,
     VaultTokenRefresh,
     VaultTokenRefreshReuse,
@@ -169,6 +170,7 @@ impl AuditAction {
             Self::VaultGrant => "vault.grant",
             Self::VaultGrantRemove => "vault.grant_remove",
             Self::VaultTokensRevoke => "vault.tokens_revoke",
+            Self::VaultResync => "vault.resync",
             Self::VaultTokenIssue => "vault_token.issue",
             Self::VaultTokenRefresh => "vault_token.refresh",
             Self::VaultTokenRefreshReuse => "vault_token.refresh_token_reuse",
@@ -228,6 +230,7 @@ impl AuditAction {
             | Self::VaultGrant
             | Self::VaultGrantRemove
             | Self::VaultTokensRevoke
+            | Self::VaultResync
             | Self::VaultTokenIssue
             | Self::VaultTokenRefresh
             | Self::VaultTokenRefreshReuse => "vault",

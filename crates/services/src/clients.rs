@@ -221,7 +221,7 @@ impl Services {
             let vaults = purser_store::vaults::vaults_granting(&mut tx, Grantee::Client(client_id)).await?;
             clients::delete(&mut tx, client_id).await?;
             for vault in vaults {
-                purser_store::vaults::mark_pending(&mut tx, vault, self.now()).await?;
+                purser_store::vault_syncs::note_change(&mut tx, vault, org_id, false, self.now()).await?;
             }
             let entry = AuditEntry::new(AuditAction::ClientDelete, Some(actor.user_id))
                 .org(org_id)

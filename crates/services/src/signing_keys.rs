@@ -9,8 +9,7 @@ use std::sync::{Arc, RwLock};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ed25519_dalek::SigningKey;
-use ed25519_dalek::pkcs8::EncodePrivateKey;
-use jsonwebtoken::EncodingKey;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use purser_domain::Timestamp;
 use purser_store::vault_tokens::{self, StoredSigningKey};
 use serde_json::json;
@@ -18,6 +17,7 @@ use serde_json::json;
 use crate::Services;
 use crate::crypto::random_bytes;
 use crate::error::{Error, ErrorKind, Result};
+use crate::jws::JwtSigner;
 
 /// How often each replica reloads the keys (and rotates them when due).
 pub const RELOAD_SECS: u64 = 30;
@@ -26,16 +26,11 @@ const PUBLISH_AHEAD_SECS: i64 = 120;
 /// Verifiers' clocks may run behind: a retired key stays published this much longer.
 const CLOCK_SKEW_SECS: i64 = 60;
 
-/// The key that signs now.
-pub(crate) struct Signer {
-    pub kid: String,
-    pub key: EncodingKey,
-}
-
 /// The keys as this replica knows them.
 #[derive(Default)]
 pub(crate) struct KeyRing {
-    pub signer: Option<Arc<Signer>>,
+    /// The key that signs now.
+    pub signer: Option<Arc<JwtSigner>>,
     /// The JWKS document, serialised once per reload.
     pub jwks: bytes::Bytes,
 }
@@ -139,7 +134,7 @@ impl Services {
         }
     }
 
-    fn open_signing_key(&self, key: &StoredSigningKey) -> Result<Signer> {
+    fn open_signing_key(&self, key: &StoredSigningKey) -> Result<JwtSigner> {
         let broken = |what: &str| {
             tracing::error!(kid = %key.kid, "the signing key cannot be read: {what}");
             Error::new(ErrorKind::Internal, "internal", "the vault token signing key cannot be read")
@@ -149,7 +144,8 @@ impl Services {
             .open(&key.sealed_private_key, &sealed_context(&key.kid))
             .map_err(|_| broken("not sealed with this master key"))?;
         let der = STANDARD.decode(der).map_err(|_| broken("not base64"))?;
-        Ok(Signer { kid: key.kid.clone(), key: EncodingKey::from_ed_der(&der) })
+        let pair = SigningKey::from_pkcs8_der(&der).map_err(|_| broken("not an Ed25519 PKCS#8 key"))?;
+        Ok(JwtSigner::new(key.kid.clone(), pair))
     }
 }
 

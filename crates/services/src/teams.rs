@@ -223,6 +223,12 @@ impl Services {
                     format!("{keys} usable API keys are billed to this team; revoke them first"),
                 ));
             }
+            // Its grants go with it: the vaults they were on must tell the engine.
+            for vault in
+                purser_store::vaults::vaults_granting(&mut tx, purser_domain::vault::Grantee::Team(team_id)).await?
+            {
+                purser_store::vault_syncs::note_change(&mut tx, vault, org_id, false, now).await?;
+            }
             teams::soft_delete(&mut tx, team_id, now).await?;
             let entry = AuditEntry::new(AuditAction::TeamDelete, Some(actor.user_id))
                 .resource(team_id)

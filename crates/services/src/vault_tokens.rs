@@ -10,8 +10,6 @@
 //!
 //! Errors carry RFC 6749's codes; every refusal is audited, like every issued token.
 
-use base64::Engine as _;
-use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use purser_domain::vault::{Certificate, Grantee, VaultRole};
 use purser_domain::{Id, Timestamp};
 use purser_store::vault_tokens::{self, RefreshToken};
@@ -22,6 +20,7 @@ use serde_json::json;
 use crate::audit::{AuditAction, AuditEntry};
 use crate::crypto::{digest_bytes, random_token};
 use crate::error::{Error, ErrorKind, Result};
+use crate::jws::Compact;
 use crate::{ClientInfo, Services};
 
 /// RFC 7523's client assertion type.
@@ -91,13 +90,33 @@ pub struct VaultClaims {
     pub exp: i64,
 }
 
-/// What a client assertion must say (besides what `Validation` checks).
+/// What a client assertion says (RFC 7523 §3).
 #[derive(Debug, Deserialize)]
 struct AssertionClaims {
+    iss: Option<String>,
+    sub: Option<String>,
+    aud: Option<Audience>,
     exp: i64,
     jti: String,
     iat: Option<i64>,
     nbf: Option<i64>,
+}
+
+/// `aud`: one value or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn names(&self, expected: &str) -> bool {
+        match self {
+            Self::One(aud) => aud == expected,
+            Self::Many(auds) => auds.iter().any(|aud| aud == expected),
+        }
+    }
 }
 
 /// An RFC 6749 §5.2 error: the code is the `error` field, the message its description.
@@ -114,19 +133,6 @@ fn bad_client(message: impl Into<String>) -> Error {
 /// subject has no grant on.
 fn no_vault() -> Error {
     oauth("invalid_grant", "no such vault, or no grant on it")
-}
-
-/// A JWT's `alg` and `kid`, read without trusting anything else in it.
-fn assertion_header(jwt: &str) -> Option<(Option<String>, Option<String>)> {
-    #[derive(Deserialize)]
-    struct Head {
-        alg: Option<String>,
-        kid: Option<String>,
-    }
-    let encoded = jwt.split('.').next()?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded).ok()?;
-    let head: Head = serde_json::from_slice(&bytes).ok()?;
-    Some((head.alg, head.kid))
 }
 
 /// What a token request turned out to concern, for its audit entry.
@@ -165,7 +171,7 @@ impl Services {
         let mut noted = Noted::default();
         let outcome = match request.grant_type.as_deref() {
             None | Some("") => Err(oauth("invalid_request", "grant_type is required")),
-            Some("client_credentials") => self.client_credentials(client, &request, &mut noted).await,
+            Some("client_credentials") => self.client_credentials(&request, &mut noted).await,
             Some("refresh_token") => self.refresh_vault_token(client, &request, &mut noted).await,
             Some(_) => Err(oauth("unsupported_grant_type", "grant_type must be client_credentials or refresh_token")),
         };
@@ -193,12 +199,7 @@ impl Services {
         entry.after(json!({ "subject": noted.subject.map(|s| s.to_string()) }))
     }
 
-    async fn client_credentials(
-        &self,
-        client_info: &ClientInfo,
-        request: &TokenRequest,
-        noted: &mut Noted,
-    ) -> Result<IssuedVaultToken> {
+    async fn client_credentials(&self, request: &TokenRequest, noted: &mut Noted) -> Result<IssuedVaultToken> {
         let (Some(assertion_type), Some(assertion)) = (&request.client_assertion_type, &request.client_assertion)
         else {
             return Err(oauth("invalid_request", "client_assertion_type and client_assertion are required"));
@@ -212,39 +213,40 @@ impl Services {
         let asked = vault_role_of(request.scope.as_deref())?;
         let now = self.now();
         let vault = vault_id.parse::<Id>().ok();
-        let (certificate, granted, claims) = self.verify_assertion(assertion, vault, now, noted).await?;
-        let (org_id, client_id) = (certificate.org_id, certificate.client_id);
-        // The writes are the transaction's only statements: it holds SQLite's write lock
-        // for as little as can be.
-        let mut tx = self.store.begin().await?;
-        let expires = Timestamp::from_millis(claims.exp.saturating_mul(1000));
-        if !vault_tokens::accept_assertion(&mut tx, client_id, &claims.jti, expires, now).await? {
-            return Err(bad_client("the assertion was used already (its jti); sign a new one"));
-        }
-        // From here the assertion is spent, whatever the answer: commit with it.
         noted.vault_id = vault;
-        let outcome = match (vault, granted) {
+        let (certificate, granted, claims) = self.verify_assertion(assertion, vault, now, noted).await?;
+        let client_id = certificate.client_id;
+        let expires = Timestamp::from_millis(claims.exp.saturating_mul(1000));
+        let replay = || bad_client("the assertion was used already (its jti); sign a new one");
+        let (vault_id, role) = match (vault, granted) {
             (Some(vault_id), Some(granted)) if asked.is_none_or(|asked| asked <= granted) => {
-                let role = asked.unwrap_or(granted);
-                let subject = Grantee::Client(client_id);
-                let issued = self.issue_vault_token(&mut tx, org_id, vault_id, subject, role, None).await?;
-                if certificate.last_used_at.is_none_or(|at| at < now.plus_secs(-60)) {
-                    clients::touch_certificate(&mut tx, certificate.id, now).await?;
-                }
-                Ok(issued)
+                (vault_id, asked.unwrap_or(granted))
             }
-            (_, Some(granted)) => Err(oauth("invalid_scope", format!("the client's grant on this vault is {granted}"))),
-            (_, None) => Err(no_vault()),
+            // A refused assertion is spent too: it cannot be tried again on another vault.
+            (_, granted) => {
+                let mut writer = self.store.writer().await?;
+                if !vault_tokens::spend_assertion(&mut writer, client_id, &claims.jti, expires, now).await? {
+                    return Err(replay());
+                }
+                return Err(match granted {
+                    Some(granted) => oauth("invalid_scope", format!("the client's grant on this vault is {granted}")),
+                    None => no_vault(),
+                });
+            }
         };
-        let mut entry = self.token_entry(AuditAction::VaultTokenIssue, noted);
-        if let Ok(issued) = &outcome {
-            entry = entry.after(json!({ "subject": Grantee::Client(client_id).to_string(), "role": issued.role }));
+        // One write: the refresh token, which spends the assertion's id as it is stored. It
+        // is the record of the token issued (who, which vault, which role, when).
+        let subject = Grantee::Client(client_id);
+        let (issued, stored) = self.mint_vault_token(certificate.org_id, vault_id, subject, role, None)?;
+        let digest = digest_bytes(issued.refresh_token.as_bytes());
+        let mut writer = self.store.writer().await?;
+        if !vault_tokens::insert_for_assertion(&mut writer, &stored, &digest, &claims.jti, now).await? {
+            return Err(replay());
         }
-        let record = self.audit_record(entry, client_info, outcome.as_ref().err().map(|e| e.code));
-        purser_store::audit::insert(&mut tx, &record).await?;
-        tx.commit().await.map_err(purser_store::StoreError::from)?;
-        noted.audited = true;
-        outcome
+        if certificate.last_used_at.is_none_or(|at| at < now.plus_secs(-60)) {
+            clients::touch_certificate(&mut writer, certificate.id, now).await?;
+        }
+        Ok(issued)
     }
 
     /// Checks a client assertion: its header, its certificate, its signature and claims.
@@ -256,49 +258,38 @@ impl Services {
         now: Timestamp,
         noted: &mut Noted,
     ) -> Result<(Certificate, Option<VaultRole>, AssertionClaims)> {
-        // The header is read by hand first: the key it names says whose organization an
-        // attempt concerns (for the audit log), whatever algorithm it claims.
-        let (alg, kid) = assertion_header(assertion).ok_or_else(|| bad_client("the client assertion is not a JWT"))?;
-        let Some(kid) = kid.filter(|k| !k.is_empty() && k.len() <= 200) else {
+        // The header is read first: the key it names says whose organization an attempt
+        // concerns (for the audit log), whatever algorithm it claims.
+        let jwt = Compact::parse(assertion).ok_or_else(|| bad_client("the client assertion is not a JWT"))?;
+        let Some(kid) = jwt.header.kid.as_deref().filter(|k| !k.is_empty() && k.len() <= 200) else {
             return Err(bad_client("the client assertion's header must name its key (kid)"));
         };
         let mut conn = self.store.conn().await?;
-        let Some((certificate, disabled, granted)) = clients::assertion_key(&mut conn, &kid, vault).await? else {
+        let Some((certificate, disabled, granted)) = clients::assertion_key(&mut conn, kid, vault).await? else {
             return Err(bad_client("no certificate has this kid"));
         };
         drop(conn);
         noted.org_id = Some(certificate.org_id);
         noted.subject = Some(Grantee::Client(certificate.client_id));
-        if alg.as_deref() != Some("EdDSA") {
+        if jwt.header.alg.as_deref() != Some("EdDSA") {
             return Err(bad_client("the client assertion must be signed with EdDSA (Ed25519)"));
         }
         if !certificate.usable(now) {
             return Err(bad_client("the certificate named by kid is revoked or expired"));
         }
+        let payload = jwt
+            .verify(&certificate.public_key)
+            .ok_or_else(|| bad_client("the client assertion's signature does not verify"))?;
+        let claims: AssertionClaims = serde_json::from_slice(payload)
+            .map_err(|_| bad_client("the client assertion's claims are not valid (exp, jti)"))?;
         let client_id = certificate.client_id.to_string();
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_audience(&[self.token_endpoint()]);
-        validation.set_issuer(&[&client_id]);
-        validation.sub = Some(client_id);
-        validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
-        // Time is checked below against Purser's clock.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        let key = DecodingKey::from_ed_der(&certificate.public_key);
-        let claims = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation)
-            .map_err(|e| {
-                use jsonwebtoken::errors::ErrorKind as Jwt;
-                bad_client(match e.kind() {
-                    Jwt::InvalidSignature => "the client assertion's signature does not verify".to_owned(),
-                    Jwt::InvalidAudience => format!("the client assertion's aud must be {}", self.token_endpoint()),
-                    Jwt::InvalidIssuer | Jwt::InvalidSubject => {
-                        "the client assertion's iss and sub must be the client id".into()
-                    }
-                    Jwt::MissingRequiredClaim(claim) => format!("the client assertion has no {claim}"),
-                    _ => "the client assertion's claims are not valid (exp, jti)".into(),
-                })
-            })?
-            .claims;
+        if claims.iss.as_deref() != Some(&client_id) || claims.sub.as_deref() != Some(&client_id) {
+            return Err(bad_client("the client assertion's iss and sub must be the client id"));
+        }
+        let endpoint = self.token_endpoint();
+        if !claims.aud.as_ref().is_some_and(|aud| aud.names(&endpoint)) {
+            return Err(bad_client(format!("the client assertion's aud must be {endpoint}")));
+        }
         let now_secs = now.as_secs();
         if claims.exp <= now_secs {
             return Err(bad_client("the client assertion has expired"));
@@ -331,6 +322,21 @@ impl Services {
         role: VaultRole,
         family: Option<Id>,
     ) -> Result<IssuedVaultToken> {
+        let (issued, stored) = self.mint_vault_token(org_id, vault_id, subject, role, family)?;
+        vault_tokens::insert_refresh(conn, &stored, &digest_bytes(issued.refresh_token.as_bytes())).await?;
+        Ok(issued)
+    }
+
+    /// A signed access token and a new refresh token (in `family`, or a new one), with the
+    /// refresh token's row to store.
+    fn mint_vault_token(
+        &self,
+        org_id: Id,
+        vault_id: Id,
+        subject: Grantee,
+        role: VaultRole,
+        family: Option<Id>,
+    ) -> Result<(IssuedVaultToken, RefreshToken)> {
         let now = self.now();
         let settings = &self.vault_tokens;
         let ring = self.signing_keys.current();
@@ -349,9 +355,7 @@ impl Services {
             iat: now.as_secs(),
             exp: now.as_secs() + settings.access_ttl_secs,
         };
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(signer.kid.clone());
-        let access_token = jsonwebtoken::encode(&header, &claims, &signer.key).map_err(Error::internal)?;
+        let access_token = signer.sign(&claims).map_err(Error::internal)?;
         let refresh_token = format!("{REFRESH_PREFIX}{}", random_token(32));
         let id = self.ids.next_id();
         let stored = RefreshToken {
@@ -366,8 +370,9 @@ impl Services {
             used_at: None,
             revoked_at: None,
         };
-        vault_tokens::insert_refresh(conn, &stored, &digest_bytes(refresh_token.as_bytes())).await?;
-        Ok(IssuedVaultToken { access_token, expires_in: settings.access_ttl_secs, refresh_token, vault_id, role })
+        let issued =
+            IssuedVaultToken { access_token, expires_in: settings.access_ttl_secs, refresh_token, vault_id, role };
+        Ok((issued, stored))
     }
 
     async fn refresh_vault_token(
@@ -426,14 +431,10 @@ impl Services {
             return Err(oauth("invalid_scope", format!("the refresh token allows at most {cap}")));
         }
         let role = asked.unwrap_or(cap);
+        // The new token's row is the record of it, as for tokens from assertions.
         let issued =
             self.issue_vault_token(&mut tx, vault.org_id, vault.id, used.subject, role, Some(used.family_id)).await?;
-        let entry = self
-            .token_entry(AuditAction::VaultTokenRefresh, noted)
-            .after(json!({ "subject": used.subject.to_string(), "role": role }));
-        purser_store::audit::insert(&mut tx, &self.audit_record(entry, client_info, None)).await?;
         tx.commit().await.map_err(purser_store::StoreError::from)?;
-        noted.audited = true;
         Ok(issued)
     }
 

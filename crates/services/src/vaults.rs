@@ -6,7 +6,7 @@
 use purser_domain::page::{Page, PageRequest};
 use purser_domain::vault::{Grant, Grantee, SyncStatus, Vault, VaultRole, effective_role};
 use purser_domain::{Id, OrgAction, Principal, Validator};
-use purser_store::{AnyConnection, clients, orgs, teams, vault_tokens, vaults};
+use purser_store::{AnyConnection, clients, orgs, teams, vault_syncs, vault_tokens, vaults};
 use serde_json::{Value, json};
 
 use crate::audit::{AuditAction, AuditEntry};
@@ -98,6 +98,7 @@ impl Services {
                 updated_at: now,
             };
             vaults::put_grant(&mut tx, &grant).await?;
+            vault_syncs::note_change(&mut tx, vault.id, org_id, false, now).await?;
             let entry = AuditEntry::new(AuditAction::VaultCreate, Some(actor.user_id))
                 .org(org_id)
                 .resource(vault.id)
@@ -161,8 +162,9 @@ impl Services {
             }
             vault.updated_at = self.now();
             vault.sync_status = SyncStatus::Pending;
+            vault.sync_error = None;
             vaults::update(&mut tx, &vault).await?;
-            vaults::mark_pending(&mut tx, vault_id, vault.updated_at).await?;
+            vault_syncs::note_change(&mut tx, vault_id, org_id, false, vault.updated_at).await?;
             let entry = AuditEntry::new(AuditAction::VaultUpdate, Some(actor.user_id))
                 .org(org_id)
                 .resource(vault_id)
@@ -190,6 +192,7 @@ impl Services {
                 ));
             }
             vaults::delete(&mut tx, vault_id).await?;
+            vault_syncs::note_change(&mut tx, vault_id, org_id, true, self.now()).await?;
             let entry = AuditEntry::new(AuditAction::VaultDelete, Some(actor.user_id))
                 .org(org_id)
                 .resource(vault_id)
@@ -214,6 +217,23 @@ impl Services {
                 .after(json!({ "revoked": revoked }));
             self.commit_audited(tx, &actor.client, entry).await?;
             Ok(revoked)
+        })
+        .await
+    }
+
+    /// Sends the vault's state to the policy engine again, now (after a failure, say).
+    pub async fn resync_vault(&self, actor: &Actor, org_id: Id, vault_id: Id) -> Result<Vault> {
+        let attempt = AuditEntry::new(AuditAction::VaultResync, Some(actor.user_id)).org(org_id).resource(vault_id);
+        self.audited(&actor.client, attempt, async {
+            let mut tx = self.store.begin().await?;
+            let found = self.vault_at(&mut tx, actor, org_id, vault_id).await?;
+            self.allow(actor, &found.at, OrgAction::ManageVault { vault_role: found.my_role })?;
+            vault_syncs::resync(&mut tx, vault_id, org_id, self.now()).await?;
+            let entry = AuditEntry::new(AuditAction::VaultResync, Some(actor.user_id)).org(org_id).resource(vault_id);
+            self.commit_audited(tx, &actor.client, entry).await?;
+            let mut vault = found.vault;
+            vault.sync_status = SyncStatus::Pending;
+            Ok(vault)
         })
         .await
     }
@@ -253,7 +273,7 @@ impl Services {
                 updated_at: now,
             };
             vaults::put_grant(&mut tx, &grant).await?;
-            vaults::mark_pending(&mut tx, vault_id, now).await?;
+            vault_syncs::note_change(&mut tx, vault_id, org_id, false, now).await?;
             let entry = AuditEntry::new(AuditAction::VaultGrant, Some(actor.user_id))
                 .org(org_id)
                 .resource(vault_id)
@@ -285,7 +305,7 @@ impl Services {
             if let Grantee::Client(_) = grantee {
                 vault_tokens::revoke_for_vault(&mut tx, vault_id, Some(grantee), now).await?;
             }
-            vaults::mark_pending(&mut tx, vault_id, now).await?;
+            vault_syncs::note_change(&mut tx, vault_id, org_id, false, now).await?;
             let entry = AuditEntry::new(AuditAction::VaultGrantRemove, Some(actor.user_id))
                 .org(org_id)
                 .resource(vault_id)

@@ -55,6 +55,7 @@ const SQLITE: &[Migration] = &[
     migration!("sqlite", 12, "0012_timestamps"),
     migration!("sqlite", 13, "0013_tenant_changes"),
     migration!("sqlite", 14, "0014_vaults"),
+    migration!("sqlite", 15, "0015_vault_syncs"),
 ];
 const POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001_init"),
@@ -71,6 +72,7 @@ const POSTGRES: &[Migration] = &[
     migration!("postgres", 12, "0012_timestamps"),
     migration!("postgres", 13, "0013_tenant_changes"),
     migration!("postgres", 14, "0014_vaults"),
+    migration!("postgres", 15, "0015_vault_syncs"),
 ];
 
 /// Arbitrary constant shared by every replica: the advisory lock that serialises migrations.

@@ -67,10 +67,11 @@ pub async fn delete_signing_keys(conn: &mut AnyConnection, ids: &[Id]) -> Result
     Ok(())
 }
 
-/// Accepts an assertion id for a client until `expires_at`: true the first time, false for
-/// a replay. One statement, so two requests racing with the same id (on any replica) see
-/// exactly one true. An id whose earlier use has expired is accepted again.
-pub async fn accept_assertion(
+/// Spends an assertion id of a client that was refused, until `expires_at`: true the first
+/// time, false for a replay (of a refused assertion, or of one that got a token). One
+/// statement, so two requests racing with the same id (on any replica) see one true. An id
+/// whose earlier refused use has expired is accepted again.
+pub async fn spend_assertion(
     conn: &mut AnyConnection,
     client_id: Id,
     jti: &str,
@@ -78,7 +79,8 @@ pub async fn accept_assertion(
     now: Timestamp,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "INSERT INTO assertion_ids (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+        "INSERT INTO assertion_ids (client_id, jti, expires_at) SELECT $1, $2, $3 WHERE NOT EXISTS \
+         (SELECT 1 FROM vault_refresh_tokens WHERE subject_kind = 'client' AND subject_id = $1 AND assertion_jti = $2) \
          ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at \
          WHERE assertion_ids.expires_at <= $4",
     )
@@ -125,6 +127,41 @@ fn refresh_token(row: &AnyRow) -> Result<RefreshToken> {
         used_at: opt_ts(row, "used_at")?,
         revoked_at: opt_ts(row, "revoked_at")?,
     })
+}
+
+/// Stores the refresh token of a client's assertion exchange, and with it spends the
+/// assertion's id: false (nothing stored) when the id was spent already, by a token or by a
+/// refusal still in force. One statement: of two replicas racing the same assertion, one
+/// stores its token.
+pub async fn insert_for_assertion(
+    conn: &mut AnyConnection,
+    t: &RefreshToken,
+    digest: &[u8],
+    jti: &str,
+    now: Timestamp,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO vault_refresh_tokens (id, digest, family_id, org_id, vault_id, subject_kind, subject_id, role, \
+         created_at, expires_at, used_at, revoked_at, assertion_jti) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, $11 WHERE NOT EXISTS \
+         (SELECT 1 FROM assertion_ids WHERE client_id = $7 AND jti = $11 AND expires_at > $12) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(t.id.as_i64())
+    .bind(digest)
+    .bind(t.family_id.as_i64())
+    .bind(t.org_id.as_i64())
+    .bind(t.vault_id.as_i64())
+    .bind(t.subject.kind())
+    .bind(t.subject.id().as_i64())
+    .bind(t.role.as_str())
+    .bind(t.created_at.as_millis())
+    .bind(t.expires_at.as_millis())
+    .bind(jti)
+    .bind(now.as_millis())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn insert_refresh(conn: &mut AnyConnection, t: &RefreshToken, digest: &[u8]) -> Result<()> {

@@ -1,7 +1,7 @@
 //! Vaults and their grants.
 
 use purser_domain::page::{Page, PageRequest};
-use purser_domain::vault::{Grant, Grantee, SyncStatus, Vault, VaultRole};
+use purser_domain::vault::{Grant, Grantee, Vault, VaultRole};
 use purser_domain::{Id, Timestamp};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -89,17 +89,6 @@ pub async fn update(conn: &mut AnyConnection, v: &Vault) -> Result<()> {
         .execute(conn)
         .await?;
     if done.rows_affected() == 1 { Ok(()) } else { Err(StoreError::NotFound) }
-}
-
-/// Marks the vault as waiting for the engine to hear of a change.
-pub async fn mark_pending(conn: &mut AnyConnection, vault_id: Id, now: Timestamp) -> Result<()> {
-    sqlx::query("UPDATE vaults SET sync_status = $1, updated_at = $2 WHERE id = $3")
-        .bind(SyncStatus::Pending.as_str())
-        .bind(now.as_millis())
-        .bind(vault_id.as_i64())
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 pub async fn delete(conn: &mut AnyConnection, vault_id: Id) -> Result<()> {

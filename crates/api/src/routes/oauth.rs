@@ -102,6 +102,7 @@ fn read_form(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthErro
     responses(
         (status = 200, description = "Issued", body = OAuthTokenDto),
         (status = 400, description = "Refused, with an RFC 6749 error code", body = OAuthErrorDto),
+        (status = 429, description = "Too many refused requests from this address; see Retry-After", body = crate::error::Problem),
         (status = 500, description = "`server_error`", body = OAuthErrorDto),
         (status = 503, description = "`temporarily_unavailable`", body = OAuthErrorDto),
     )
@@ -111,13 +112,32 @@ async fn token(
     Client(client): Client,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Response, OAuthError> {
-    let body = body.map_err(|_| invalid_request("the request body cannot be read (or is too large)"))?;
-    let request = read_form(&headers, &body)?;
-    let issued = state.services.exchange_token(&client, request).await.map_err(OAuthError)?;
-    let mut response = Json(OAuthTokenDto::from(issued)).into_response();
-    no_store(response.headers_mut());
-    Ok(response)
+) -> Response {
+    // Refusals are counted per address: guessing and replaying slow down, and so does the
+    // audit log's growth. Clients that sign correctly are never counted.
+    let ip = client.ip.clone().unwrap_or_default();
+    if let Err(limited) = state.limits.before_token(&ip).await {
+        return limited.into_response();
+    }
+    let answer = async {
+        let body = body.map_err(|_| invalid_request("the request body cannot be read (or is too large)"))?;
+        let request = read_form(&headers, &body)?;
+        state.services.exchange_token(&client, request).await.map_err(OAuthError)
+    };
+    match answer.await {
+        Ok(issued) => {
+            let mut response = Json(OAuthTokenDto::from(issued)).into_response();
+            no_store(response.headers_mut());
+            response
+        }
+        Err(refused) => {
+            let response = refused.into_response();
+            if response.status().is_client_error() {
+                state.limits.token_refused(&ip).await;
+            }
+            response
+        }
+    }
 }
 
 /// Purser's public keys for vault tokens (EdDSA). A key is published before it signs and

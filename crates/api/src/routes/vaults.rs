@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(put_client_grant, delete_client_grant))
         .routes(routes!(issue_vault_token))
         .routes(routes!(revoke_vault_tokens))
+        .routes(routes!(resync_vault))
 }
 
 /// Create a vault. You get the `admin` role on it.
@@ -343,4 +344,24 @@ async fn revoke_vault_tokens(
     IdPair(org, vault): IdPair,
 ) -> ApiResult<Json<RevokedDto>> {
     Ok(Json(RevokedDto { revoked: state.services.revoke_vault_tokens(&actor, org, vault).await? }))
+}
+
+/// Send the vault's state to the policy engine again now (it is retried with backoff
+/// anyway; this skips the wait after a failure).
+#[utoipa::path(
+    post, path = "/api/v1/organizations/{org}/vaults/{vault}/sync", tag = "vaults",
+    security(("bearer" = [])),
+    params(("org" = String, Path, description = "Organization id"), ("vault" = String, Path, description = "Vault id")),
+    responses(
+        (status = 200, description = "Queued: the vault is pending", body = VaultDto),
+        (status = 403, description = "The vault's admins and the organization's admins only", body = Problem),
+        (status = 404, description = "No such vault or organization, or not yours", body = Problem),
+    )
+)]
+async fn resync_vault(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    IdPair(org, vault): IdPair,
+) -> ApiResult<Json<VaultDto>> {
+    Ok(Json(state.services.resync_vault(&actor, org, vault).await?.into()))
 }

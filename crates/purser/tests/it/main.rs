@@ -59,5 +59,6 @@ mod timestamps;
 mod tsa;
 mod usage;
 mod users;
+mod vault_sync;
 mod vaults;
 mod webhooks;

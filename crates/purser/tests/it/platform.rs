@@ -217,6 +217,7 @@ fn openapi_covers_every_route() {
         ("delete", "/api/v1/organizations/{org}/vaults/{vault}/grants/clients/{client}"),
         ("post", "/api/v1/organizations/{org}/vaults/{vault}/tokens"),
         ("post", "/api/v1/organizations/{org}/vaults/{vault}/tokens/revoke"),
+        ("post", "/api/v1/organizations/{org}/vaults/{vault}/sync"),
         ("post", "/api/v1/organizations/{org}/clients"),
         ("get", "/api/v1/organizations/{org}/clients"),
         ("get", "/api/v1/organizations/{org}/clients/{client}"),

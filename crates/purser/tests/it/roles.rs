@@ -471,6 +471,7 @@ fn routes(f: &Fixture, n: usize) -> Vec<(&'static str, &'static str, Who, Option
         ("delete", "/api/v1/organizations/{org}/vaults/{vault}/grants/clients/{client}", OrgAdmin, None),
         ("post", "/api/v1/organizations/{org}/vaults/{vault}/tokens", VaultHolder, Some(json!({ "role": "reader" }))),
         ("post", "/api/v1/organizations/{org}/vaults/{vault}/tokens/revoke", OrgAdmin, None),
+        ("post", "/api/v1/organizations/{org}/vaults/{vault}/sync", OrgAdmin, None),
         ("post", "/api/v1/organizations/{org}/clients", OrgAdmin, Some(json!({ "name": format!("client {n}") }))),
         ("get", "/api/v1/organizations/{org}/clients", OrgRead, None),
         ("get", "/api/v1/organizations/{org}/clients/{client}", OrgRead, None),

@@ -226,8 +226,21 @@ both! {
         assert!(!shown.to_string().contains("PRIVATE KEY"), "the private key is not kept");
         assert_eq!(shown["certificates"].as_array().unwrap().len(), 2);
 
-        // Issued tokens are audited too.
-        assert!(audited(&app, &org, "vault_token.issue").await.iter().filter(|(ok, _)| *ok).count() >= 3);
+        // Each token issued is recorded with its subject, vault and role (the refresh tokens'
+        // rows), not in the audit log; its refusals are audited.
+        let mut conn = app.services.store().conn().await.unwrap();
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT subject_kind, vault_id, role FROM vault_refresh_tokens WHERE subject_id = $1 ORDER BY created_at, id",
+        )
+        .bind(client.id.parse::<i64>().unwrap())
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        let vault_num: i64 = vault_id.parse().unwrap();
+        let expected = [("client", vault_num, "writer"), ("client", vault_num, "reader"), ("client", vault_num, "writer"), ("client", vault_num, "writer")];
+        let got: Vec<_> = rows.iter().map(|(k, v, r)| (k.as_str(), *v, r.as_str())).collect();
+        assert_eq!(got, expected, "issue, issue as reader, refresh, issue with the generated key");
+        assert!(audited(&app, &org, "vault_token.issue").await.iter().all(|(ok, _)| !ok), "only refusals are audited");
     }
 
     async fn every_attack_fails_and_is_audited(app: TestApp) {
@@ -444,4 +457,19 @@ async fn two_replicas_never_accept_one_jti() {
     let issued =
         exchange(&one, &sign(&client.key, &client.kid, &claims(&client, &endpoint)), &vault, None).await.expect(200);
     verify(&two, issued["access_token"].as_str().unwrap()).await;
+}
+
+/// Refused token requests are counted per address: past the limit the address is refused
+/// (429 with Retry-After) until the window ends, good assertions included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_rate_limited_per_address() {
+    let options =
+        Options::tweak(|c| c.limits.token_failures_per_ip = purser::config::RuleConfig { limit: 3, window_secs: 60 });
+    let app = TestApp::start_with(Backend::Sqlite, options).await;
+    for _ in 0..3 {
+        assert_eq!(oauth_error(&token(&app, &[("grant_type", "password")]).await), (400, "unsupported_grant_type"));
+    }
+    let limited = token(&app, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(limited.status.as_u16(), 429, "{}", limited.body);
+    assert!(limited.headers.contains_key("retry-after"));
 }

@@ -69,8 +69,8 @@ CREATE TABLE signing_keys (
     activates_at BIGINT NOT NULL
 );
 
--- Client assertion ids accepted, each until its assertion's expiry: a second use of one
--- before then is a replay.
+-- Client assertion ids spent by a refused request, each until its assertion's expiry (those
+-- that got a token are in vault_refresh_tokens): a second use of one before then is a replay.
 CREATE TABLE assertion_ids (
     client_id  BIGINT NOT NULL,
     jti        TEXT NOT NULL,
@@ -80,7 +80,11 @@ CREATE TABLE assertion_ids (
 CREATE INDEX assertion_ids_expiry ON assertion_ids (expires_at);
 
 -- Vault refresh tokens (stored as SHA-256 digests): single use, rotated within a family; a
--- used one presented again revokes its whole family.
+-- used one presented again revokes its whole family. A client's first token of a family
+-- names the assertion (jti) it was issued for: a second token for the same assertion
+-- cannot be stored.
+-- Issued tokens are recorded here (who, which vault, which role, when), not in the audit
+-- log: clients fetch them every few minutes, as the gateway's requests are metered.
 CREATE TABLE vault_refresh_tokens (
     id           BIGINT PRIMARY KEY,
     digest       BLOB NOT NULL UNIQUE,
@@ -93,8 +97,10 @@ CREATE TABLE vault_refresh_tokens (
     created_at   BIGINT NOT NULL,
     expires_at   BIGINT NOT NULL,
     used_at      BIGINT,
-    revoked_at   BIGINT
+    revoked_at   BIGINT,
+    assertion_jti TEXT
 );
+CREATE UNIQUE INDEX vault_refresh_tokens_assertion ON vault_refresh_tokens (subject_kind, subject_id, assertion_jti);
 CREATE INDEX vault_refresh_tokens_family ON vault_refresh_tokens (family_id);
 CREATE INDEX vault_refresh_tokens_vault ON vault_refresh_tokens (vault_id, expires_at);
 CREATE INDEX vault_refresh_tokens_subject ON vault_refresh_tokens (subject_kind, subject_id);
