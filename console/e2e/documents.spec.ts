@@ -71,7 +71,9 @@ test("documents are uploaded once, found, shared by a link, renamed and deleted"
   await stamped.getByRole("link", { name: d.timestamped }).click();
   expect((await reply).suggestedFilename()).toBe("figures.csv.tsr");
   await page.getByRole("tab", { name: m.organization.tabs.settings }).click();
-  // The switch's own track covers its input: click its label, as people do.
+  // The switch is enabled once the page knows the server has an authority (the storage
+  // query); its own track covers its input: click its label, as people do.
+  await expect(page.getByLabel(m.organization.settings.timestampUploads)).toBeEnabled();
   await page.getByText(m.organization.settings.timestampUploads, { exact: true }).click();
   await expect(page.getByLabel(m.organization.settings.timestampUploads)).toBeChecked();
   await page.getByRole("tab", { name: m.organization.tabs.documents }).click();

@@ -69,6 +69,8 @@ test("every page of the navigation", async ({ page }, info) => {
     "invitations",
     "teams",
     "documents",
+    "vaults",
+    "clients",
     "webhooks",
     "audit",
     "settings",

@@ -17,6 +17,8 @@ import { Loaded, ProblemAlert } from "../components/states";
 import { useMe, type User } from "../lib/session";
 import { abilities, type Org, type Permission, type TabProps } from "./organization/access";
 import { Audit } from "./organization/Audit";
+import { Client } from "./organization/Client";
+import { Clients } from "./organization/Clients";
 import { Documents } from "./organization/Documents";
 import { Invitations } from "./organization/Invitations";
 import { Members } from "./organization/Members";
@@ -24,6 +26,8 @@ import { useDelegated, useOrg } from "./organization/queries";
 import { Settings } from "./organization/Settings";
 import { Team } from "./organization/Team";
 import { Teams } from "./organization/Teams";
+import { Vault } from "./organization/Vault";
+import { Vaults } from "./organization/Vaults";
 import { Webhooks } from "./organization/Webhooks";
 
 const NONE: ReadonlySet<Permission> = new Set();
@@ -77,6 +81,8 @@ function OrgPage({ org, user }: { org: Org; user: User }) {
     ...(can.readInvitations ? ["invitations"] : []),
     "teams",
     "documents",
+    "vaults",
+    "clients",
     ...(can.readWebhooks ? ["webhooks"] : []),
     ...(can.readAudit ? ["audit"] : []),
     ...(can.settings ? ["settings"] : []),
@@ -127,6 +133,10 @@ function OrgPage({ org, user }: { org: Org; user: User }) {
           <Route path="teams" element={<Teams {...props} />} />
           <Route path="teams/:team" element={<Team {...props} />} />
           <Route path="documents" element={<Documents {...props} />} />
+          <Route path="vaults" element={<Vaults {...props} />} />
+          <Route path="vaults/:vault" element={<Vault {...props} />} />
+          <Route path="clients" element={<Clients {...props} />} />
+          <Route path="clients/:client" element={<Client {...props} />} />
           <Route path="webhooks" element={<Webhooks {...props} />} />
           <Route path="audit" element={<Audit {...props} />} />
           <Route path="settings" element={<Settings {...props} />} />

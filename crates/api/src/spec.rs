@@ -32,7 +32,9 @@ fn bounded(minimum: f64, maximum: f64) -> RefOr<Schema> {
 pub fn complete(doc: &mut OpenApi) {
     let mut operation_ids = BTreeSet::new();
     for (path, item) in &mut doc.paths.paths {
-        let management = path.starts_with("/api/");
+        // The token endpoint answers as RFC 6749 says (form in, its own error shape), not as
+        // the management API's machinery; its route documents every answer it gives.
+        let management = path.starts_with("/api/") && path != "/api/v1/token";
         let operations =
             [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten();
         for operation in operations {

@@ -12,7 +12,10 @@
 
 use purser_domain::vault::{Certificate, Grantee, VaultRole};
 use purser_domain::{Id, Timestamp};
-use purser_store::vault_tokens::{self, RefreshToken};
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use purser_store::vault_tokens::{self, AssertionCheck, RefreshToken};
 use purser_store::{AnyConnection, clients, vaults};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -135,6 +138,21 @@ fn no_vault() -> Error {
     oauth("invalid_grant", "no such vault, or no grant on it")
 }
 
+/// Keys and vaults remembered by the token endpoint, at most; beyond, it starts afresh.
+const MAX_REMEMBERED_KEYS: usize = 10_000;
+
+/// A certificate named by a `kid`, whether its client is disabled, and the client's role on
+/// one vault: remembered by each replica, and checked again by the write that issues a token.
+#[derive(Debug, Clone)]
+pub(crate) struct AssertionKey {
+    pub certificate: Certificate,
+    pub disabled: bool,
+    pub granted: Option<VaultRole>,
+}
+
+/// Remembered keys, by `kid` and vault.
+pub(crate) type AssertionKeys = RwLock<HashMap<(String, Option<Id>), Arc<AssertionKey>>>;
+
 /// What a token request turned out to concern, for its audit entry.
 #[derive(Debug, Default)]
 struct Noted {
@@ -214,39 +232,60 @@ impl Services {
         let now = self.now();
         let vault = vault_id.parse::<Id>().ok();
         noted.vault_id = vault;
-        let (certificate, granted, claims) = self.verify_assertion(assertion, vault, now, noted).await?;
-        let client_id = certificate.client_id;
-        let expires = Timestamp::from_millis(claims.exp.saturating_mul(1000));
         let replay = || bad_client("the assertion was used already (its jti); sign a new one");
-        let (vault_id, role) = match (vault, granted) {
-            (Some(vault_id), Some(granted)) if asked.is_none_or(|asked| asked <= granted) => {
-                (vault_id, asked.unwrap_or(granted))
-            }
-            // A refused assertion is spent too: it cannot be tried again on another vault.
-            (_, granted) => {
-                let mut writer = self.store.writer().await?;
-                if !vault_tokens::spend_assertion(&mut writer, client_id, &claims.jti, expires, now).await? {
+        // First with what this replica remembers of the key (its public half never changes);
+        // any refusal, and a write that finds the key's state not as remembered, is judged
+        // again from the database.
+        for fresh in [false, true] {
+            let judged = self.verify_assertion(assertion, vault, now, noted, fresh).await;
+            let (key, claims) = match judged {
+                Err(_) if !fresh => continue,
+                Err(e) => return Err(e),
+                Ok(verified) => verified,
+            };
+            let client_id = key.certificate.client_id;
+            let (vault_id, granted, role) = match (vault, key.granted) {
+                (Some(vault_id), Some(granted)) if asked.is_none_or(|asked| asked <= granted) => {
+                    (vault_id, granted, asked.unwrap_or(granted))
+                }
+                (_, _) if !fresh => continue,
+                // A refused assertion is spent too: it cannot be tried again on another vault.
+                (_, granted) => {
+                    let expires = Timestamp::from_millis(claims.exp.saturating_mul(1000));
+                    let mut writer = self.store.writer().await?;
+                    if !vault_tokens::spend_assertion(&mut writer, client_id, &claims.jti, expires, now).await? {
+                        return Err(replay());
+                    }
+                    return Err(match granted {
+                        Some(granted) => {
+                            oauth("invalid_scope", format!("the client's grant on this vault is {granted}"))
+                        }
+                        None => no_vault(),
+                    });
+                }
+            };
+            // One write: the refresh token, stored only while the certificate, the client and
+            // the grant are as judged, and the assertion's id is unspent; storing it spends
+            // the id. It is the record of the token issued (who, which vault, which role).
+            let subject = Grantee::Client(client_id);
+            let (issued, stored) = self.mint_vault_token(key.certificate.org_id, vault_id, subject, role, None)?;
+            let digest = digest_bytes(issued.refresh_token.as_bytes());
+            let judged_key = AssertionCheck { certificate_id: key.certificate.id, grant: granted };
+            let mut writer = self.store.writer().await?;
+            if !vault_tokens::insert_for_assertion(&mut writer, &stored, &digest, &claims.jti, &judged_key, now).await?
+            {
+                if fresh {
                     return Err(replay());
                 }
-                return Err(match granted {
-                    Some(granted) => oauth("invalid_scope", format!("the client's grant on this vault is {granted}")),
-                    None => no_vault(),
-                });
+                continue;
             }
-        };
-        // One write: the refresh token, which spends the assertion's id as it is stored. It
-        // is the record of the token issued (who, which vault, which role, when).
-        let subject = Grantee::Client(client_id);
-        let (issued, stored) = self.mint_vault_token(certificate.org_id, vault_id, subject, role, None)?;
-        let digest = digest_bytes(issued.refresh_token.as_bytes());
-        let mut writer = self.store.writer().await?;
-        if !vault_tokens::insert_for_assertion(&mut writer, &stored, &digest, &claims.jti, now).await? {
-            return Err(replay());
+            if key.certificate.last_used_at.is_none_or(|at| at < now.plus_secs(-60)) {
+                clients::touch_certificate(&mut writer, key.certificate.id, now).await?;
+                self.remember_use(&key, vault, now);
+            }
+            return Ok(issued);
         }
-        if certificate.last_used_at.is_none_or(|at| at < now.plus_secs(-60)) {
-            clients::touch_certificate(&mut writer, certificate.id, now).await?;
-        }
-        Ok(issued)
+        unreachable!("the second pass always answers")
     }
 
     /// Checks a client assertion: its header, its certificate, its signature and claims.
@@ -257,18 +296,18 @@ impl Services {
         vault: Option<Id>,
         now: Timestamp,
         noted: &mut Noted,
-    ) -> Result<(Certificate, Option<VaultRole>, AssertionClaims)> {
+        fresh: bool,
+    ) -> Result<(Arc<AssertionKey>, AssertionClaims)> {
         // The header is read first: the key it names says whose organization an attempt
         // concerns (for the audit log), whatever algorithm it claims.
         let jwt = Compact::parse(assertion).ok_or_else(|| bad_client("the client assertion is not a JWT"))?;
         let Some(kid) = jwt.header.kid.as_deref().filter(|k| !k.is_empty() && k.len() <= 200) else {
             return Err(bad_client("the client assertion's header must name its key (kid)"));
         };
-        let mut conn = self.store.conn().await?;
-        let Some((certificate, disabled, granted)) = clients::assertion_key(&mut conn, kid, vault).await? else {
+        let Some(key) = self.assertion_key(kid, vault, fresh).await? else {
             return Err(bad_client("no certificate has this kid"));
         };
-        drop(conn);
+        let (certificate, disabled) = (&key.certificate, key.disabled);
         noted.org_id = Some(certificate.org_id);
         noted.subject = Some(Grantee::Client(certificate.client_id));
         if jwt.header.alg.as_deref() != Some("EdDSA") {
@@ -308,7 +347,36 @@ impl Services {
         if disabled {
             return Err(oauth("unauthorized_client", "the client is disabled"));
         }
-        Ok((certificate, granted, claims))
+        Ok((key, claims))
+    }
+
+    /// What the token endpoint needs of a key and a vault: from this replica's memory, or
+    /// (`fresh`, or not remembered) from the database, then remembered.
+    async fn assertion_key(&self, kid: &str, vault: Option<Id>, fresh: bool) -> Result<Option<Arc<AssertionKey>>> {
+        let slot = (kid.to_owned(), vault);
+        if !fresh && let Some(key) = self.assertion_keys.read().unwrap_or_else(PoisonError::into_inner).get(&slot) {
+            return Ok(Some(Arc::clone(key)));
+        }
+        let mut conn = self.store.conn().await?;
+        let Some((certificate, disabled, granted)) = clients::assertion_key(&mut conn, kid, vault).await? else {
+            return Ok(None);
+        };
+        let key = Arc::new(AssertionKey { certificate, disabled, granted });
+        let mut keys = self.assertion_keys.write().unwrap_or_else(PoisonError::into_inner);
+        if keys.len() >= MAX_REMEMBERED_KEYS {
+            keys.clear();
+        }
+        keys.insert(slot, Arc::clone(&key));
+        Ok(Some(key))
+    }
+
+    /// Remembers that the certificate's use was just noted (so it is not noted again for a
+    /// minute).
+    fn remember_use(&self, key: &AssertionKey, vault: Option<Id>, now: Timestamp) {
+        let mut used = AssertionKey { certificate: key.certificate.clone(), ..*key };
+        used.certificate.last_used_at = Some(now);
+        let slot = (used.certificate.kid.clone(), vault);
+        self.assertion_keys.write().unwrap_or_else(PoisonError::into_inner).insert(slot, Arc::new(used));
     }
 
     /// Signs an access token and stores a new refresh token (in `family`, or a new one), in

@@ -129,15 +129,26 @@ fn refresh_token(row: &AnyRow) -> Result<RefreshToken> {
     })
 }
 
+/// What a token was issued on: the certificate the assertion was signed with and the
+/// client's role on the vault, as they must still be when the token is stored.
+#[derive(Debug, Clone, Copy)]
+pub struct AssertionCheck {
+    pub certificate_id: Id,
+    pub grant: VaultRole,
+}
+
 /// Stores the refresh token of a client's assertion exchange, and with it spends the
-/// assertion's id: false (nothing stored) when the id was spent already, by a token or by a
-/// refusal still in force. One statement: of two replicas racing the same assertion, one
-/// stores its token.
+/// assertion's id. Nothing is stored (false) when the id was spent already (by a token or
+/// by a refusal still in force), or when the certificate, the client or the grant are no
+/// longer as `check` says (revoked, expired, disabled, changed, the vault gone). One
+/// statement: of two replicas racing the same assertion, one stores its token, and a
+/// revocation committed before it is never missed.
 pub async fn insert_for_assertion(
     conn: &mut AnyConnection,
     t: &RefreshToken,
     digest: &[u8],
     jti: &str,
+    check: &AssertionCheck,
     now: Timestamp,
 ) -> Result<bool> {
     let done = sqlx::query(
@@ -145,6 +156,11 @@ pub async fn insert_for_assertion(
          created_at, expires_at, used_at, revoked_at, assertion_jti) \
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, $11 WHERE NOT EXISTS \
          (SELECT 1 FROM assertion_ids WHERE client_id = $7 AND jti = $11 AND expires_at > $12) \
+         AND EXISTS (SELECT 1 FROM client_certificates c JOIN service_clients s ON s.id = c.client_id \
+         JOIN vaults v ON v.id = $5 AND v.org_id = c.org_id \
+         JOIN vault_grants g ON g.vault_id = v.id AND g.grantee_kind = 'client' AND g.grantee_id = c.client_id \
+         WHERE c.id = $13 AND c.client_id = $7 AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > $12) \
+         AND s.disabled = $14 AND g.role = $15) \
          ON CONFLICT DO NOTHING",
     )
     .bind(t.id.as_i64())
@@ -159,6 +175,9 @@ pub async fn insert_for_assertion(
     .bind(t.expires_at.as_millis())
     .bind(jti)
     .bind(now.as_millis())
+    .bind(check.certificate_id.as_i64())
+    .bind(false)
+    .bind(check.grant.as_str())
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -39,6 +39,10 @@ export const EVENT_TYPES = [
   "document.uploaded",
   "document.deleted",
   "budget.crossed",
+  "vault.created",
+  "vault.updated",
+  "vault.deleted",
+  "vault.grant_changed",
 ] as const;
 
 function CreateWebhook({ org }: { org: string }) {

@@ -7,6 +7,7 @@ import type { User } from "../../lib/session";
 export type Org = Schemas["OrganizationDto"];
 export type OrgRole = Schemas["OrgRole"];
 export type Permission = Schemas["Permission"];
+export type VaultRole = Schemas["VaultRole"];
 
 /** Highest first, as people read them. */
 export const ORG_ROLES: readonly OrgRole[] = ["owner", "admin", "member", "viewer"];
@@ -24,8 +25,24 @@ export const PERMISSIONS: readonly Permission[] = [
   "manageTeams",
   "manageTeamMembers",
   "manageClients",
+  "manageVaults",
   "readAuditLog",
 ];
+
+/** Lowest first, as the API orders them. */
+export const VAULT_ROLES: readonly VaultRole[] = ["reader", "writer", "manager", "admin"];
+
+export const VAULT_ROLE_COLOR = {
+  reader: "grey",
+  writer: "green",
+  manager: "blue",
+  admin: "purple",
+} as const;
+
+const VAULT_RANK: Record<VaultRole, number> = { reader: 0, writer: 1, manager: 2, admin: 3 };
+/** Whether a vault role (none counts as the lowest) is at most `max`. */
+export const vaultAtMost = (role: VaultRole | null, max: VaultRole) =>
+  role === null || VAULT_RANK[role] <= VAULT_RANK[max];
 
 const RANK: Record<OrgRole, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
 const atLeast = (role: OrgRole | null, min: OrgRole) => role !== null && RANK[role] >= RANK[min];
@@ -72,6 +89,23 @@ export function abilities(user: User, org: Org, delegated: ReadonlySet<Permissio
     editTimestampUploads: changes(admin),
     readWebhooks: reads(admin),
     manageWebhooks: changes(admin),
+    // Vaults, their grants and the service clients: everyone in the organization reads.
+    createVault: changes(admin || has("manageVaults")),
+    /** Renaming, deleting a vault and revoking its tokens; `vaultRole` is the person's own. */
+    manageVault: (vaultRole: VaultRole | null) =>
+      changes(admin || has("manageVaults") || vaultRole === "admin"),
+    /**
+     * Changing a grant from `from` to `to` (null: no grant) on a vault where the person's
+     * role is `vaultRole`: its managers give and take roles up to manager, never an admin's.
+     */
+    changeGrant: (vaultRole: VaultRole | null, from: VaultRole | null, to: VaultRole | null) =>
+      changes(
+        admin ||
+          has("manageVaults") ||
+          vaultRole === "admin" ||
+          (vaultRole === "manager" && vaultAtMost(from, "manager") && vaultAtMost(to, "manager")),
+      ),
+    manageClients: changes(admin || has("manageClients")),
   };
 }
 

@@ -47,6 +47,36 @@ export function useAllMembers(org: string) {
   });
 }
 
+/** All teams, for choosing one (to grant it a role on a vault). */
+export function useAllTeams(org: string) {
+  return useQuery({
+    queryKey: ["org", org, "teams", "all"],
+    queryFn: () =>
+      everyPage((page, limit) =>
+        call(
+          api.GET("/api/v1/organizations/{org}/teams", {
+            params: { path: { org }, query: { page, limit } },
+          }),
+        ),
+      ),
+  });
+}
+
+/** All service clients, for choosing one (to grant it a role on a vault). */
+export function useAllClients(org: string) {
+  return useQuery({
+    queryKey: ["org", org, "clients", "all"],
+    queryFn: () =>
+      everyPage((page, limit) =>
+        call(
+          api.GET("/api/v1/organizations/{org}/clients", {
+            params: { path: { org }, query: { page, limit } },
+          }),
+        ),
+      ),
+  });
+}
+
 export function useTeamMembersPage(org: string, team: string, page: number, limit: number) {
   return useQuery({
     queryKey: ["org", org, "team", team, "members", page, limit],
