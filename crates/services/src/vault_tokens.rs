@@ -146,6 +146,8 @@ const MAX_REMEMBERED_KEYS: usize = 10_000;
 #[derive(Debug, Clone)]
 pub(crate) struct AssertionKey {
     pub certificate: Certificate,
+    /// The certificate's public key, decoded (`None`: not a valid point).
+    pub verifying: Option<ed25519_dalek::VerifyingKey>,
     pub disabled: bool,
     pub granted: Option<VaultRole>,
 }
@@ -316,8 +318,10 @@ impl Services {
         if !certificate.usable(now) {
             return Err(bad_client("the certificate named by kid is revoked or expired"));
         }
-        let payload = jwt
-            .verify(&certificate.public_key)
+        let payload = key
+            .verifying
+            .as_ref()
+            .and_then(|verifying| jwt.verify_with(verifying))
             .ok_or_else(|| bad_client("the client assertion's signature does not verify"))?;
         let claims: AssertionClaims = serde_json::from_slice(payload)
             .map_err(|_| bad_client("the client assertion's claims are not valid (exp, jti)"))?;
@@ -361,7 +365,8 @@ impl Services {
         let Some((certificate, disabled, granted)) = clients::assertion_key(&mut conn, kid, vault).await? else {
             return Ok(None);
         };
-        let key = Arc::new(AssertionKey { certificate, disabled, granted });
+        let verifying = ed25519_dalek::VerifyingKey::from_bytes(&certificate.public_key).ok();
+        let key = Arc::new(AssertionKey { certificate, verifying, disabled, granted });
         let mut keys = self.assertion_keys.write().unwrap_or_else(PoisonError::into_inner);
         if keys.len() >= MAX_REMEMBERED_KEYS {
             keys.clear();

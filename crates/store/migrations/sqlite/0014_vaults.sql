@@ -100,8 +100,8 @@ CREATE TABLE vault_refresh_tokens (
     revoked_at   BIGINT,
     assertion_jti TEXT
 );
+-- Also finds a subject's tokens (its first two columns).
 CREATE UNIQUE INDEX vault_refresh_tokens_assertion ON vault_refresh_tokens (subject_kind, subject_id, assertion_jti);
 CREATE INDEX vault_refresh_tokens_family ON vault_refresh_tokens (family_id);
 CREATE INDEX vault_refresh_tokens_vault ON vault_refresh_tokens (vault_id, expires_at);
-CREATE INDEX vault_refresh_tokens_subject ON vault_refresh_tokens (subject_kind, subject_id);
 CREATE INDEX vault_refresh_tokens_expiry ON vault_refresh_tokens (expires_at);
